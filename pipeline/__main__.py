@@ -1,0 +1,37 @@
+"""`python -m pipeline [overrides]`: the Hydra entry point. The work is in runner.run."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import hydra
+from omegaconf import DictConfig
+
+from pipeline.config import register_configs
+from pipeline.errors import PipelineError
+from pipeline.runner import EXIT_CANNOT_RUN, run
+
+log = logging.getLogger("pipeline")
+
+# Hydra drops the task function's return value; a -m sweep runs several jobs in this
+# process, so collect every job's exit code and exit with the worst.
+_exit_codes: list[int] = []
+
+
+@hydra.main(version_base="1.3", config_path="../configs", config_name="config")
+def main(cfg: DictConfig) -> int:
+    try:
+        code = run(cfg)
+    except PipelineError as err:
+        # The user's problem (config, missing model): the message says what to do.
+        log.error("%s", err)
+        code = EXIT_CANNOT_RUN
+    _exit_codes.append(code)
+    return code
+
+
+if __name__ == "__main__":
+    register_configs()
+    main()
+    sys.exit(max(_exit_codes, default=0))

@@ -1,0 +1,191 @@
+"""Config types (Hydra structured configs) and the checks that catch conflicts early.
+
+Values live in `configs/*.yaml`; the dataclasses here give them types, so a typo in an
+override (`translate.num_beams=four`) fails at start-up with Hydra's own message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+from pipeline.errors import ConfigError
+
+ALL_STAGES = ("ingest", "segment", "translate", "summarise", "bundle")
+DEVICES = ("auto", "cpu", "cuda")
+DTYPES = ("auto", "float32", "float16", "bfloat16")
+SUMMARY_METHODS = ("translate", "summarise")
+
+
+@dataclass
+class CorpusConfig:
+    dir: str = "corpus"
+
+
+@dataclass
+class OutputConfig:
+    dir: str = MISSING
+
+
+@dataclass
+class PathsConfig:
+    cache_dir: str = MISSING
+
+
+@dataclass
+class SegmentConfig:
+    split_sentences: bool = True
+    translate_boilerplate: bool = False
+    extra_abbreviations: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TranslateConfig:
+    backend: str = "transformers"
+    models: dict[str, str] = field(default_factory=dict)
+    target_tokens: dict[str, str | None] = field(default_factory=dict)
+    num_beams: int = 4
+    max_new_tokens: int = 512
+    batch_size: int = 16
+    max_batch_tokens: int = 8192
+    max_input_tokens: int | None = None
+    dtype: str = "auto"
+    memory: str | None = None
+
+
+@dataclass
+class SummaryTargetConfig:
+    method: str = "translate"
+    model: str = MISSING
+    target_token: str | None = None
+
+
+@dataclass
+class SummariseConfig:
+    model: str = MISSING
+    lang: str = "en"
+    by_target: dict[str, SummaryTargetConfig] = field(default_factory=dict)
+    num_beams: int = 4
+    max_new_tokens: int = 142
+    min_new_tokens: int = 0
+    no_repeat_ngram_size: int = 0
+    length_penalty: float = 1.0
+    max_input_tokens: int | None = None
+    dtype: str = "auto"
+
+
+@dataclass
+class PipelineConfig:
+    corpus: CorpusConfig = field(default_factory=CorpusConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    stages: list[str] = field(default_factory=lambda: list(ALL_STAGES))
+    targets: list[str] = field(default_factory=lambda: ["en", "ru"])
+    device: str = "auto"
+    executor: str = "local"
+    seed: int = 0
+    segment: SegmentConfig = field(default_factory=SegmentConfig)
+    translate: TranslateConfig = field(default_factory=TranslateConfig)
+    summarise: SummariseConfig = field(default_factory=SummariseConfig)
+
+
+def register_configs() -> None:
+    """Store the schema under the name `schema`, which configs/config.yaml lists first."""
+    ConfigStore.instance().store(name="schema", node=PipelineConfig)
+
+
+def effective_stages(cfg: DictConfig) -> list[str]:
+    """The stages to run, in pipeline order; ingest and bundle always run."""
+    asked = set(cfg.stages) | {"ingest", "bundle"}
+    return [stage for stage in ALL_STAGES if stage in asked]
+
+
+def validate(cfg: DictConfig) -> None:
+    """Reject contradictory settings before any model is loaded, saying which key to fix."""
+    unknown = sorted(set(cfg.stages) - set(ALL_STAGES))
+    if unknown:
+        raise ConfigError(f"stages: unknown {unknown}; choose from {list(ALL_STAGES)}")
+    stages = effective_stages(cfg)
+    if "translate" in stages and "segment" not in stages:
+        raise ConfigError("stages: translate needs segment (add it to `stages`)")
+    if "summarise" in stages and "translate" not in stages and cfg.summarise.lang != "de":
+        raise ConfigError(
+            f"stages: summarise reads the {cfg.summarise.lang!r} translation, so it needs "
+            "translate (add it to `stages`, or set summarise.lang=de with a German summariser)"
+        )
+    if cfg.device not in DEVICES:
+        raise ConfigError(f"device={cfg.device!r}: choose from {list(DEVICES)}")
+    if cfg.executor != "local":
+        raise ConfigError(f"executor={cfg.executor!r} is not available yet; use executor=local")
+    if cfg.translate.backend != "transformers":
+        raise ConfigError(
+            f"translate.backend={cfg.translate.backend!r} is not available yet; "
+            "use translate.backend=transformers"
+        )
+    if cfg.translate.memory is not None:
+        raise ConfigError("translate.memory is not available yet; leave it null")
+    for section in (cfg.translate, cfg.summarise):
+        if section.dtype not in DTYPES:
+            raise ConfigError(f"dtype={section.dtype!r}: choose from {list(DTYPES)}")
+    if len(set(cfg.targets)) != len(cfg.targets):
+        raise ConfigError(f"targets: {list(cfg.targets)} lists a language twice")
+    for lang in cfg.targets:
+        if lang == "de":
+            raise ConfigError("targets: 'de' is the source language, not a target")
+        if not cfg.translate.models.get(lang):
+            raise ConfigError(
+                f"targets: no model for {lang!r}; set translate.models.{lang}=<hub id or folder>"
+            )
+    if "summarise" in stages:
+        _validate_summarise(cfg)
+
+
+def _validate_summarise(cfg: DictConfig) -> None:
+    lang = cfg.summarise.lang
+    if lang != "de" and lang not in cfg.targets:
+        raise ConfigError(
+            f"summarise.lang={lang!r} is not among targets {list(cfg.targets)}: the summariser "
+            "reads that translation"
+        )
+    for target in cfg.targets:
+        if target == lang:
+            continue
+        choice = cfg.summarise.by_target.get(target)
+        if choice is None:
+            raise ConfigError(
+                f"summarise.by_target.{target} is missing: say how to make the {target!r} "
+                f"summary (method=translate with a {lang}->{target} model, or method=summarise)"
+            )
+        if choice.method not in SUMMARY_METHODS:
+            raise ConfigError(
+                f"summarise.by_target.{target}.method={choice.method!r}: "
+                f"choose from {list(SUMMARY_METHODS)}"
+            )
+
+
+def to_plain(cfg: DictConfig) -> dict[str, Any]:
+    """The resolved config as plain data, for the manifest."""
+    plain = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(plain, dict)
+    return plain  # type: ignore[return-value]
+
+
+def config_hash(cfg: DictConfig) -> str:
+    """Hash of everything that changes a bundle's content (not paths, device or executor)."""
+    stages = effective_stages(cfg)
+    relevant: dict[str, Any] = {"stages": stages}
+    # A stage's settings count only when it runs: changing the summariser must not
+    # invalidate segment-only bundles.
+    for stage in ("segment", "translate", "summarise"):
+        if stage in stages:
+            relevant[stage] = OmegaConf.to_container(cfg[stage], resolve=True)
+    if "translate" in stages:
+        relevant["targets"] = list(cfg.targets)
+        relevant["translate"].pop("memory", None)  # where results are cached, not what
+    canonical = json.dumps(relevant, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]

@@ -1,0 +1,68 @@
+"""The data model that flows through every stage: a release, its segments, its bundle.
+
+Offsets (`start`, `end`) are Python string indices into `Release.source`, the decoded
+source text before any normalisation, so `release.source[seg.start:seg.end] == seg.text["de"]`
+always holds and every target text stays aligned to its exact source span. The bundle
+carries the whole source text, so every character of a release is accounted for in it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+SCHEMA_VERSION = 1
+SOURCE_LANG = "de"
+
+
+@dataclass
+class Release:
+    """One input file, decoded."""
+
+    id: str  # safe for a file name, derived from the file name
+    path: str  # the input file, as found in corpus.dir
+    source: str  # decoded text; offsets point into this
+    sha256: str  # of the raw bytes
+    encoding: str = "utf-8"
+    lang: str = SOURCE_LANG
+
+
+@dataclass
+class Segment:
+    """A span of the source with its translations, keyed by language code."""
+
+    id: str  # "<release_id>:<index>", stable for a given text and segmenter
+    kind: str  # heading | paragraph | sentence | list_item | boilerplate
+    start: int
+    end: int
+    text: dict[str, str] = field(default_factory=dict)
+    block: int = 0  # index of the block (paragraph, heading, list item) it belongs to
+    translate: bool = True  # False: copied through (no letters, or boilerplate not sent)
+
+
+@dataclass
+class Summary:
+    text: str
+    model: str
+    method: str  # "summarise" (by a summariser) or "translate" (summary translated)
+
+
+@dataclass
+class Bundle:
+    """Everything the pipeline knows about one release; written as JSON by the bundle stage."""
+
+    release: Release
+    segments: list[Segment] = field(default_factory=list)
+    summaries: dict[str, Summary] = field(default_factory=dict)
+    models: dict[str, Any] = field(default_factory=dict)
+    config_hash: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "release": asdict(self.release),
+            "segments": [asdict(s) for s in self.segments],
+            "summaries": {lang: asdict(s) for lang, s in self.summaries.items()},
+            "models": self.models,
+            "config_hash": self.config_hash,
+        }

@@ -1,0 +1,1 @@
+"""Model engines: the only modules that import torch and transformers."""

@@ -1,0 +1,102 @@
+"""Seq2seq generation with Hugging Face transformers (MarianMT, BART, ...).
+
+One `Seq2SeqEngine` loads a model once and is called many times with batches; it knows
+nothing about releases or segments, only texts in and texts out.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from pipeline.errors import ModelNotAvailableError
+from pipeline.models import ModelRef
+
+log = logging.getLogger(__name__)
+
+# Tokenizers without a real limit report a huge sentinel model_max_length.
+_NO_LIMIT = 100_000
+
+
+def resolve_device(device: str) -> str:
+    """`auto` means CUDA when torch sees a GPU, else CPU."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        from pipeline.errors import ConfigError
+
+        raise ConfigError(
+            "device=cuda but torch sees no GPU (torch.cuda.is_available() is False); "
+            "install a CUDA build of torch (see README) or use device=auto"
+        )
+    return device
+
+
+def resolve_dtype(dtype: str, device: str) -> Any:
+    import torch
+
+    if dtype == "auto":
+        return torch.float16 if device == "cuda" else torch.float32
+    return getattr(torch, dtype)
+
+
+class Seq2SeqEngine:
+    """A tokenizer and a seq2seq model on one device, loaded once."""
+
+    def __init__(self, model: ModelRef, device: str, dtype: str = "auto") -> None:
+        import torch
+        from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        if not sys.stderr.isatty():
+            hf_logging.disable_progress_bar()  # no "Loading weights" bars in cron logs
+        self.ref = model
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(dtype, self.device)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(model.path)
+            self.model = AutoModelForSeq2SeqLM.from_pretrained(model.path, dtype=self.dtype)
+        except (OSError, ValueError) as err:
+            raise ModelNotAvailableError(
+                f"model {model.ref!r} in {model.path} could not be loaded ({err}); the folder "
+                "must hold a complete model: config.json, tokenizer files and weights"
+            ) from err
+        self.model.to(self.device).eval()
+        # Every call passes max_new_tokens (and the summariser min_new_tokens) from the
+        # pipeline's config; the checkpoint's own max_length/min_length would conflict with
+        # them (bart-large-cnn: min_length 56) and warn on every batch.
+        self.model.generation_config.max_length = None
+        self.model.generation_config.min_length = None
+        self._torch = torch
+        log.info("loaded %s (%s) on %s as %s", model.ref, model.revision, self.device, self.dtype)
+
+    @property
+    def max_input_tokens(self) -> int:
+        """The longest input, in tokens including specials, the model was built for."""
+        limits = [getattr(self.model.config, "max_position_embeddings", None)]
+        tokenizer_limit = getattr(self.tokenizer, "model_max_length", None)
+        if tokenizer_limit and tokenizer_limit < _NO_LIMIT:
+            limits.append(tokenizer_limit)
+        known = [int(limit) for limit in limits if limit]
+        return min(known) if known else 512
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        """Input length of each text in this model's tokens, special tokens included."""
+        if not texts:
+            return []
+        encoded = self.tokenizer(texts, add_special_tokens=True, truncation=False)
+        return [len(ids) for ids in encoded["input_ids"]]
+
+    def generate(
+        self, texts: list[str], *, max_new_tokens: int, **generate_kwargs: Any
+    ) -> list[str]:
+        """Generate one output per input text, in order (one batch: the caller sizes it)."""
+        batch = self.tokenizer(texts, return_tensors="pt", padding=True, truncation=False)
+        batch = {key: value.to(self.device) for key, value in batch.items()}
+        with self._torch.inference_mode():
+            output = self.model.generate(**batch, max_new_tokens=max_new_tokens, **generate_kwargs)
+        decoded = self.tokenizer.batch_decode(output, skip_special_tokens=True)
+        return [text.strip() for text in decoded]

@@ -1,0 +1,104 @@
+"""Find a model on disk: a local directory, the Hugging Face cache (downloading on first
+use), or a tiny `smoke:` model built locally. Loading code never sees the difference.
+
+A reference is one of:
+  - a hub id, optionally with a revision: `Helsinki-NLP/opus-mt-de-en@<commit or branch>`;
+  - a local directory in the hub layout (`config.json`, tokenizer files, weights);
+  - `smoke:<name>`: a tiny model with random weights (see pipeline/smoke.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.errors import ModelNotAvailableError
+
+log = logging.getLogger(__name__)
+
+SMOKE_PREFIX = "smoke:"
+# Weights and tokenizer files only: hub repos also carry TF, Flax and Rust weights.
+_HUB_FILES = ["*.json", "*.spm", "*.model", "*.txt", "*.safetensors"]
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """Where a model was found, and which exact version it is."""
+
+    ref: str  # as written in the config
+    path: Path  # local directory to load from
+    revision: str  # hub commit hash, or content hash of a local directory
+
+
+def resolve_model(ref: str, cache_dir: str | Path, config_key: str = "model") -> ModelRef:
+    """Turn a config reference into a local directory, downloading from the hub if allowed."""
+    if ref.startswith(SMOKE_PREFIX):
+        from pipeline.smoke import ensure_smoke_model
+
+        path = ensure_smoke_model(ref.removeprefix(SMOKE_PREFIX), Path(cache_dir) / "smoke")
+        return ModelRef(ref, path, _directory_fingerprint(path))
+    local = Path(ref).expanduser()
+    if local.is_dir():
+        if not (local / "config.json").is_file():
+            raise ModelNotAvailableError(
+                f"{config_key}={ref!r}: the folder {local.resolve()} has no config.json; "
+                "it must hold a model in the Hugging Face layout (config.json, tokenizer "
+                "files, weights), e.g. as written by `hf download <id> --local-dir <folder>`"
+            )
+        return ModelRef(ref, local, _directory_fingerprint(local))
+    if _looks_like_path(ref):
+        raise ModelNotAvailableError(
+            f"{config_key}={ref!r}: no such folder ({local.resolve()}). Point it to a folder "
+            "holding the model files, or to a hub id such as Helsinki-NLP/opus-mt-de-en"
+        )
+    return _from_hub(ref, config_key)
+
+
+def _looks_like_path(ref: str) -> bool:
+    return ref.startswith(("/", ".", "~")) or os.sep in ref.strip("/").replace("/", "", 1)
+
+
+def _from_hub(ref: str, config_key: str) -> ModelRef:
+    from huggingface_hub import constants, snapshot_download
+
+    repo_id, _, revision = ref.partition("@")
+    try:
+        path = Path(
+            snapshot_download(repo_id, revision=revision or None, allow_patterns=_HUB_FILES)
+        )
+        if not any(path.glob("*.safetensors")):
+            # Older repos only have pytorch_model.bin: fetch it only when needed.
+            path = Path(
+                snapshot_download(
+                    repo_id,
+                    revision=revision or None,
+                    allow_patterns=[*_HUB_FILES, "pytorch_model.bin"],
+                )
+            )
+    except Exception as err:  # network, auth, missing repo: all end in the same advice
+        raise ModelNotAvailableError(
+            f"{config_key}={ref!r}: model {repo_id!r} is not in the Hugging Face cache "
+            f"({constants.HF_HUB_CACHE}) and could not be downloaded "
+            f"({type(err).__name__}: {err}).\n"
+            "To run offline, do one of:\n"
+            f"  - on a connected machine: `hf download {repo_id}`, then copy its cache folder "
+            "to this machine (or set HF_HOME to it) and run with HF_HUB_OFFLINE=1;\n"
+            f"  - or `hf download {repo_id} --local-dir <folder>` and set "
+            f"{config_key}=<folder>;\n"
+            "  - or try the pipeline without any download: preset=smoke."
+        ) from err
+    return ModelRef(ref, path, path.name)  # snapshot folders are named by commit hash
+
+
+def _directory_fingerprint(path: Path) -> str:
+    """Content hash of a local model folder, so a manifest says exactly what was used."""
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        digest.update(file.relative_to(path).as_posix().encode())
+        with file.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return "sha256:" + digest.hexdigest()[:16]

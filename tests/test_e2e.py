@@ -1,0 +1,180 @@
+"""End to end: `python -m pipeline preset=smoke` on the sample corpus, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from omegaconf import DictConfig
+
+from pipeline.runner import EXIT_OK, EXIT_SOME_FAILED, run
+from tests.conftest import CORPUS, ROOT, make_config
+
+pytestmark = pytest.mark.filterwarnings("ignore:Recommended. pip install sacremoses")
+
+RELEASE_IDS = sorted(path.stem for path in CORPUS.glob("*.txt"))
+
+
+def run_cli(args: list[str], cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def load_bundles(output_dir: Path) -> dict[str, dict[str, Any]]:
+    return {
+        path.stem: json.loads(path.read_text(encoding="utf-8"))
+        for path in sorted((output_dir / "bundles").glob("*.json"))
+    }
+
+
+def assert_aligned(bundle: dict[str, Any]) -> None:
+    source = bundle["release"]["source"]
+    position = 0
+    for segment in bundle["segments"]:
+        assert source[segment["start"] : segment["end"]] == segment["text"]["de"]
+        assert segment["start"] >= position
+        assert not source[position : segment["start"]].strip()
+        position = segment["end"]
+    assert not source[position:].strip()
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Path:
+    """One real command-line run over the sample corpus, shared by the checks below."""
+    output_dir = tmp_path_factory.mktemp("smoke-run")
+    result = run_cli(["preset=smoke", f"output.dir={output_dir}", f"paths.cache_dir={model_cache}"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    return output_dir
+
+
+@pytest.mark.slow
+def test_every_release_has_an_aligned_trilingual_bundle(smoke_run: Path) -> None:
+    bundles = load_bundles(smoke_run)
+    assert sorted(bundles) == RELEASE_IDS
+    for release_id, bundle in bundles.items():
+        assert bundle["schema_version"] == 1
+        assert bundle["release"]["id"] == release_id
+        assert bundle["release"]["lang"] == "de"
+        source_file = CORPUS / f"{release_id}.txt"
+        assert bundle["release"]["source"] == source_file.read_text(encoding="utf-8")
+        assert len(bundle["release"]["sha256"]) == 64
+        assert_aligned(bundle)
+        for segment in bundle["segments"]:
+            assert set(segment["text"]) == {"de", "en", "ru"}
+            if segment["translate"]:
+                assert segment["text"]["en"] and segment["text"]["ru"]
+            else:
+                assert segment["text"]["en"] == segment["text"]["ru"] == segment["text"]["de"]
+        for lang in ("en", "ru"):
+            assert bundle["summaries"][lang]["text"]
+            assert bundle["summaries"][lang]["model"].startswith("smoke:")
+        assert {"translate.en", "translate.ru", "summarise.en", "summarise.ru"} <= set(
+            bundle["models"]
+        )
+        assert bundle["models"]["translate.ru"]["target_token"] == ">>rus<<"
+        assert bundle["config_hash"]
+
+
+@pytest.mark.slow
+def test_manifest_lists_every_release_models_and_timings(smoke_run: Path) -> None:
+    manifest = json.loads((smoke_run / "manifest.json").read_text())
+    assert manifest["status"] == "ok"
+    assert sorted(item["id"] for item in manifest["releases"]["done"]) == RELEASE_IDS
+    assert manifest["releases"]["failed"] == [] and manifest["releases"]["skipped"] == []
+    assert set(manifest["timings"]) == {"ingest", "segment", "translate", "summarise", "bundle"}
+    assert manifest["models"]["translate.en"]["revision"].startswith("sha256:")
+    assert manifest["config"]["translate"]["models"]["en"] == "smoke:opus-mt-de-en-tiny"
+    assert manifest["versions"]["transformers"]
+
+
+@pytest.mark.slow
+def test_rerun_gives_identical_bundles(smoke_run: Path, smoke_config: DictConfig) -> None:
+    assert run(smoke_config) == EXIT_OK
+    assert load_bundles(Path(smoke_config.output.dir)) == load_bundles(smoke_run)
+
+
+def test_segment_only_run_has_german_text_only(tmp_path: Path) -> None:
+    cfg = make_config([f"corpus.dir={CORPUS}", f"output.dir={tmp_path}", "stages=[ingest,segment]"])
+    assert run(cfg) == EXIT_OK
+    bundles = load_bundles(tmp_path)
+    assert sorted(bundles) == RELEASE_IDS
+    for bundle in bundles.values():
+        assert_aligned(bundle)
+        assert all(set(s["text"]) == {"de"} for s in bundle["segments"])
+        assert bundle["summaries"] == {}
+
+
+def test_bad_release_fails_alone_and_the_batch_completes(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "good.txt").write_text("Titel\n\nEin guter Satz. Noch einer.\n", encoding="utf-8")
+    (corpus / "empty.txt").write_bytes(b"")
+    (corpus / "binary.txt").write_bytes(b"\x00\x01\x02\x03")
+    cfg = make_config(
+        [f"corpus.dir={corpus}", f"output.dir={tmp_path / 'out'}", "stages=[ingest,segment]"]
+    )
+    assert run(cfg) == EXIT_SOME_FAILED
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert [item["id"] for item in manifest["releases"]["done"]] == ["good"]
+    failed = {Path(item["path"]).name: item for item in manifest["releases"]["failed"]}
+    assert set(failed) == {"empty.txt", "binary.txt"}
+    assert "empty" in failed["empty.txt"]["reason"]
+    assert "binary" in failed["binary.txt"]["reason"]
+    assert manifest["status"] == "failed"
+
+
+def test_missing_model_stops_before_work_with_one_clear_message(tmp_path: Path) -> None:
+    result = run_cli(
+        [
+            f"output.dir={tmp_path}",
+            f"corpus.dir={CORPUS}",
+            "translate.models.en=Helsinki-NLP/opus-mt-de-en-does-not-exist",
+            f"translate.models.ru={tmp_path / 'no-such-model'}",
+        ]
+    )
+    assert result.returncode == 2
+    assert "2 model(s) not available" in result.stderr
+    assert "opus-mt-de-en-does-not-exist" in result.stderr
+    assert "HF_HUB_OFFLINE" in result.stderr and "no-such-model" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "bundles").exists()
+
+
+def test_cfg_job_prints_the_resolved_config() -> None:
+    result = run_cli(["--cfg", "job", "preset=smoke", "translate.num_beams=3"])
+    assert result.returncode == 0, result.stderr
+    assert "num_beams: 3" in result.stdout
+    assert "smoke:opus-mt-de-en-tiny" in result.stdout
+
+
+def test_sweep_from_another_directory_writes_one_output_per_job(tmp_path: Path) -> None:
+    result = run_cli(
+        [
+            "-m",
+            f"corpus.dir={CORPUS}",
+            "stages=[ingest,segment]",
+            "segment.split_sentences=true,false",
+        ],
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    manifests = sorted(tmp_path.glob("outputs/multirun/*/*/*/manifest.json"))
+    assert len(manifests) == 2
+    kinds = [
+        {s["kind"] for b in load_bundles(m.parent).values() for s in b["segments"]}
+        for m in manifests
+    ]
+    assert "sentence" in kinds[0] and "sentence" not in kinds[1]

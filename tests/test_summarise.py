@@ -1,0 +1,91 @@
+"""Summariser chunking with a fake engine: no truncation, map-reduce to one summary."""
+
+from __future__ import annotations
+
+from pipeline.data import Bundle, Release, Segment, Summary
+from pipeline.stages.summarise import (
+    Summariser,
+    SummaryDecoding,
+    summarise_bundles,
+    summary_input,
+    translate_summaries,
+)
+from pipeline.stages.translate import Decoding, Translator
+from tests.fakes import EchoEngine, FirstWordsEngine
+
+
+def test_short_text_is_summarised_in_one_call() -> None:
+    engine = FirstWordsEngine(max_input_tokens=100)
+    summary = Summariser(engine, SummaryDecoding()).summarise(["Eins zwei drei vier.", "Fünf."])
+    assert summary == "Eins zwei drei"
+    assert engine.calls == [["Eins zwei drei vier. Fünf."]]
+
+
+def test_long_text_is_chunked_at_segment_boundaries_then_reduced() -> None:
+    engine = FirstWordsEngine(max_input_tokens=12)
+    segments = [f"Satz {i} hat genau fünf Wörter." for i in range(10)]
+    summariser = Summariser(engine, SummaryDecoding())
+    summary = summariser.summarise(segments)
+    first_round = engine.calls[0]
+    assert len(first_round) > 1
+    # Every word of the input reached the model: nothing was truncated.
+    assert " ".join(first_round).split() == " ".join(segments).split()
+    assert all(n <= 12 for n in engine.count_tokens(first_round))
+    assert summary and len(engine.calls) > 1
+
+
+def test_segment_longer_than_the_limit_is_split_not_truncated() -> None:
+    engine = FirstWordsEngine(max_input_tokens=5)
+    long_segment = " ".join(f"w{i}" for i in range(30))
+    Summariser(engine, SummaryDecoding()).summarise([long_segment])
+    assert " ".join(engine.calls[0]).split() == long_segment.split()
+
+
+def test_empty_release_gets_empty_summary_without_model_call() -> None:
+    engine = FirstWordsEngine()
+    assert Summariser(engine, SummaryDecoding()).summarise(["", "  "]) == ""
+    assert engine.calls == []
+
+
+def test_min_new_tokens_never_exceeds_max_new_tokens() -> None:
+    engine = EchoEngine()
+    Summariser(engine, SummaryDecoding(max_new_tokens=8, min_new_tokens=30)).summarise(["Text."])
+    assert engine.kwargs[0]["min_new_tokens"] == 8
+
+
+def _bundle() -> Bundle:
+    release = Release(id="r", path="r.txt", source="Titel\nText hier.\npm/red", sha256="")
+    return Bundle(
+        release=release,
+        segments=[
+            Segment(id="r:0", kind="heading", start=0, end=5, text={"de": "Titel", "en": "Title"}),
+            Segment(
+                id="r:1",
+                kind="sentence",
+                start=6,
+                end=16,
+                text={"de": "Text hier.", "en": "Text here."},
+            ),
+            Segment(
+                id="r:2",
+                kind="boilerplate",
+                start=17,
+                end=23,
+                text={"de": "pm/red", "en": "pm/red"},
+                translate=False,
+            ),
+        ],
+    )
+
+
+def test_summary_input_leaves_out_boilerplate() -> None:
+    assert summary_input(_bundle(), "en") == ["Title", "Text here."]
+
+
+def test_summaries_per_release_and_translated_to_other_targets() -> None:
+    bundle = _bundle()
+    summarise_bundles([bundle], "en", Summariser(FirstWordsEngine(), SummaryDecoding()), "m-en")
+    assert bundle.summaries["en"] == Summary("Title Text here.", "m-en", "summarise")
+    translator = Translator(EchoEngine(prefix="RU:"), Decoding(1, 8))  # type: ignore[arg-type]
+    translate_summaries([bundle], "en", "ru", translator, "m-ru")
+    assert bundle.summaries["ru"] == Summary("RU:Title Text here.", "m-ru", "translate")

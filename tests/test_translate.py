@@ -1,0 +1,110 @@
+"""Translator plumbing with a fake engine: order, dedupe, passthrough, splitting, batching."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.data import Bundle, Release, Segment
+from pipeline.stages.translate import Decoding, Translator, has_letters, translate_bundles
+from tests.fakes import EchoEngine
+
+DECODING = Decoding(num_beams=2, max_new_tokens=16)
+
+
+def make_translator(engine: EchoEngine, **kwargs: object) -> Translator:
+    return Translator(engine, DECODING, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("-", False),
+        ("2019", False),
+        ("07.12.2018", False),
+        (" – ", False),
+        ("", False),
+        ("Omsk", True),
+        ("5 km", True),
+        ("Über", True),
+        ("Москва", True),
+    ],
+)
+def test_has_letters(text: str, expected: bool) -> None:
+    assert has_letters(text) is expected
+
+
+def test_outputs_keep_input_order_and_duplicates_are_sent_once() -> None:
+    engine = EchoEngine()
+    texts = ["Foto: Rauhut", "Ein Satz.", "Foto: Rauhut", "Noch ein Satz hier."]
+    assert make_translator(engine).translate(texts) == [f"T:{t}" for t in texts]
+    sent = [text for call in engine.calls for text in call]
+    assert sorted(sent) == sorted(set(texts))
+
+
+def test_text_without_letters_is_copied_not_sent() -> None:
+    engine = EchoEngine()
+    assert make_translator(engine).translate(["-", "2019", "Hallo"]) == ["-", "2019", "T:Hallo"]
+    assert engine.calls == [["Hallo"]]
+
+
+def test_target_token_is_prefixed_and_decoding_settings_passed() -> None:
+    engine = EchoEngine()
+    make_translator(engine, target_token=">>rus<<").translate(["Hallo Welt"])
+    assert engine.calls == [[">>rus<< Hallo Welt"]]
+    assert engine.kwargs[0] == {"num_beams": 2, "max_new_tokens": 16}
+
+
+def test_segment_over_the_limit_is_split_translated_and_rejoined() -> None:
+    engine = EchoEngine(max_input_tokens=6)
+    text = "Erster Teil des Satzes, zweiter Teil des Satzes; dritter Teil hier."
+    [output] = make_translator(engine).translate([text])
+    sent = [piece for call in engine.calls for piece in call]
+    assert len(sent) > 1
+    assert all(count <= 6 for count in engine.count_tokens(sent))
+    assert " ".join(sent).split() == text.split()  # nothing lost, nothing truncated
+    assert output == " ".join(f"T:{piece}" for piece in sorted(sent, key=text.index))
+
+
+def test_configured_limit_below_the_model_limit_is_used() -> None:
+    engine = EchoEngine(max_input_tokens=512)
+    translator = make_translator(engine, max_input_tokens=4)
+    assert translator.max_input_tokens == 4
+    translator.translate(["eins zwei drei vier fünf sechs sieben"])
+    assert len(engine.calls[0]) > 1
+
+
+@pytest.mark.parametrize(("batch_size", "max_batch_tokens"), [(2, 10_000), (16, 12), (3, 20)])
+def test_batches_respect_size_and_token_budget(batch_size: int, max_batch_tokens: int) -> None:
+    engine = EchoEngine()
+    texts = [" ".join(["Wort"] * n) for n in (1, 5, 2, 4, 3, 2, 1, 5)]
+    outputs = make_translator(
+        engine, batch_size=batch_size, max_batch_tokens=max_batch_tokens
+    ).translate(texts)
+    assert outputs == [f"T:{t}" for t in texts]
+    for call in engine.calls:
+        lengths = engine.count_tokens(call)
+        assert len(call) <= batch_size
+        assert len(call) == 1 or len(call) * max(lengths) <= max_batch_tokens
+        assert lengths == sorted(lengths, reverse=True)  # longest first: little padding
+
+
+def test_translate_bundles_fills_every_segment_across_releases() -> None:
+    release = Release(id="r", path="r.txt", source="Hallo. Foto: X\n–", sha256="")
+    segments = [
+        Segment(id="r:0", kind="sentence", start=0, end=6, text={"de": "Hallo."}),
+        Segment(
+            id="r:1", kind="boilerplate", start=7, end=14, text={"de": "Foto: X"}, translate=False
+        ),
+        Segment(id="r:2", kind="list_item", start=15, end=16, text={"de": "–"}, translate=False),
+    ]
+    other = Bundle(
+        release=release,
+        segments=[Segment(id="o:0", kind="sentence", start=0, end=6, text={"de": "Hallo."})],
+    )
+    engine = EchoEngine()
+    translate_bundles(
+        [Bundle(release=release, segments=segments), other], "en", make_translator(engine)
+    )
+    assert [s.text["en"] for s in segments] == ["T:Hallo.", "Foto: X", "–"]
+    assert other.segments[0].text["en"] == "T:Hallo."
+    assert engine.calls == [["Hallo."]]
