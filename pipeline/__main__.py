@@ -6,6 +6,8 @@ import logging
 import sys
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from pipeline.config import register_configs
@@ -21,6 +23,12 @@ _exit_codes: list[int] = []
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="config")
 def main(cfg: DictConfig) -> int:
+    hydra_cfg = HydraConfig.get()
+    if hydra_cfg.mode == RunMode.MULTIRUN:
+        # Jobs of a sweep must not share (and overwrite) one output folder.
+        if any(o.startswith("output.dir=") for o in hydra_cfg.overrides.task):
+            log.warning("-m sweep: output.dir is ignored; set hydra.sweep.dir instead")
+        cfg.output.dir = hydra_cfg.runtime.output_dir
     try:
         code = run(cfg)
     except PipelineError as err:

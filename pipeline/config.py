@@ -15,6 +15,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from pipeline.errors import ConfigError
+from pipeline.stages.segment import SegmentConfig
 
 ALL_STAGES = ("ingest", "segment", "translate", "summarise", "bundle")
 DEVICES = ("auto", "cpu", "cuda")
@@ -35,13 +36,6 @@ class OutputConfig:
 @dataclass
 class PathsConfig:
     cache_dir: str = MISSING
-
-
-@dataclass
-class SegmentConfig:
-    split_sentences: bool = True
-    translate_boilerplate: bool = False
-    extra_abbreviations: list[str] = field(default_factory=list)
 
 
 @dataclass

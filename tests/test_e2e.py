@@ -55,7 +55,14 @@ def assert_aligned(bundle: dict[str, Any]) -> None:
 def smoke_run(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Path:
     """One real command-line run over the sample corpus, shared by the checks below."""
     output_dir = tmp_path_factory.mktemp("smoke-run")
-    result = run_cli(["preset=smoke", f"output.dir={output_dir}", f"paths.cache_dir={model_cache}"])
+    result = run_cli(
+        [
+            "preset=smoke",
+            f"corpus.dir={CORPUS}",
+            f"output.dir={output_dir}",
+            f"paths.cache_dir={model_cache}",
+        ]
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return output_dir
 
@@ -141,6 +148,7 @@ def test_missing_model_stops_before_work_with_one_clear_message(tmp_path: Path) 
         [
             f"output.dir={tmp_path}",
             f"corpus.dir={CORPUS}",
+            "stages=[ingest,segment,translate]",
             "translate.models.en=Helsinki-NLP/opus-mt-de-en-does-not-exist",
             f"translate.models.ru={tmp_path / 'no-such-model'}",
         ]

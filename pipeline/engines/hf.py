@@ -87,7 +87,7 @@ class Seq2SeqEngine:
         """Input length of each text in this model's tokens, special tokens included."""
         if not texts:
             return []
-        encoded = self.tokenizer(texts, add_special_tokens=True, truncation=False)
+        encoded = self.tokenizer(texts, add_special_tokens=True, truncation=False, verbose=False)
         return [len(ids) for ids in encoded["input_ids"]]
 
     def generate(

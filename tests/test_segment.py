@@ -1,0 +1,448 @@
+"""Segmentation: German sentence ends, block kinds, and exact, lossless source offsets."""
+
+from __future__ import annotations
+
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from pipeline.data import Release, Segment
+from pipeline.stages.segment import SegmentConfig, segment_release, split_sentences
+
+CORPUS = Path(__file__).parent.parent / "corpus"
+CORPUS_FILES = sorted(CORPUS.glob("*.txt"))
+FOLLOWING_PARAGRAPH = "Ein ganz normaler Absatz mit einem Satz."
+
+
+def release(text: str) -> Release:
+    return Release(id="x", path="x.txt", source=text, sha256="")
+
+
+def segment(text: str, **config: object) -> list[Segment]:
+    return segment_release(release(text), SegmentConfig(**config))  # type: ignore[arg-type]
+
+
+def sentences(text: str, extra_abbreviations: tuple[str, ...] = ()) -> list[str]:
+    return [text[start:end] for start, end in split_sentences(text, extra_abbreviations)]
+
+
+def assert_lossless(source: str, segments: list[Segment]) -> None:
+    """Exact spans, in order, never empty or edged with whitespace, only whitespace between."""
+    position = 0
+    for seg in segments:
+        text = seg.text["de"]
+        assert source[seg.start : seg.end] == text
+        assert position <= seg.start < seg.end
+        assert not text[0].isspace() and not text[-1].isspace()
+        assert not source[position : seg.start].strip(), (seg.id, source[position : seg.start])
+        position = seg.end
+    assert not source[position:].strip()
+
+
+# --- sentences -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "Es kamen viele Gäste, z. B. Politiker aus Kursk. Sie blieben lange.",
+            ["Es kamen viele Gäste, z. B. Politiker aus Kursk.", "Sie blieben lange."],
+            id="z. B.",
+        ),
+        pytest.param(
+            "Es kamen z.B. Politiker. Sie blieben.",
+            ["Es kamen z.B. Politiker.", "Sie blieben."],
+            id="z.B. compact",
+        ),
+        pytest.param(
+            "Vertreten sind u. a. Firmen aus Omsk. Weitere folgen.",
+            ["Vertreten sind u. a. Firmen aus Omsk.", "Weitere folgen."],
+            id="u. a.",
+        ),
+        pytest.param(
+            "Die Klinik leitet Dr. med. Anna Schmidt. Sie ist Ärztin.",
+            ["Die Klinik leitet Dr. med. Anna Schmidt.", "Sie ist Ärztin."],
+            id="Dr. med.",
+        ),
+        pytest.param(
+            "Das Haus Nr. 5 steht leer. Es wird verkauft.",
+            ["Das Haus Nr. 5 steht leer.", "Es wird verkauft."],
+            id="Nr. 5",
+        ),
+        pytest.param(
+            "Am 12. Juni beginnt die Messe. Sie dauert drei Tage.",
+            ["Am 12. Juni beginnt die Messe.", "Sie dauert drei Tage."],
+            id="12. Juni",
+        ),
+        pytest.param(
+            "Das Forum findet am 5. Februar 2019 statt. Anmeldungen laufen.",
+            ["Das Forum findet am 5. Februar 2019 statt.", "Anmeldungen laufen."],
+            id="am 5. Februar 2019",
+        ),
+        pytest.param(
+            "Anmeldungen sind bis zum 17. Dezember 2018 möglich. Danach nicht.",
+            ["Anmeldungen sind bis zum 17. Dezember 2018 möglich.", "Danach nicht."],
+            id="17. Dezember 2018",
+        ),
+        pytest.param(
+            "Sachsen belegt den 2. Platz. Das ist gut.",
+            ["Sachsen belegt den 2. Platz.", "Das ist gut."],
+            id="2. Platz",
+        ),
+        pytest.param(
+            "Am 24.04.2018 kam die Delegation. Stand: 24.04.2018. Alle Angaben ohne Gewähr.",
+            [
+                "Am 24.04.2018 kam die Delegation.",
+                "Stand: 24.04.2018.",
+                "Alle Angaben ohne Gewähr.",
+            ],
+            id="24.04.2018",
+        ),
+        pytest.param(
+            "Das Projekt kostet 1.000.000 Euro. Der Bund zahlt.",
+            ["Das Projekt kostet 1.000.000 Euro.", "Der Bund zahlt."],
+            id="1.000.000 Euro",
+        ),
+        pytest.param(
+            "Beginn ist um 10.00 Uhr. Ende um 16.00 Uhr.",
+            ["Beginn ist um 10.00 Uhr.", "Ende um 16.00 Uhr."],
+            id="10.00 Uhr",
+        ),
+        pytest.param(
+            "Gäste kamen aus St. Petersburg. Sie blieben.",
+            ["Gäste kamen aus St. Petersburg.", "Sie blieben."],
+            id="St. Petersburg",
+        ),
+        pytest.param(
+            "Delegationen kamen aus St.Petersburg. Die Gäste blieben.",
+            ["Delegationen kamen aus St.Petersburg.", "Die Gäste blieben."],
+            id="St.Petersburg",
+        ),
+        pytest.param(
+            "Die Rede hielt A. Merkel. Danach sprach der Landrat.",
+            ["Die Rede hielt A. Merkel.", "Danach sprach der Landrat."],
+            id="initial",
+        ),
+        pytest.param(
+            "Die Kosten bzw. Preise steigen. Ca. 500 Gäste kommen.",
+            ["Die Kosten bzw. Preise steigen.", "Ca. 500 Gäste kommen."],
+            id="bzw. and Ca.",
+        ),
+        pytest.param(
+            "Es leitet Dipl.-Ing. Meier. Er kommt aus Kursk.",
+            ["Es leitet Dipl.-Ing. Meier.", "Er kommt aus Kursk."],
+            id="Dipl.-Ing.",
+        ),
+        pytest.param(
+            "„Wir kommen gern. Wir bleiben lange“, so Parfenowa. Danach ging es weiter.",
+            ["„Wir kommen gern. Wir bleiben lange“, so Parfenowa.", "Danach ging es weiter."],
+            id="quote then so X",
+        ),
+        pytest.param(
+            "„Wir kommen gern. Dann bleiben wir.“ Danach ging es weiter.",
+            ["„Wir kommen gern.", "Dann bleiben wir.“", "Danach ging es weiter."],
+            id="quote ending the sentence",
+        ),
+        pytest.param(
+            "Es geht um „Business to Business. Und mehr“-Gespräche. Gut.",
+            ["Es geht um „Business to Business. Und mehr“-Gespräche.", "Gut."],
+            id="quote in a compound",
+        ),
+        pytest.param(
+            "Veranstalter ist die WFS GmbH. Die Anmeldung läuft.",
+            ["Veranstalter ist die WFS GmbH.", "Die Anmeldung läuft."],
+            id="GmbH. at the end",
+        ),
+        pytest.param(
+            "Infos unter www.wfs.sachsen.de. Die Anmeldung ist offen.",
+            ["Infos unter www.wfs.sachsen.de.", "Die Anmeldung ist offen."],
+            id="URL at the end",
+        ),
+        pytest.param(
+            "Siehe https://www.wfs.sachsen.de/Aktuelles.Seite.html?id=5 für Details. Gut.",
+            ["Siehe https://www.wfs.sachsen.de/Aktuelles.Seite.html?id=5 für Details.", "Gut."],
+            id="URL inside",
+        ),
+        pytest.param(
+            "Anmeldung bei Anna.Schmidt@wfs.sachsen.de. Die Frist endet bald.",
+            ["Anmeldung bei Anna.Schmidt@wfs.sachsen.de.", "Die Frist endet bald."],
+            id="e-mail",
+        ),
+        pytest.param(
+            "Was bringt die Kooperation? Mehr Austausch! Das freut alle.",
+            ["Was bringt die Kooperation?", "Mehr Austausch!", "Das freut alle."],
+            id="? and !",
+        ),
+        pytest.param(
+            "Wirklich?! 2019 wird es besser.",
+            ["Wirklich?!", "2019 wird es besser."],
+            id="?! then a digit",
+        ),
+        pytest.param(
+            "Er zögerte … Dann sagte er ja.",
+            ["Er zögerte …", "Dann sagte er ja."],
+            id="ellipsis",
+        ),
+        pytest.param(
+            "Die Branchen: Automobilindustrie, Maschinenbau. Dazu Textil.",
+            ["Die Branchen: Automobilindustrie, Maschinenbau.", "Dazu Textil."],
+            id="colon is no end",
+        ),
+        pytest.param(
+            "Die Messe (Beginn 10 Uhr. Ende 16 Uhr) war voll. Danach Ruhe.",
+            ["Die Messe (Beginn 10 Uhr. Ende 16 Uhr) war voll.", "Danach Ruhe."],
+            id="inside brackets",
+        ),
+        pytest.param(
+            "Das ist gut. das geht klein weiter.",
+            ["Das ist gut. das geht klein weiter."],
+            id="lowercase after the dot",
+        ),
+        pytest.param(
+            "Er sagte: „Wir kommen.“ „Wir bleiben.“",
+            ["Er sagte: „Wir kommen.“", "„Wir bleiben.“"],
+            id="next sentence opens a quote",
+        ),
+    ],
+)
+def test_sentence_boundaries(text: str, expected: list[str]) -> None:
+    assert sentences(text) == expected
+
+
+def test_extra_abbreviations_prevent_a_split() -> None:
+    text = "Zahlung auf Kto. Nummer 5 bitte."
+    assert sentences(text) == ["Zahlung auf Kto.", "Nummer 5 bitte."]
+    assert sentences(text, ("Kto.",)) == [text]
+
+
+def test_nfd_text_splits_like_nfc_text() -> None:
+    nfc = "Sie liefert Maschinen o. ä. Die Preise sind fair. Über Köln geht es weiter."
+    nfd = unicodedata.normalize("NFD", nfc)
+    got = [unicodedata.normalize("NFC", sentence) for sentence in sentences(nfd)]
+    assert (
+        got
+        == sentences(nfc)
+        == [
+            "Sie liefert Maschinen o. ä. Die Preise sind fair.",
+            "Über Köln geht es weiter.",
+        ]
+    )
+
+
+def test_invisible_characters_do_not_change_decisions() -> None:
+    text = "Die Wirt\u00adschafts\u00adförderung lädt ca\u00ad. 50 Gäste ein.\u200b Sie plant viel."
+    assert sentences(text) == [
+        "Die Wirt\u00adschafts\u00adförderung lädt ca\u00ad. 50 Gäste ein.\u200b",
+        "Sie plant viel.",
+    ]
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t\u00a0\u2028"])
+def test_no_sentences_in_blank_text(text: str) -> None:
+    assert split_sentences(text) == []
+
+
+# --- blocks ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "kind"),
+    [
+        ("Zusammenarbeit mit Russland gestoppt", "heading"),
+        ("Kooperation\u00a0Brücken über 5000 Kilometer bauen", "heading"),
+        ("Russland - zukunftsträchtiger Absatz- und Investitionsmarkt", "heading"),
+        ("5. Februar 2019: Forum in Leipzig", "heading"),
+        ("1. Startseite", "list_item"),
+        ("  7. Brücken über 5000 Kilometer bauen", "list_item"),
+        ("- Maschinenbau", "list_item"),
+        ("• Medizintechnik", "list_item"),
+        ("– Pflege", "list_item"),
+        ("* Metallverarbeitung", "list_item"),
+        ("  2. >", "boilerplate"),
+        ("pm/red", "boilerplate"),
+        ("Foto: Rauhut", "boilerplate"),
+        ("Quelle:\u00a0 Leipziger Messe / Uwe Frauendorf (Bild 1, Bild 3)", "boilerplate"),
+        ("Icon Meldung", "boilerplate"),
+        ("Icon Link", "boilerplate"),
+        ("Weiterführende Links", "boilerplate"),
+        ("Weitere Meldungen", "boilerplate"),
+        ("iXPOS News", "boilerplate"),
+        ("07.12.2018", "boilerplate"),
+        ("Von Thomas Junk 24.04.2018, 11:00", "boilerplate"),
+        ("Mehr Informationen (inkl. Anmeldung) zum Kooperationsforum Russland/GUS", "boilerplate"),
+        ("Für die sächsische Wirtschaft ist Russland ein Wachstumsmarkt.", "paragraph"),
+        ("Am 5. Februar 2019 beginnt das Forum in Leipzig.", "paragraph"),
+        ("Von Kursk nach Omsk", "heading"),
+    ],
+)
+def test_block_kind(line: str, kind: str) -> None:
+    segments = segment(f"{line}\n\n{FOLLOWING_PARAGRAPH}", split_sentences=False)
+    assert (segments[0].kind, segments[0].block) == (kind, 0)
+    assert (segments[-1].kind, segments[-1].block) == ("paragraph", 1)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ein Absatz.\nZusammenarbeit mit Russland gestoppt",  # nothing follows
+        "Zusammenarbeit mit Russland gestoppt\nIcon Link",  # a link label follows
+    ],
+)
+def test_short_line_without_a_following_paragraph_is_no_heading(text: str) -> None:
+    kinds = [seg.kind for seg in segment(text, split_sentences=False)]
+    assert "heading" not in kinds
+
+
+def test_paragraphs_split_into_sentences_only_when_asked() -> None:
+    text = "Erster Satz. Zweiter Satz."
+    assert [s.kind for s in segment(text)] == ["sentence", "sentence"]
+    assert [s.kind for s in segment(text, split_sentences=False)] == ["paragraph"]
+
+
+@pytest.mark.parametrize(
+    ("text", "translate_boilerplate", "expected"),
+    [
+        ("Foto: Rauhut", False, False),
+        ("Foto: Rauhut", True, True),
+        ("07.12.2018", True, False),  # no letters, nothing to translate
+        ("  2. >", True, False),
+        ("2019", False, False),
+        ("Ein Satz.", False, True),
+    ],
+)
+def test_translate_flag(text: str, translate_boilerplate: bool, expected: bool) -> None:
+    (seg,) = segment(text, translate_boilerplate=translate_boilerplate)
+    assert seg.translate is expected
+
+
+# --- lossless offsets ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", CORPUS_FILES, ids=lambda path: path.name)
+@pytest.mark.parametrize("split", [True, False], ids=["sentences", "paragraphs"])
+def test_corpus_is_segmented_losslessly(path: Path, split: bool) -> None:
+    source = path.read_text(encoding="utf-8")
+    segments = segment(source, split_sentences=split)
+    assert segments
+    assert_lossless(source, segments)
+
+
+NASTY = {
+    "crlf": "Überschrift\r\n\r\nErster Satz. Zweiter Satz.\r\nDritter Satz.\r\n",
+    "cr only": "Eins.\rZwei. Drei.\r",
+    "nbsp": "\u00a0Satz eins.\u00a0Satz zwei.\u00a0\n\u00a0\n",
+    "soft hyphen": "Die Wirt\u00adschaft lädt ein. Sie plant\u00ad viel.\n\u00ad\n",
+    "zero width": "\ufeffSatz eins.\u200b Satz zwei.\u200b\n\u200b\n\u200c\u200d Drei.",
+    "nfd": unicodedata.normalize("NFD", "Über Köln. Ärger o. ä. gibt es nicht.\nÖl."),
+    "whitespace only": " \t\n \u00a0\r\n\u2028\u2029",
+    "no trailing newline": "Titel ohne Umbruch\nEin Satz. Noch einer",
+    "tabs": "\tEingerückt.\tNoch ein Satz.\t\n\t- Punkt\t",
+    "line separators": "Eins.\u2028Zwei.\u2029Drei. Vier.",
+    "combining after space": "A \u0308 b. C.",
+    "lone marks": ">\n–\n…\n2019\n",
+}
+
+
+@pytest.mark.parametrize("text", NASTY.values(), ids=NASTY.keys())
+def test_nasty_input_is_segmented_losslessly(text: str) -> None:
+    segments = segment(text)
+    assert_lossless(text, segments)
+    assert all(seg.text["de"].strip() for seg in segments)
+
+
+@pytest.mark.parametrize("text", ["", " ", "\n\n", "\t\u00a0\r\n"])
+def test_blank_input_has_no_segments(text: str) -> None:
+    assert segment(text) == []
+
+
+@pytest.mark.parametrize("path", CORPUS_FILES, ids=lambda path: path.name)
+def test_ids_are_unique_ordered_and_blocks_ascend(path: Path) -> None:
+    segments = segment(path.read_text(encoding="utf-8"))
+    assert [seg.id for seg in segments] == [f"x:{i:04d}" for i in range(len(segments))]
+    blocks = [seg.block for seg in segments]
+    assert blocks == sorted(blocks) and blocks[0] == 0
+    assert [seg.start for seg in segments] == sorted(seg.start for seg in segments)
+
+
+# --- the sample corpus -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("prefix", "text", "kind"),
+    [
+        ("000", "pm/red", "boilerplate"),
+        ("000", "Foto: Rauhut", "boilerplate"),
+        (
+            "000",
+            "„Wir haben den russischen Unternehmen Lösungen vorgeschlagen, die im Industriepark "
+            "Schwarze Pumpe erfolgreich realisiert werden. Dabei bieten wir den russischen "
+            "Unternehmen an, gemeinsam auf dem deutschen Markt zu agieren“, so Mario Frieben, "
+            "Vertriebsdirektor der HOBAS GmbH.",
+            "sentence",
+        ),
+        ("001", "Zusammenarbeit mit Russland gestoppt", "heading"),
+        ("001", "Zusammenarbeit mit Russischer Region Swerdlowsk wird intensiviert", "heading"),
+        (
+            "001",
+            "Am 26.02.2013 veranstalteten die Wirtschaftsförderung Sachsen gemeinsam mit der "
+            "Verbundinitiative Maschinenbau Sachsen VEMAS ein Unternehmer-Forum für Delegationen "
+            "aus den russischen Regionen Swerdlowsk und St.Petersburg.",
+            "sentence",
+        ),
+        (
+            "002",
+            "Das Internationale Kooperationsforum Russland/GUS findet am 5. Februar 2019 von "
+            "10.00 bis 16.00 Uhr im Congress Center Leipzig statt.",
+            "sentence",
+        ),
+        (
+            "002",
+            "Anmeldungen dazu sind noch bis zum 17. Dezember 2018 bei der WFS möglich.",
+            "sentence",
+        ),
+        ("002", "07.12.2018", "boilerplate"),
+        (
+            "003",
+            "Bei der Innovationsentwicklung belegt Sachsen den 2. Platz unter den Bundesländern.",
+            "sentence",
+        ),
+        ("004", "1. Startseite", "list_item"),
+        ("004", "2. >", "boilerplate"),
+        ("004", "Kooperation\u00a0Brücken über 5000 Kilometer bauen", "heading"),
+        ("004", "Von Thomas Junk 24.04.2018, 11:00", "boilerplate"),
+        (
+            "004",
+            "„Wir wollen gegenseitige Besuche realisieren, aber in einem zweiten Schritt auch den "
+            "wirtschaftlichen Austausch voran bringen“, so Parfenowa.",
+            "sentence",
+        ),
+    ],
+)
+def test_corpus_segments(prefix: str, text: str, kind: str) -> None:
+    (path,) = CORPUS.glob(f"{prefix}_*.txt")
+    segments = segment(path.read_text(encoding="utf-8"))
+    assert (text, kind) in [(seg.text["de"], seg.kind) for seg in segments]
+
+
+BOILERPLATE_MARKERS = ("Icon ", "pm/red", "Foto:", "Quelle:", "Weitere Meldungen")
+FRAGMENT_ENDS = ("B.", "a.", "bzw.", "St.", "inkl.", "Dr.", "Nr.", "z.", "u.")
+
+
+def looks_broken(sentence: str) -> bool:
+    """Boilerplate glued into a sentence, or a sentence cut after an ordinal/abbreviation."""
+    last_word = sentence.split()[-1]
+    ordinal = last_word.endswith(".") and last_word[:-1].isdigit() and len(last_word) <= 4
+    return (
+        any(marker in sentence for marker in BOILERPLATE_MARKERS)
+        or ordinal
+        or last_word in FRAGMENT_ENDS
+    )
+
+
+@pytest.mark.parametrize("path", CORPUS_FILES, ids=lambda path: path.name)
+def test_corpus_sentences_hold_no_boilerplate_and_no_broken_dates(path: Path) -> None:
+    segments = segment(path.read_text(encoding="utf-8"))
+    broken = [s.text["de"] for s in segments if s.kind == "sentence" and looks_broken(s.text["de"])]
+    assert broken == []
