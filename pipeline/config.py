@@ -82,7 +82,6 @@ class PipelineConfig:
     targets: list[str] = field(default_factory=lambda: ["en", "ru"])
     device: str = "auto"
     executor: str = "local"
-    seed: int = 0
     segment: SegmentConfig = field(default_factory=SegmentConfig)
     translate: TranslateConfig = field(default_factory=TranslateConfig)
     summarise: SummariseConfig = field(default_factory=SummariseConfig)
