@@ -15,7 +15,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from pipeline.errors import ConfigError
-from pipeline.stages.segment import SegmentConfig
+from pipeline.stages.segment import BOILERPLATE_POLICIES, SegmentConfig
 
 ALL_STAGES = ("ingest", "segment", "translate", "summarise", "bundle")
 DEVICES = ("auto", "cpu", "cuda")
@@ -113,6 +113,11 @@ def validate(cfg: DictConfig) -> None:
         )
     if cfg.device not in DEVICES:
         raise ConfigError(f"device={cfg.device!r}: choose from {list(DEVICES)}")
+    if cfg.segment.translate_boilerplate not in BOILERPLATE_POLICIES:
+        raise ConfigError(
+            f"segment.translate_boilerplate={cfg.segment.translate_boilerplate!r}: "
+            f"choose from {list(BOILERPLATE_POLICIES)}"
+        )
     if cfg.executor != "local":
         raise ConfigError(f"executor={cfg.executor!r} is not available yet; use executor=local")
     if cfg.translate.backend != "transformers":

@@ -205,6 +205,89 @@ def assert_lossless(source: str, segments: list[Segment]) -> None:
             ["Er sagte: „Wir kommen.“", "„Wir bleiben.“"],
             id="next sentence opens a quote",
         ),
+        pytest.param(
+            "Der Verein belegte Platz 2. Der Trainer war zufrieden.",
+            ["Der Verein belegte Platz 2.", "Der Trainer war zufrieden."],
+            id="sentence ends with a number",
+        ),
+        pytest.param(
+            "Am 3. Oktober ist Feiertag. Die 2. Liga spielt.",
+            ["Am 3. Oktober ist Feiertag.", "Die 2. Liga spielt."],
+            id="ordinals before nouns",
+        ),
+        pytest.param(
+            "Gegen West Ham unterliegt ManU 1:3. Die Niederlage schmerzt.",
+            ["Gegen West Ham unterliegt ManU 1:3.", "Die Niederlage schmerzt."],
+            id="score at the end",
+        ),
+        pytest.param(
+            "Die Demo war voll. 4. Die Auffassung, Wachstum helfe, ist falsch.",
+            ["Die Demo war voll.", "4. Die Auffassung, Wachstum helfe, ist falsch."],
+            id="enumerator opening a sentence",
+        ),
+        pytest.param(
+            "Es gibt Äpfel, Birnen usw. Die Preise sind fair. Brot usw. gibt es auch.",
+            ["Es gibt Äpfel, Birnen usw.", "Die Preise sind fair.", "Brot usw. gibt es auch."],
+            id="usw. ending a sentence",
+        ),
+        pytest.param(
+            "Der Auftrag ging an die Müller GmbH & Co. KG. Die Firma baut.",
+            ["Der Auftrag ging an die Müller GmbH & Co. KG.", "Die Firma baut."],
+            id="Co. KG.",
+        ),
+        pytest.param(
+            "Der Papst hieß Benedikt XVI. Der Nachfolger ist Franziskus. Friedrich II. der Große.",
+            [
+                "Der Papst hieß Benedikt XVI.",
+                "Der Nachfolger ist Franziskus.",
+                "Friedrich II. der Große.",
+            ],
+            id="Roman numerals",
+        ),
+        pytest.param(
+            "Sie trafen sich im Hl. Cäcilien-Konservatorium. Danach kam Rom.",
+            ["Sie trafen sich im Hl. Cäcilien-Konservatorium.", "Danach kam Rom."],
+            id="Hl.",
+        ),
+        pytest.param(
+            "Der Anstieg lag bei 2 % pro Jahr10. Zudem sank der Wert.",
+            ["Der Anstieg lag bei 2 % pro Jahr10.", "Zudem sank der Wert."],
+            id="footnote number",
+        ),
+        pytest.param(
+            "Sie war gut im Rennen. (dpa) Am Tag danach gab sie auf.",
+            ["Sie war gut im Rennen.", "(dpa) Am Tag danach gab sie auf."],
+            id="agency mark opens a sentence",
+        ),
+        pytest.param(
+            'Ein "Zitat ohne Ende. Der nächste Satz. Und "noch" einer.',
+            ['Ein "Zitat ohne Ende.', "Der nächste Satz.", 'Und "noch" einer.'],
+            id="unclosed straight quote",
+        ),
+        pytest.param(
+            'Sie sagte, "das ist gut". Er nickte. "Wir kommen", hieß es. Dann Stille.',
+            ['Sie sagte, "das ist gut".', "Er nickte.", '"Wir kommen", hieß es.', "Dann Stille."],
+            id="straight quotes",
+        ),
+        pytest.param(
+            "Er ging. ``Wir bleiben hier'', sagte sie. ``Gut.'' Ende.",
+            ["Er ging.", "``Wir bleiben hier'', sagte sie.", "``Gut.''", "Ende."],
+            id="TeX quotes",
+        ),
+        pytest.param(
+            "„Wir haben den Partnern Lösungen vorgeschlagen, die im Park bereits laufen. Dabei "
+            "bieten wir an, gemeinsam zu agieren“, so Mario Frieben.",
+            [
+                "„Wir haben den Partnern Lösungen vorgeschlagen, die im Park bereits laufen.",
+                "Dabei bieten wir an, gemeinsam zu agieren“, so Mario Frieben.",
+            ],
+            id="long quote with attribution is split at its sentence ends",
+        ),
+        pytest.param(
+            "Die Kampagne „Wer? Wir!“ läuft seit Mai. Sie wirkt.",
+            ["Die Kampagne „Wer? Wir!“ läuft seit Mai.", "Sie wirkt."],
+            id="short quoted title",
+        ),
     ],
 )
 def test_sentence_boundaries(text: str, expected: list[str]) -> None:
@@ -225,7 +308,8 @@ def test_nfd_text_splits_like_nfc_text() -> None:
         got
         == sentences(nfc)
         == [
-            "Sie liefert Maschinen o. ä. Die Preise sind fair.",
+            "Sie liefert Maschinen o. ä.",
+            "Die Preise sind fair.",
             "Über Köln geht es weiter.",
         ]
     )
@@ -295,6 +379,60 @@ def test_short_line_without_a_following_paragraph_is_no_heading(text: str) -> No
     assert "heading" not in kinds
 
 
+@pytest.mark.parametrize(
+    ("text", "dateline"),
+    [
+        ("Haldensleben l Fast 5000 Kilometer liegen dazwischen.", "Haldensleben l"),
+        ("Mainz (dpa) - Reinhard Grindel will bleiben.", "Mainz (dpa) -"),
+        ("BERLIN (dpa) – Die Regierung tagt.", "BERLIN (dpa) –"),
+        ("(Sachsen) - Im Rahmen der Messe tagt das Forum.", "(Sachsen) -"),
+        ("FRANKFURT/MAIN – Die Börse schloss fester.", "FRANKFURT/MAIN –"),
+        ("Bad Kissingen | „Wir sind bereit“, sagte sie.", "Bad Kissingen |"),
+        ("Thomas Horn - der Geschäftsführer - erklärt es.", None),
+        ("Die Stadt - so heißt es - plant viel.", None),
+        ("Sachsen (hier im Bild) - ein Land mit Zukunft.", None),
+    ],
+)
+def test_dateline_is_its_own_segment(text: str, dateline: str | None) -> None:
+    segments = segment(text)
+    assert_lossless(text, segments)
+    if dateline is None:
+        assert [seg.kind for seg in segments] == ["sentence"]
+    else:
+        assert (segments[0].kind, segments[0].text["de"]) == ("dateline", dateline)
+        assert [seg.kind for seg in segments[1:]] == ["sentence"]
+        assert segments[0].translate
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1. Startseite\n2. >\n3. Lokal\n4. >\n5. Haldensleben",
+        "Startseite\n- Home\n- Lokal\n- Sport",
+        "Home > Lokal > Haldensleben > Sport",
+        "- Lokal\n- »\n- Sport",
+    ],
+)
+def test_breadcrumbs_are_boilerplate(text: str) -> None:
+    kinds = {seg.kind for seg in segment(f"{text}\n{FOLLOWING_PARAGRAPH}") if seg.block < 5}
+    assert "list_item" not in kinds and "heading" not in kinds
+
+
+def test_a_real_numbered_list_stays_a_list() -> None:
+    text = "So melden Sie sich an:\n1. Formular ausfüllen\n2. Gebühr zahlen\n3. Warten"
+    assert [seg.kind for seg in segment(text)][1:] == ["list_item"] * 3
+
+
+def test_link_teasers_under_more_news_are_boilerplate() -> None:
+    text = (
+        "Die Messe war ein Erfolg.\nWeitere Meldungen\nIcon Meldung\n07.12.2018\n"
+        "Unternehmerreise nach Indonesien vom 24. – 28. März 2019\nIcon Link\n"
+        "Dieser lange Absatz ist wieder Inhalt, denn er endet mit einem Punkt und erzählt etwas."
+    )
+    kinds = [seg.kind for seg in segment(text)]
+    assert kinds == ["sentence", *["boilerplate"] * 5, "sentence"]
+
+
 def test_paragraphs_split_into_sentences_only_when_asked() -> None:
     text = "Erster Satz. Zweiter Satz."
     assert [s.kind for s in segment(text)] == ["sentence", "sentence"]
@@ -302,18 +440,24 @@ def test_paragraphs_split_into_sentences_only_when_asked() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "translate_boilerplate", "expected"),
+    ("text", "policy", "expected"),
     [
-        ("Foto: Rauhut", False, False),
-        ("Foto: Rauhut", True, True),
-        ("07.12.2018", True, False),  # no letters, nothing to translate
-        ("  2. >", True, False),
-        ("2019", False, False),
-        ("Ein Satz.", False, True),
+        ("Foto: Rauhut", "language", True),
+        ("Foto: Rauhut", "none", False),
+        ("Foto: Rauhut", "all", True),
+        ("Weiterführende Links", "language", True),
+        ("pm/red", "language", False),
+        ("pm/red", "all", True),
+        ("(dpa)", "language", False),
+        ("Icon Link", "language", False),
+        ("07.12.2018", "all", False),  # no letters, nothing to translate
+        ("  2. >", "all", False),
+        ("2019", "none", False),
+        ("Ein Satz.", "none", True),  # content is always translated
     ],
 )
-def test_translate_flag(text: str, translate_boilerplate: bool, expected: bool) -> None:
-    (seg,) = segment(text, translate_boilerplate=translate_boilerplate)
+def test_translate_flag(text: str, policy: str, expected: bool) -> None:
+    (seg,) = segment(text, translate_boilerplate=policy)
     assert seg.translate is expected
 
 
@@ -377,9 +521,13 @@ def test_ids_are_unique_ordered_and_blocks_ascend(path: Path) -> None:
         (
             "000",
             "„Wir haben den russischen Unternehmen Lösungen vorgeschlagen, die im Industriepark "
-            "Schwarze Pumpe erfolgreich realisiert werden. Dabei bieten wir den russischen "
-            "Unternehmen an, gemeinsam auf dem deutschen Markt zu agieren“, so Mario Frieben, "
-            "Vertriebsdirektor der HOBAS GmbH.",
+            "Schwarze Pumpe erfolgreich realisiert werden.",
+            "sentence",
+        ),
+        (
+            "000",
+            "Dabei bieten wir den russischen Unternehmen an, gemeinsam auf dem deutschen Markt "
+            "zu agieren“, so Mario Frieben, Vertriebsdirektor der HOBAS GmbH.",
             "sentence",
         ),
         ("001", "Zusammenarbeit mit Russland gestoppt", "heading"),
@@ -408,8 +556,23 @@ def test_ids_are_unique_ordered_and_blocks_ascend(path: Path) -> None:
             "Bei der Innovationsentwicklung belegt Sachsen den 2. Platz unter den Bundesländern.",
             "sentence",
         ),
-        ("004", "1. Startseite", "list_item"),
+        ("002", "(Sachsen) -", "dateline"),
+        ("002", "Weitere Meldungen", "boilerplate"),
+        (
+            "002",
+            "Geschäftsanbahnungsreise im Rahmen des BMWi-Markterschließungsprogramms",
+            "boilerplate",
+        ),
+        ("004", "1. Startseite", "boilerplate"),
         ("004", "2. >", "boilerplate"),
+        ("004", "7. Brücken über 5000 Kilometer bauen", "boilerplate"),
+        ("004", "Haldensleben l", "dateline"),
+        (
+            "004",
+            "Fast 5000 Kilometer liegen zwischen dem beschaulichen Haldensleben und der "
+            "sibirischen Industrie-Metropole Omsk.",
+            "sentence",
+        ),
         ("004", "Kooperation\u00a0Brücken über 5000 Kilometer bauen", "heading"),
         ("004", "Von Thomas Junk 24.04.2018, 11:00", "boilerplate"),
         (

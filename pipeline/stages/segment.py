@@ -21,11 +21,16 @@ from dataclasses import dataclass, field
 
 from pipeline.data import SOURCE_LANG, Release, Segment
 
+BOILERPLATE_POLICIES = ("language", "all", "none")
+
 
 @dataclass
 class SegmentConfig:
     split_sentences: bool = True
-    translate_boilerplate: bool = False  # boilerplate segments get Segment.translate = this
+    # Which boilerplate goes to the translator: "language" (navigation, link labels,
+    # credits, bylines: words a reader of the translation wants to understand), "all", or
+    # "none". Sign-offs ("pm/red"), dates, icon labels and symbols are never language.
+    translate_boilerplate: str = "language"
     extra_abbreviations: list[str] = field(default_factory=list)
 
 
@@ -79,10 +84,104 @@ _ABBREVIATIONS_SOURCE = """
     entspr. Fa. gem. ggü. gegr. i.A. i.V. Kap. lt. max. mind. n.Chr. v.Chr. od. Pkt. rd.
     s.o. s.u. Tab. u.U. v.a. vs. zzgl. zz. zzt. Ziff. Az. Hbf. Bhf. Abt. Univ. Inh. Verf.
     ff. allg. Anh. Dt. Jan. Feb. Febr. Apr. Aug. Sep. Sept. Okt. Nov. Dez. Mo. Di. Mi. Do.
-    Sa.
+    Sa. kath. evang. ev. röm. Forts. Gebr. Jg. Jgg. Kr. Ldkr. Gem. Verw. Vors. stv. stellv.
+    Hg. dt. engl. frz. lat. griech. russ. Anl. Betr. Fam. jun. sen. Nachf. Mr. Mrs. Ms. Ltd.
+    Inc. Corp. Bros. o.g. s.a. zit. Präs. Reg. Bez. Fr. Ges. Pfr. Sr. Pkw. Lkw. Kfz. Mwst.
+    MwSt. Ust. Jhs. Hl. hl. a.D. i.R. gez.
 """
 # Deliberately absent: words that are also ordinary sentence-final words ("so", "Art",
 # "mag", "Fax"), and "GmbH", which often ends a sentence.
+
+# Abbreviations that also end sentences ("… Autos usw. Die Preise …"): after one of these,
+# a word from _SENTENCE_STARTERS means a new sentence.
+_TERMINAL_SOURCE = """
+    usw usf etc uvm ff co jh jhd jhs ua oä uä ev ad ir mio mrd tsd min std sek mwst hbf bhf
+    inc ltd corp
+"""
+_TERMINAL_ABBREVIATIONS = frozenset(_TERMINAL_SOURCE.split())
+# Words that begin sentences but never follow an ordinal, a date or an abbreviation inside
+# a sentence: "… belegte Platz 2. Der Verein …" ends after "2.", "der 2. Platz" does not.
+_SENTENCE_STARTERS = frozenset(
+    [
+        "Der",
+        "Die",
+        "Das",
+        "Den",
+        "Dem",
+        "Des",
+        "Ein",
+        "Eine",
+        "Einen",
+        "Einem",
+        "Er",
+        "Sie",
+        "Es",
+        "Wir",
+        "Ich",
+        "Ihr",
+        "Man",
+        "Auch",
+        "Aber",
+        "Doch",
+        "Und",
+        "Dann",
+        "Dabei",
+        "Damit",
+        "Danach",
+        "Dazu",
+        "Daher",
+        "Deshalb",
+        "Dort",
+        "Hier",
+        "Nun",
+        "Zudem",
+        "Außerdem",
+        "Jedoch",
+        "Trotzdem",
+        "Allerdings",
+        "Zuvor",
+        "Anschließend",
+        "Inzwischen",
+        "Bisher",
+        "Diese",
+        "Dieser",
+        "Dieses",
+        "Diesen",
+        "Seine",
+        "Ihre",
+        "Unser",
+        "Unsere",
+        "Mein",
+        "Meine",
+        "Wie",
+        "Was",
+        "Wer",
+        "Wo",
+        "Wenn",
+        "Als",
+        "Ob",
+        "Zum",
+        "Zur",
+        "Im",
+        "Beim",
+        "Vom",
+        "Am",
+        "An",
+        "Auf",
+        "Aus",
+        "Bei",
+        "Für",
+        "In",
+        "Mit",
+        "Nach",
+        "Seit",
+        "Um",
+        "Von",
+        "Vor",
+        "Während",
+        "Zu",
+    ]
+)
 
 
 def _abbreviation_key(abbreviation: str) -> str:
@@ -95,12 +194,17 @@ _ABBREVIATIONS = frozenset(_abbreviation_key(a) for a in _ABBREVIATIONS_SOURCE.s
 # A sentence-final run of ".!?…", with any closing quotes or brackets, before a space.
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'“”‘’»«)\]]*(?= )")
 _CLOSERS = "\"'“”‘’»«)]"
-_OPENERS = "„‚\"'“‘»«([{"
-_QUOTE_PAIRS = {"„": "“”", "»": "«", "«": "»", '"': '"', "“": "”"}
+_OPENERS = "„‚\"'“‘»«([{`"
+_QUOTE_PAIRS = {"„": "“”", "»": "«", "«": "»", '"': '"', "“": "”", "`": "'"}
 _BRACKET_PAIRS = {")": "(", "]": "["}
 # Letters separated by dots: initials ("A"), "z.B", "e.V", "U.S.A".
 _INITIALS = re.compile(r"(?:[^\W\d_]\.)*[^\W\d_]")
 _ROMAN = re.compile(r"[IVXLC]{2,6}")  # "Friedrich II. ", "Teil IV. "
+_MAX_PROTECTED_QUOTE = 60
+_CAMEL = re.compile(r"[a-zäöü]{1,2}[A-ZÄÖÜ]")  # "iPhone", "eBay" may start a sentence
+_AGENCY_MARK = re.compile(r"\((?:dpa|sda|apa|afp|ap|ots|epd|kna|kap|rtr|dts|red|pm)\) ")
+# Digits and dots, ending in at most three digits: "5", "24.04", "1.000", "10.00".
+_SHORT_NUMBER = re.compile(r"(?:[\d.]*\.)?\d{1,3}")
 
 
 def split_sentences(text: str, extra_abbreviations: Iterable[str] = ()) -> list[tuple[int, int]]:
@@ -149,38 +253,82 @@ def _skip(text: str, index: int, chars: str) -> int:
 
 
 def _starts_sentence(text: str, index: int) -> bool:
-    """An uppercase letter or digit, possibly behind opening quotes or brackets."""
+    """An uppercase letter or digit, possibly behind opening quotes or brackets, or an
+    agency mark: "(dpa) Die …"."""
+    if _AGENCY_MARK.match(text, index):
+        return True
     index = _skip(text, index, _OPENERS)
-    return index < len(text) and (text[index].isupper() or text[index].isdigit())
+    return index < len(text) and (
+        text[index].isupper() or text[index].isdigit() or bool(_CAMEL.match(text, index))
+    )
 
 
 def _period_ends_sentence(text: str, dot: int, abbreviations: frozenset[str]) -> bool:
     """Whether the "." at `dot` (followed by space and a capital) ends a sentence."""
-    token = text[text.rfind(" ", 0, dot) + 1 : dot].lstrip(_OPENERS)
+    token_start = text.rfind(" ", 0, dot) + 1
+    token = text[token_start:dot].lstrip(_OPENERS)
     if not token:
         return False  # a stray " ." is no evidence of a sentence end
     if "@" in token or "://" in token or token.casefold().startswith("www."):
         # A dot after an address ends the sentence; the address itself has no spaces,
         # so no cut can fall inside it.
         return True
-    digits = re.search(r"\d+$", token)
-    if digits and len(digits.group()) <= 3:
-        # Ordinals and dates ("2. Platz", "5. Februar", "24.04. Die"), "1.000. " and
-        # "10.00. ": a short number before a dot almost never ends a German sentence.
-        return False
-    if _INITIALS.fullmatch(token) or _ROMAN.fullmatch(token):
-        return False
-    key = _abbreviation_key(token)
-    if key in abbreviations or key.rsplit("-", 1)[-1] in abbreviations:
-        return False  # "bzw.", "Dipl.-Ing."
-    return not (len(key) > 3 and key.endswith("str"))  # "Hauptstr. 5"
+    starter_follows = _next_word(text, dot) in _SENTENCE_STARTERS
+    if _SHORT_NUMBER.fullmatch(token):
+        # Ordinals and dates ("2. Platz", "5. Februar", "am 24.04. in"), "1.000. " and
+        # "10.00. ": a short number before a dot ends a German sentence only when a word
+        # follows that no ordinal takes ("… Platz 2. Der Verein …"), and never when it
+        # opens the sentence itself (an enumerator: "4. Die Auffassung …").
+        return starter_follows and not _opens_sentence(text, dot - len(token))
+    if _ROMAN.fullmatch(token):  # "Friedrich II. der Große", "… Thutmosis III. Die …"
+        return starter_follows
+    # "Dipl.-Ing.", "Mo.–Fr.", "Stadttheater/M.": the part after the last dash or slash.
+    last = re.split(r"[-–/]", token)[-1]
+    keys = [_abbreviation_key(token), _abbreviation_key(last)]
+    previous = text[text.rfind(" ", 0, max(token_start - 1, 0)) + 1 : token_start].strip()
+    if previous.endswith("."):
+        keys.append(_abbreviation_key(previous + token))  # "z. B.", "a. D.", "e. V."
+    for key in keys:
+        if key in abbreviations:
+            # "bzw." never ends a sentence; "usw.", "5 Min." or "e. V." can.
+            return key in _TERMINAL_ABBREVIATIONS and starter_follows
+    if _INITIALS.fullmatch(last):  # "J. S. Bach", but "… die 44-jährige Jana M. Sie …"
+        return starter_follows
+    key = _abbreviation_key(last)
+    if len(key) > 3 and key.endswith("str"):  # "Hauptstr. 5"
+        return starter_follows
+    # "Art. 6 DSGVO" goes on; "auf diese Art." ends.
+    return not (key == "art" and text[dot + 2 : dot + 3].isdigit())
+
+
+def _opens_sentence(text: str, index: int) -> bool:
+    """Whether the token at `index` is the first of its sentence: "… wollten. 4. Die …" has
+    an enumerator, not a sentence "4."."""
+    index -= 1
+    while index >= 0 and (text[index] == " " or text[index] in _OPENERS + _CLOSERS):
+        index -= 1
+    return index < 0 or text[index] in ".!?…:"
+
+
+def _next_word(text: str, dot: int) -> str:
+    """The word after the sentence end at `dot`, without opening quotes or brackets."""
+    start = _skip(text, _skip(text, dot + 1, _CLOSERS + " "), _OPENERS)
+    end = start
+    while end < len(text) and text[end].isalpha():
+        end += 1
+    return text[start:end]
 
 
 def _protected_spans(text: str) -> list[tuple[int, int]]:
     """(open, close) index pairs inside which no sentence may end: brackets always (a cut
-    there leaves unbalanced halves), quotes when the sentence goes on after the closing
-    quote ("„…“, so Parfenowa.")."""
-    quotes = [span for span in _quote_spans(text) if _continues_after(text, span[1] + 1)]
+    there leaves unbalanced halves), and short quotations that the sentence runs on after
+    (a title: „Ist das gut? Ja“-Kampagne, „Wer? Wir!“ heißt es). A long quotation is cut at
+    its sentence ends like any text, even when an attribution follows („…. …“, so Meier.)."""
+    quotes = [
+        (open_, close)
+        for open_, close in _quote_spans(text)
+        if close - open_ <= _MAX_PROTECTED_QUOTE and _continues_after(text, close + 1)
+    ]
     return _bracket_spans(text) + quotes
 
 
@@ -207,17 +355,32 @@ def _bracket_spans(text: str) -> list[tuple[int, int]]:
 
 
 def _quote_spans(text: str) -> list[tuple[int, int]]:
-    """Outermost quotations; nested and unclosed quotes are ignored."""
+    """Outermost quotations; nested and unclosed quotes are ignored. A straight quote opens
+    only at the start of a word and closes only at the end of one, so one stray `"` cannot
+    turn every quotation after it inside out."""
     spans = []
     opened: int | None = None
     for index, char in enumerate(text):
         if opened is None:
-            if char in _QUOTE_PAIRS:
+            if char in _QUOTE_PAIRS and (char != '"' or _opens_word(text, index)):
                 opened = index
-        elif char in _QUOTE_PAIRS[text[opened]]:
+        elif char in _QUOTE_PAIRS[text[opened]] and (char != '"' or _closes_word(text, index)):
             spans.append((opened, index))
             opened = None
+        elif char == '"' == text[opened] and _opens_word(text, index):
+            opened = index  # the earlier quote was never closed: start over here
     return spans
+
+
+def _opens_word(text: str, index: int) -> bool:
+    before = text[index - 1] if index else " "
+    after = text[index + 1] if index + 1 < len(text) else " "
+    return (before == " " or before in _OPENERS) and after != " "
+
+
+def _closes_word(text: str, index: int) -> bool:
+    before = text[index - 1] if index else " "
+    return before != " "
 
 
 def _continues_after(text: str, index: int) -> bool:
@@ -274,10 +437,14 @@ _NAME = r"[A-ZÄÖÜ][\w'’.-]*"
 _NAMES = rf"{_NAME}(?: {_NAME}){{1,3}}(?: ?(?:,|und) {_NAME}(?: {_NAME}){{1,3}})*"
 _TIME = r"(?:,? \d{1,2}[:.]\d{2}(?: Uhr)?)?"
 _DATE = rf"(?:\d{{1,2}}\. ?\d{{1,2}}\. ?\d{{2,4}}|\d{{1,2}}\. (?:{_MONTHS}) \d{{4}}){_TIME}"
+_ICON = re.compile(r"Icon(?: \S+){1,2}")  # "Icon Meldung", "Icon Link": image alt texts
+# Sign-offs: "pm/red", "(dpa)"; lowercase initials only, so "CDU/CSU" stays content.
+_SIGN_OFF = re.compile(
+    r"\(?(?:[a-zäöü]{2,4}(?: ?/ ?[a-zäöü]{2,4})+|(?i:pm|red|dpa|afp|ots|epd|kna|sda|apa))\)?"
+)
 _BOILERPLATE = [
-    re.compile(r"Icon(?: \S+){1,2}"),  # "Icon Meldung", "Icon Link"
-    # Sign-offs: "pm/red", "(dpa)"; lowercase initials only, so "CDU/CSU" stays content.
-    re.compile(r"\(?(?:[a-zäöü]{2,4}(?: ?/ ?[a-zäöü]{2,4})+|(?i:pm|red|dpa|afp|ots|epd|kna))\)?"),
+    _ICON,
+    _SIGN_OFF,
     re.compile(_DATE),  # "07.12.2018"
     re.compile(rf"Von {_NAMES}(?:,? {_DATE})?"),  # "Von Thomas Junk 24.04.2018, 11:00"
     # Link labels: "Mehr Informationen (inkl. Anmeldung) zum …", without a sentence end.
@@ -337,6 +504,8 @@ def _looks_like_heading(plain: str, abbreviations: frozenset[str]) -> bool:
 
 def _classify(plains: list[str], abbreviations: frozenset[str]) -> list[str]:
     kinds = [_content_kind(plain, abbreviations) for plain in plains]
+    _mark_breadcrumbs(plains, kinds)
+    _mark_link_lists(plains, kinds, abbreviations)
     # A heading is known by what follows it (a paragraph, or a heading over one), so walk
     # backwards; a short last line or a teaser before a link label stays a paragraph.
     following = None
@@ -351,6 +520,85 @@ def _classify(plains: list[str], abbreviations: frozenset[str]) -> list[str]:
     return kinds
 
 
+_BREADCRUMB_START = frozenset(("startseite", "start", "home", "homepage", "übersicht"))
+_BREADCRUMB_LINE = re.compile(r"[^>»|]+(?: [>»|] [^>»|]+){2,}")  # "Start > Lokal > Halle"
+
+
+def _mark_breadcrumbs(plains: list[str], kinds: list[str]) -> None:
+    """A run of numbered or bulleted lines that starts at "Startseite" or has separator
+    items ("2. >") is site navigation, not a list; so is a one-line "A > B > C"."""
+    index = 0
+    while index < len(kinds):
+        if kinds[index] == "paragraph" and _BREADCRUMB_LINE.fullmatch(plains[index]):
+            kinds[index] = "boilerplate"
+        end = index
+        while end < len(kinds) and _LIST_MARKER.match(plains[end]):
+            end += 1
+        if end > index:
+            items = [plains[i][_LIST_MARKER.match(plains[i]).end() :] for i in range(index, end)]  # type: ignore[union-attr]
+            if len(items) > 1 and (
+                items[0].casefold() in _BREADCRUMB_START
+                or any(not _has_alnum(item) for item in items)
+            ):
+                kinds[index:end] = ["boilerplate"] * (end - index)
+        index = max(end, index + 1)
+
+
+_LINK_SECTIONS = frozenset(
+    (
+        "weiterführende links",
+        "weitere meldungen",
+        "weitere nachrichten",
+        "weitere artikel",
+        "verwandte artikel",
+        "ähnliche artikel",
+        "mehr zum thema",
+        "das könnte sie auch interessieren",
+        "auch interessant",
+        "lesen sie auch",
+        "links",
+        "downloads",
+    )
+)
+
+
+def _mark_link_lists(plains: list[str], kinds: list[str], abbreviations: frozenset[str]) -> None:
+    """Under "Weitere Meldungen" and the like, short lines are link labels (teasers of
+    other articles), up to the first real paragraph."""
+    in_section = False
+    for index, plain in enumerate(plains):
+        if plain.casefold().rstrip(" :") in _LINK_SECTIONS:
+            in_section = True
+        elif in_section and kinds[index] in ("paragraph", "list_item"):
+            if _looks_like_heading(plain, abbreviations):
+                kinds[index] = "boilerplate"
+            else:
+                in_section = False
+
+
+# A dateline opening a paragraph: "Haldensleben l Fast …" ("l" stands in for a bar),
+# "Mainz (dpa) - …", "(Sachsen) - …", "BERLIN – …". A capitalised word and a dash alone
+# ("Thomas Horn - der …") are not enough: that is how sentences start, too.
+_PLACE = r"[A-ZÄÖÜ][\w.'’/-]*(?: [A-ZÄÖÜ][\w.'’/-]*){0,2}"
+_DATE_WORDS = rf"\d{{1,2}}\. ?(?:\d{{1,2}}\.|(?:{_MONTHS})) ?\d{{2,4}}"
+_DATELINE = re.compile(
+    # "Kornhausen, 21. Februar 2019. Die …", "Kornhausen (red). Der …", "Grünau. Nach …"
+    rf"(?:[A-ZÄÖÜ][\w'’/-]*(?: \([^()]{{2,30}}\))?(?:, (?:den )?{_DATE_WORDS})?\."
+    rf"|{_PLACE} [l|]"
+    rf"|(?:{_PLACE} )?\([^()]{{2,30}}\) ?[-–—]"
+    r"|[A-ZÄÖÜ]{3,}(?:[ /-][A-ZÄÖÜ]{2,})* ?[-–—])"
+    r"(?= [„\"»(]?[A-ZÄÖÜ0-9])"
+)
+
+
+def _dateline_end(plain: str) -> int | None:
+    """Length of the dateline that opens `plain` (normalised text), if there is one."""
+    match = _DATELINE.match(plain)
+    if not match or plain.split(" ", 1)[0].rstrip(".,") in _SENTENCE_STARTERS:
+        return None
+    return match.end()
+
+
 # --- the stage ------------------------------------------------------------------------------
 
 
@@ -359,16 +607,18 @@ def segment_release(release: Release, config: SegmentConfig) -> list[Segment]:
     source = release.source
     abbreviations = _ABBREVIATIONS | {_abbreviation_key(a) for a in config.extra_abbreviations}
     blocks = _block_spans(source)
-    kinds = _classify([_plain(source[start:end]) for start, end in blocks], abbreviations)
+    plains = [_plain(source[start:end]) for start, end in blocks]
+    kinds = _classify(plains, abbreviations)
     segments: list[Segment] = []
     for block, ((start, end), kind) in enumerate(zip(blocks, kinds, strict=True)):
+        pieces = [(start, end, kind)]
         if kind == "paragraph" and config.split_sentences:
+            pieces = _paragraph_pieces(source, start, end, abbreviations)
+        elif kind == "list_item" and config.split_sentences:
+            # Each sentence of an item stays a list_item; `block` groups them.
             pieces = [
-                (start + s, start + e, "sentence")
-                for s, e in _split(source[start:end], abbreviations)
+                (start + s, start + e, kind) for s, e in _split(source[start:end], abbreviations)
             ]
-        else:
-            pieces = [(start, end, kind)]
         for piece_start, piece_end, piece_kind in pieces:
             text = source[piece_start:piece_end]
             segments.append(
@@ -385,8 +635,34 @@ def segment_release(release: Release, config: SegmentConfig) -> list[Segment]:
     return segments
 
 
+def _paragraph_pieces(
+    source: str, start: int, end: int, abbreviations: frozenset[str]
+) -> list[tuple[int, int, str]]:
+    """A paragraph as (start, end, kind): an opening dateline, then its sentences."""
+    pieces = []
+    normalised, origin = _normalise(source[start:end])
+    dateline = _dateline_end(normalised)
+    if dateline is not None:
+        dateline_end = start + origin[dateline]
+        pieces.append((start, dateline_end, "dateline"))
+        start = dateline_end
+    for s, e in _split(source[start:end], abbreviations):
+        pieces.append((start + s, start + e, "sentence"))
+    return pieces
+
+
 def _translate(kind: str, text: str, config: SegmentConfig) -> bool:
-    """Nothing to translate without letters ("07.12.2018", ">"); boilerplate by choice."""
+    """Nothing to translate without letters ("07.12.2018", ">"); boilerplate by policy."""
     if not any(char.isalpha() for char in text):
         return False
-    return kind != "boilerplate" or config.translate_boilerplate
+    if kind != "boilerplate":
+        return True
+    policy = config.translate_boilerplate
+    return policy == "all" or (policy == "language" and _is_language(_plain(text)))
+
+
+def _is_language(plain: str) -> bool:
+    """Words worth translating, unlike "pm/red", "(dpa)", "Icon Link" or "07.12.2018"."""
+    if _SIGN_OFF.fullmatch(plain) or _ICON.fullmatch(plain):
+        return False
+    return any(len(word) >= 3 and word.isalpha() for word in re.findall(r"\w+", plain))
