@@ -180,6 +180,26 @@ _SENTENCE_STARTERS = frozenset(
         "Vor",
         "Während",
         "Zu",
+        "Da",
+        "So",
+        "Denn",
+        "Heute",
+        "Jetzt",
+        "Später",
+        "Nur",
+        "Noch",
+        "Schon",
+        "Also",
+        "Somit",
+        "Deswegen",
+        "Darum",
+        "Dafür",
+        "Dagegen",
+        "Darüber",
+        "Davon",
+        "Dadurch",
+        "Hierzu",
+        "Hierfür",
     ]
 )
 
@@ -253,10 +273,12 @@ def _skip(text: str, index: int, chars: str) -> int:
 
 
 def _starts_sentence(text: str, index: int) -> bool:
-    """An uppercase letter or digit, possibly behind opening quotes or brackets, or an
-    agency mark: "(dpa) Die …"."""
+    """An uppercase letter or digit, possibly behind opening quotes or brackets or a dash,
+    or an agency mark: "(dpa) Die …"."""
     if _AGENCY_MARK.match(text, index):
         return True
+    if text.startswith(("– ", "— "), index):  # "… unterbleiben? – Was noch …"
+        index += 2
     index = _skip(text, index, _OPENERS)
     return index < len(text) and (
         text[index].isupper() or text[index].isdigit() or bool(_CAMEL.match(text, index))
