@@ -14,10 +14,12 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
+from pipeline.engines.ct2 import COMPUTE_TYPES
 from pipeline.errors import ConfigError
 from pipeline.stages.segment import BOILERPLATE_POLICIES, SegmentConfig
 
 ALL_STAGES = ("ingest", "segment", "translate", "summarise", "bundle")
+BACKENDS = ("transformers", "ctranslate2")
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 SUMMARY_METHODS = ("translate", "summarise")
@@ -45,10 +47,12 @@ class TranslateConfig:
     target_tokens: dict[str, str | None] = field(default_factory=dict)
     num_beams: int = 4
     max_new_tokens: int = 512
-    batch_size: int = 16
+    batch_size: int = 32
     max_batch_tokens: int = 8192
     max_input_tokens: int | None = None
-    dtype: str = "auto"
+    dtype: str = "auto"  # transformers backend: auto (float16 on CUDA) | float32 | ...
+    compute_type: str = "auto"  # ctranslate2 backend: auto (int8 on CPU, float16 on CUDA)
+    threads: int = 0  # ctranslate2 CPU threads; 0: every core this process may use
     memory: str | None = None
 
 
@@ -120,13 +124,17 @@ def validate(cfg: DictConfig) -> None:
         )
     if cfg.executor != "local":
         raise ConfigError(f"executor={cfg.executor!r} is not available yet; use executor=local")
-    if cfg.translate.backend != "transformers":
+    if cfg.translate.backend not in BACKENDS:
         raise ConfigError(
-            f"translate.backend={cfg.translate.backend!r} is not available yet; "
-            "use translate.backend=transformers"
+            f"translate.backend={cfg.translate.backend!r}: choose from {list(BACKENDS)}"
         )
-    if cfg.translate.memory is not None:
-        raise ConfigError("translate.memory is not available yet; leave it null")
+    if cfg.translate.compute_type not in COMPUTE_TYPES:
+        raise ConfigError(
+            f"translate.compute_type={cfg.translate.compute_type!r}: "
+            f"choose from {list(COMPUTE_TYPES)}"
+        )
+    if cfg.translate.threads < 0:
+        raise ConfigError("translate.threads must be 0 (all cores) or a positive number")
     for section in (cfg.translate, cfg.summarise):
         if section.dtype not in DTYPES:
             raise ConfigError(f"dtype={section.dtype!r}: choose from {list(DTYPES)}")
@@ -184,6 +192,7 @@ def config_hash(cfg: DictConfig) -> str:
             relevant[stage] = OmegaConf.to_container(cfg[stage], resolve=True)
     if "translate" in stages:
         relevant["targets"] = list(cfg.targets)
-        relevant["translate"].pop("memory", None)  # where results are cached, not what
+        for key in ("memory", "threads"):  # where results are cached and how fast, not what
+            relevant["translate"].pop(key, None)
     canonical = json.dumps(relevant, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]

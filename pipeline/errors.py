@@ -23,3 +23,7 @@ class InputError(PipelineError):
 
 class ModelNotAvailableError(PipelineError):
     """A model is neither in a local directory nor in the cache, and cannot be downloaded."""
+
+
+class TranslationMemoryError(PipelineError):
+    """The translation-memory file cannot be used (corrupt, not SQLite, unwritable)."""

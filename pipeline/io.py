@@ -1,10 +1,13 @@
-"""Crash-safe file writing: a reader never sees a half-written file."""
+"""Crash-safe file writing: a reader never sees a half-written file or folder."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,3 +32,62 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
 def write_json(path: str | Path, obj: Any) -> None:
     """Pretty JSON (readable by people, stable for diffs), written atomically."""
     write_atomic(path, json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
+
+
+MARKER_FILE = ".complete"
+
+
+def ensure_directory(target: Path, marker: str, build: Callable[[Path], None]) -> Path:
+    """`target`, built by `build(tmp_dir)` unless a finished build with this `marker` is
+    there already: the model caches (smoke models, CTranslate2 conversions).
+
+    Built in a temporary folder beside `target` under an exclusive lock, the marker file
+    written last, then renamed into place: concurrent processes wait for one build, and a
+    build killed halfway leaves only a temporary folder, removed by the next build. A
+    folder without the marker (or with another marker: an older recipe) is rebuilt.
+    """
+    if _marker_matches(target, marker):  # fast path: no lock needed to read a finished build
+        return target
+    cache = target.parent
+    cache.mkdir(parents=True, exist_ok=True)
+    with exclusive_lock(cache / f".{target.name}.lock"):
+        if _marker_matches(target, marker):  # built by another process while we waited
+            return target
+        for stale in cache.glob(f".{target.name}.tmp-*"):  # leftovers of killed builds
+            shutil.rmtree(stale, ignore_errors=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=cache))
+        try:
+            build(tmp)
+            (tmp / MARKER_FILE).write_text(marker, encoding="utf-8")
+            # mkdtemp creates an owner-only folder; a shared cache must be readable by
+            # everyone, like a hub download.
+            os.chmod(tmp, 0o755)
+            for path in tmp.iterdir():
+                os.chmod(path, 0o755 if path.is_dir() else 0o644)
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(tmp, target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return target
+
+
+def _marker_matches(folder: Path, marker: str) -> bool:
+    try:
+        return (folder / MARKER_FILE).read_text(encoding="utf-8") == marker
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def exclusive_lock(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive advisory lock on `lock_path` (blocking) for the duration."""
+    import fcntl  # POSIX only; imported here so the module itself imports everywhere
+
+    with open(lock_path, "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

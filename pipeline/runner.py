@@ -24,6 +24,7 @@ from pipeline.config import config_hash, effective_stages, to_plain, validate
 from pipeline.data import Bundle
 from pipeline.errors import InputError, ModelNotAvailableError, PipelineError
 from pipeline.io import write_json
+from pipeline.memory import TranslationMemory
 from pipeline.models import ModelRef, resolve_model
 from pipeline.stages.bundle import write_bundle
 from pipeline.stages.ingest import find_releases, read_release, unique_ids
@@ -45,7 +46,8 @@ class RunReport:
     skipped: list[dict[str, Any]] = field(default_factory=list)
     failed: list[dict[str, Any]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
-    models: dict[str, Any] = field(default_factory=dict)
+    models: dict[str, Any] = field(default_factory=dict)  # what made the outputs (bundles)
+    translation: dict[str, Any] = field(default_factory=dict)  # how this run got them
 
     def fail(self, path: str, stage: str, reason: str, release_id: str | None = None) -> None:
         log.error("%s failed in %s: %s", path, stage, reason)
@@ -168,36 +170,98 @@ def _resolve_models(cfg: DictConfig, stages: list[str]) -> dict[str, ModelRef]:
     return resolved
 
 
+def _translation_engine(cfg: DictConfig, model: ModelRef) -> Any:
+    """The configured backend's engine for one MarianMT model."""
+    settings = cfg.translate
+    if settings.backend == "ctranslate2":
+        from pipeline.engines.ct2 import CTranslate2Engine
+
+        return CTranslate2Engine(
+            model, cfg.device, settings.compute_type, settings.threads, cfg.paths.cache_dir
+        )
+    from pipeline.engines.hf import Seq2SeqEngine
+
+    return Seq2SeqEngine(model, cfg.device, settings.dtype)
+
+
+def _engine_settings(cfg: DictConfig) -> dict[str, str]:
+    """Backend, device and numeric type the translation engine will use, resolved
+    ("auto" decided) without loading a model: the memory's key and the bundles' record."""
+    settings = cfg.translate
+    if settings.backend == "ctranslate2":
+        from pipeline.engines import ct2
+
+        device = ct2.resolve_device(cfg.device)
+        dtype = ct2.resolve_compute_type(settings.compute_type, device)
+    else:
+        from pipeline.engines import hf
+
+        device = hf.resolve_device(cfg.device)
+        dtype = str(hf.resolve_dtype(settings.dtype, device)).removeprefix("torch.")
+    return {"backend": settings.backend, "device": device, "dtype": dtype}
+
+
+def _translator(
+    cfg: DictConfig,
+    model: ModelRef,
+    decoding: Any,
+    target_token: str | None,
+    label: str,
+    memory: TranslationMemory | None,
+) -> Any:
+    """A Translator whose engine is loaded only when the memory does not hold everything."""
+    from pipeline.stages.translate import Translator
+
+    settings = cfg.translate
+    return Translator(
+        lambda: _translation_engine(cfg, model),
+        decoding,
+        target_token=target_token,
+        batch_size=settings.batch_size,
+        max_batch_tokens=settings.max_batch_tokens,
+        max_input_tokens=settings.max_input_tokens,
+        label=label,
+        memory=memory,
+        memory_settings={"model": model.ref, "revision": model.revision, **_engine_settings(cfg)},
+    )
+
+
+def _translation_record(translator: Any) -> dict[str, Any]:
+    """What made a translation: the memory's key, which holds whether or not the model was
+    loaded in this run."""
+    return {
+        key: value for key, value in translator.memory_settings.items() if key != "min_new_tokens"
+    }
+
+
+def _open_memory(cfg: DictConfig) -> TranslationMemory | None:
+    return TranslationMemory(cfg.translate.memory) if cfg.translate.memory else None
+
+
 def _translate(
     bundles: list[Bundle], cfg: DictConfig, models: dict[str, ModelRef], report: RunReport
 ) -> None:
-    from pipeline.engines.hf import Seq2SeqEngine
-    from pipeline.stages.translate import Decoding, Translator, translate_bundles
+    from pipeline.stages.translate import Decoding, translate_bundles
 
     settings = cfg.translate
     decoding = Decoding(num_beams=settings.num_beams, max_new_tokens=settings.max_new_tokens)
+    memory = _open_memory(cfg)
     for lang in cfg.targets:
         model = models[f"translate.{lang}"]
-        engine = Seq2SeqEngine(model, cfg.device, settings.dtype)
-        translator = Translator(
-            engine,
-            decoding,
-            target_token=settings.target_tokens.get(lang),
-            batch_size=settings.batch_size,
-            max_batch_tokens=settings.max_batch_tokens,
-            max_input_tokens=settings.max_input_tokens,
-            label=f"translate de->{lang}",
+        translator = _translator(
+            cfg, model, decoding, settings.target_tokens.get(lang), f"translate de->{lang}", memory
         )
         translate_bundles(bundles, lang, translator)
-        report.models[f"translate.{lang}"] = {
-            **_provenance(model, engine),
-            "target_token": translator.target_token,
-            "max_input_tokens": translator.max_input_tokens,
-            "num_beams": decoding.num_beams,
-            "max_new_tokens": decoding.max_new_tokens,
+        report.models[f"translate.{lang}"] = _translation_record(translator)
+        report.translation[f"translate.{lang}"] = {
             "segments_sent": translator.segments_sent,
+            "memory_hits": translator.memory_hits,
+            "model_loaded": translator.loaded_engine is not None,
+            "out_of_memory_retries": translator.oom_retries,
         }
-        del engine, translator  # one translation model in memory at a time
+        del translator  # one translation model in memory at a time
+    if memory is not None:
+        memory.close()
 
 
 def _summarise(
@@ -210,7 +274,7 @@ def _summarise(
         summarise_bundles,
         translate_summaries,
     )
-    from pipeline.stages.translate import Decoding, Translator
+    from pipeline.stages.translate import Decoding
 
     settings = cfg.summarise
     decoding = SummaryDecoding(
@@ -242,22 +306,15 @@ def _summarise(
         if choice.method == "summarise":
             summarise_in(target, model)
             continue
-        engine = Seq2SeqEngine(model, cfg.device, cfg.translate.dtype)
         translate_decoding = Decoding(cfg.translate.num_beams, cfg.translate.max_new_tokens)
-        translator = Translator(
-            engine,
-            translate_decoding,
-            target_token=choice.target_token,
-            label=f"summary {lang}->{target}",
+        translator = _translator(
+            cfg, model, translate_decoding, choice.target_token, f"summary {lang}->{target}", None
         )
         translate_summaries(bundles, lang, target, translator, model.ref)
         report.models[f"summarise.{target}"] = {
-            **_provenance(model, engine),
+            **_translation_record(translator),
             "method": "translate",
             "from": lang,
-            "target_token": choice.target_token,
-            "num_beams": translate_decoding.num_beams,
-            "max_new_tokens": translate_decoding.max_new_tokens,
         }
 
 
@@ -265,6 +322,7 @@ def _provenance(model: ModelRef, engine: Any) -> dict[str, Any]:
     return {
         "model": model.ref,
         "revision": model.revision,
+        "backend": engine.backend,
         "device": engine.device,
         "dtype": str(engine.dtype).removeprefix("torch."),
     }
@@ -301,6 +359,7 @@ def _write_manifest(
             "segments": sum(item["segments"] for item in report.done),
         },
         "models": report.models,
+        "translation": {"memory": cfg.translate.memory, **report.translation},
         "timings": report.timings,
         "config_hash": chash,
         "config": to_plain(cfg),

@@ -23,26 +23,21 @@ them so that importing :mod:`pipeline` stays fast.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import logging
-import os
-import shutil
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
+
+from pipeline.io import ensure_directory
 
 logger = logging.getLogger(__name__)
 
 #: Bump whenever the recipe below changes: it is part of the directory name and of the marker,
 #: so caches built by an older recipe are rebuilt instead of silently reused.
 BUILD_VERSION = "1"
-
-MARKER_FILE = ".complete"
 
 _CORPUS_RESOURCE = "assets/smoke_corpus.txt"
 
@@ -98,6 +93,10 @@ class SmokeModelSpec:
     cyrillic_target: bool = False
     #: Target-language tokens of multi-target Marian models (``>>rus<<`` ...).
     language_codes: tuple[str, ...] = ()
+    #: Real-size architecture (for benchmarks): (d_model, layers, heads, ffn_dim, vocab size).
+    #: The vocabulary is padded with filler pieces to the real size, so that the output
+    #: projection costs what the real model's does.
+    full_size: tuple[int, int, int, int, int] | None = None
 
 
 SMOKE_MODELS: dict[str, SmokeModelSpec] = {
@@ -131,6 +130,19 @@ SMOKE_MODELS: dict[str, SmokeModelSpec] = {
 }
 
 
+BENCH_MODELS: dict[str, SmokeModelSpec] = {
+    # Helsinki-NLP/opus-mt-de-en's architecture with random weights: what the translation
+    # benchmark runs (python -m pipeline.bench); as slow as the real model, output is noise.
+    "opus-mt-de-en-random": SmokeModelSpec(
+        kind="marian",
+        imitates="Helsinki-NLP/opus-mt-de-en",
+        source_lang="de",
+        target_lang="en",
+        full_size=(512, 6, 8, 2048, 58101),
+    ),
+}
+
+
 def ensure_smoke_model(name: str, cache_dir: str | Path) -> Path:
     """Return the directory of tiny model `name`, building it under cache_dir on first use.
 
@@ -139,66 +151,23 @@ def ensure_smoke_model(name: str, cache_dir: str | Path) -> Path:
     processes sharing ``cache_dir``.
     """
     try:
-        spec = SMOKE_MODELS[name]
+        spec = (SMOKE_MODELS | BENCH_MODELS)[name]
     except KeyError:
-        known = ", ".join(sorted(SMOKE_MODELS))
+        known = ", ".join(sorted(SMOKE_MODELS | BENCH_MODELS))
         raise ValueError(f"unknown smoke model {name!r}; known: {known}") from None
 
     cache = Path(cache_dir).expanduser().resolve()
     target = cache / f"{name}-v{BUILD_VERSION}"
-    if _is_complete(target, name):  # fast path: no lock needed to read a finished model
-        return target
 
-    cache.mkdir(parents=True, exist_ok=True)
-    with _exclusive_lock(cache / f".{target.name}.lock"):
-        # Another process may have finished the build while we waited for the lock.
-        if _is_complete(target, name):
-            return target
-        # Holding the lock, any temp dir of this model is the leftover of a killed build.
-        for stale in cache.glob(f".{target.name}.tmp-*"):
-            shutil.rmtree(stale, ignore_errors=True)
+    def build(tmp: Path) -> None:
         logger.info("building tiny model %s in %s", name, target)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=cache))
-        try:
-            _build(spec, tmp)
-            # The marker is written last, so its presence means every other file is complete.
-            (tmp / MARKER_FILE).write_text(_marker_text(name), encoding="utf-8")
-            # mkdtemp (and the safetensors writer) create owner-only files; a shared cache
-            # must be readable by everyone, like a hub download.
-            os.chmod(tmp, 0o755)
-            for path in tmp.iterdir():
-                os.chmod(path, 0o644)
-            if target.exists():  # a leftover without (a current) marker: replace it
-                shutil.rmtree(target)
-            os.replace(tmp, target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-    return target
+        _build(spec, tmp)
+
+    return ensure_directory(target, _marker_text(name), build)
 
 
 def _marker_text(name: str) -> str:
     return f"{name} build {BUILD_VERSION}\n"
-
-
-def _is_complete(model_dir: Path, name: str) -> bool:
-    try:
-        return (model_dir / MARKER_FILE).read_text(encoding="utf-8") == _marker_text(name)
-    except OSError:
-        return False
-
-
-@contextlib.contextmanager
-def _exclusive_lock(lock_path: Path) -> Iterator[None]:
-    """Hold an exclusive advisory lock on `lock_path` (blocking) for the duration."""
-    import fcntl  # POSIX only; imported here so the module itself imports everywhere
-
-    with open(lock_path, "a+b") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def _training_lines() -> list[str]:
@@ -276,6 +245,15 @@ def _build_marian(spec: SmokeModelSpec, out_dir: Path) -> None:
     for piece in [*spec.language_codes, *_spm_pieces(source_spm), *_spm_pieces(target_spm)]:
         if piece not in vocab and piece not in ("<s>", "<pad>"):
             vocab[piece] = len(vocab)
+    d_model, layers, heads, ffn_dim, vocab_size = spec.full_size or (
+        _D_MODEL,
+        _LAYERS,
+        _HEADS,
+        _FFN_DIM,
+        0,
+    )
+    while len(vocab) < vocab_size - 1:
+        vocab[f"▁w{len(vocab)}"] = len(vocab)
     vocab["<pad>"] = pad_id = len(vocab)
     _write_json(out_dir / "vocab.json", vocab)
     _write_json(
@@ -302,13 +280,13 @@ def _build_marian(spec: SmokeModelSpec, out_dir: Path) -> None:
         architectures=["MarianMTModel"],
         vocab_size=len(vocab),
         decoder_vocab_size=len(vocab),
-        d_model=_D_MODEL,
-        encoder_layers=_LAYERS,
-        decoder_layers=_LAYERS,
-        encoder_attention_heads=_HEADS,
-        decoder_attention_heads=_HEADS,
-        encoder_ffn_dim=_FFN_DIM,
-        decoder_ffn_dim=_FFN_DIM,
+        d_model=d_model,
+        encoder_layers=layers,
+        decoder_layers=layers,
+        encoder_attention_heads=heads,
+        decoder_attention_heads=heads,
+        encoder_ffn_dim=ffn_dim,
+        decoder_ffn_dim=ffn_dim,
         max_position_embeddings=512,
         activation_function="swish",
         scale_embedding=True,

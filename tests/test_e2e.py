@@ -186,3 +186,43 @@ def test_sweep_from_another_directory_writes_one_output_per_job(tmp_path: Path) 
         for m in manifests
     ]
     assert "sentence" in kinds[0] and "sentence" not in kinds[1]
+
+
+@pytest.mark.slow
+def test_ctranslate2_backend_and_a_warm_rerun_from_the_memory(
+    tmp_path: Path, model_cache: Path
+) -> None:
+    """The ctranslate2 backend fills every segment; a re-run with the same translation
+    memory translates nothing and never loads a translation model, with identical bundles."""
+    memory = tmp_path / "tm.sqlite"
+
+    def config(output: str) -> DictConfig:
+        return make_config(
+            [
+                "preset=smoke",
+                f"corpus.dir={CORPUS}",
+                f"output.dir={tmp_path / output}",
+                f"paths.cache_dir={model_cache}",
+                "device=cpu",
+                "translate.backend=ctranslate2",
+                f"translate.memory={memory}",
+            ]
+        )
+
+    assert run(config("cold")) == EXIT_OK
+    cold = json.loads((tmp_path / "cold" / "manifest.json").read_text())
+    assert cold["models"]["translate.en"]["backend"] == "ctranslate2"
+    assert cold["models"]["translate.en"]["dtype"] == "int8"
+    assert cold["translation"]["translate.ru"]["segments_sent"] > 0
+    bundles = load_bundles(tmp_path / "cold")
+    for bundle in bundles.values():
+        assert_aligned(bundle)
+        assert all(s["text"]["en"] and s["text"]["ru"] for s in bundle["segments"])
+
+    assert run(config("warm")) == EXIT_OK
+    warm = json.loads((tmp_path / "warm" / "manifest.json").read_text())
+    for lang in ("en", "ru"):
+        stats = warm["translation"][f"translate.{lang}"]
+        assert stats["segments_sent"] == 0 and stats["memory_hits"] > 0
+        assert stats["model_loaded"] is False
+    assert load_bundles(tmp_path / "warm") == bundles

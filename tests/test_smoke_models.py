@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from pipeline import smoke
-from pipeline.smoke import MARKER_FILE, SMOKE_MODELS, ensure_smoke_model
+from pipeline.io import MARKER_FILE
+from pipeline.smoke import SMOKE_MODELS, ensure_smoke_model
 
 pytestmark = [
     pytest.mark.slow,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from pipeline.data import Bundle, Release, Segment
+from pipeline.memory import TranslationMemory
 from pipeline.stages.translate import Decoding, Translator, has_letters, translate_bundles
 from tests.fakes import EchoEngine
 
@@ -108,3 +111,102 @@ def test_translate_bundles_fills_every_segment_across_releases() -> None:
     assert [s.text["en"] for s in segments] == ["T:Hallo.", "Foto: X", "–"]
     assert other.segments[0].text["en"] == "T:Hallo."
     assert engine.calls == [["Hallo."]]
+
+
+# --- translation memory and out-of-memory retries ----------------------------------------------
+
+
+class OutOfMemoryEngine(EchoEngine):
+    """Fails like CUDA when a batch holds more than `fits` texts."""
+
+    def __init__(self, fits: int, message: str = "CUDA out of memory. Tried to allocate") -> None:
+        super().__init__()
+        self.fits = fits
+        self.message = message
+
+    def generate(
+        self, texts: list[str], *, max_new_tokens: int, **generate_kwargs: object
+    ) -> list[str]:
+        if len(texts) > self.fits:
+            raise RuntimeError(self.message)
+        return super().generate(texts, max_new_tokens=max_new_tokens, **generate_kwargs)
+
+
+def test_out_of_memory_halves_the_batch_and_retries() -> None:
+    engine = OutOfMemoryEngine(fits=3)
+    translator = make_translator(engine, batch_size=16)
+    texts = [f"Satz Nummer {i}." for i in range(13)]
+    assert translator.translate(texts) == [f"T:{t}" for t in texts]
+    assert translator.oom_retries > 0
+    assert max(len(call) for call in engine.calls) <= 3
+
+
+@pytest.mark.parametrize(
+    ("fits", "texts", "message"),
+    [
+        (0, ["Eins."], "CUDA out of memory"),  # one segment alone is too big
+        (1, ["Eins.", "Zwei."], "device-side assert triggered"),  # not a memory error
+    ],
+    ids=["one segment too big", "not a memory error"],
+)
+def test_errors_that_halving_cannot_fix_are_raised(
+    fits: int, texts: list[str], message: str
+) -> None:
+    engine = OutOfMemoryEngine(fits=fits, message=message)
+    with pytest.raises(RuntimeError, match=message):
+        make_translator(engine).translate(texts)
+    assert engine.calls == []
+
+
+def memory_translator(tmp_path: Path, engine: EchoEngine, **kwargs: object) -> Translator:
+    memory = TranslationMemory(tmp_path / "tm.sqlite")
+    return Translator(engine, DECODING, memory=memory, memory_settings={"model": "m"}, **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_warm_run_never_loads_the_model(tmp_path: Path) -> None:
+    texts = ["Ein Satz.", "Foto: Rauhut", "Ein Satz.", "-"]
+    cold = memory_translator(tmp_path, EchoEngine())
+    assert cold.translate(texts) == ["T:Ein Satz.", "T:Foto: Rauhut", "T:Ein Satz.", "-"]
+    loads: list[int] = []
+
+    def factory() -> EchoEngine:
+        loads.append(1)
+        return EchoEngine()
+
+    memory = TranslationMemory(tmp_path / "tm.sqlite")
+    warm = Translator(factory, DECODING, memory=memory, memory_settings={"model": "m"})  # type: ignore[arg-type]
+    assert warm.translate(texts) == cold.translate(texts)
+    assert loads == [] and warm.memory_hits == 2 and warm.loaded_engine is None
+    other = Translator(factory, Decoding(num_beams=1, max_new_tokens=16), memory=memory,  # type: ignore[arg-type]
+                       memory_settings={"model": "m"})  # fmt: skip
+    other.translate(texts)
+    assert loads == [1]  # other decoding settings: not in the memory
+
+
+class FailingSecondBatch(EchoEngine):
+    def generate(
+        self, texts: list[str], *, max_new_tokens: int, **generate_kwargs: object
+    ) -> list[str]:
+        if self.calls:
+            raise KeyboardInterrupt  # the job is killed during the second batch
+        return super().generate(texts, max_new_tokens=max_new_tokens, **generate_kwargs)
+
+
+def test_finished_batches_are_kept_when_a_run_dies(tmp_path: Path) -> None:
+    texts = [f"Satz {i} " + "lang " * i for i in range(6)]
+    with pytest.raises(KeyboardInterrupt):
+        memory_translator(tmp_path, FailingSecondBatch(), batch_size=3).translate(texts)
+    rerun_engine = EchoEngine()
+    assert memory_translator(tmp_path, rerun_engine, batch_size=3).translate(texts) == [
+        f"T:{t.strip()}" for t in texts
+    ]
+    assert sum(len(call) for call in rerun_engine.calls) == 3  # only the lost batch again
+
+
+def test_split_segments_are_remembered_whole(tmp_path: Path) -> None:
+    text = "Erster Teil des Satzes, zweiter Teil des Satzes; dritter Teil hier."
+    engine = EchoEngine(max_input_tokens=6)
+    first = memory_translator(tmp_path, engine).translate([text])
+    memory = TranslationMemory(tmp_path / "tm.sqlite")
+    found = memory.lookup({"model": "m", **Translator(engine, DECODING).memory_settings}, [text])  # type: ignore[arg-type]
+    assert found == {text: first[0]}

@@ -46,6 +46,8 @@ def resolve_dtype(dtype: str, device: str) -> Any:
 class Seq2SeqEngine:
     """A tokenizer and a seq2seq model on one device, loaded once."""
 
+    backend = "transformers"
+
     def __init__(self, model: ModelRef, device: str, dtype: str = "auto") -> None:
         import torch
         from transformers import AutoModelForSeq2SeqLM, AutoTokenizer

@@ -3,19 +3,24 @@
 All segments of the run go through one `Translator` per target, so batches are filled
 across releases, sorted by length (little padding), and identical segments (boilerplate,
 repeated headings) are translated once. Segments longer than the model's input limit are
-split at clause boundaries and re-joined; nothing is truncated.
+split at clause boundaries and re-joined; nothing is truncated. With a translation memory,
+text translated before under the same settings is taken from it (the model is not even
+loaded when everything is there), and every finished batch is stored at once, so a run
+killed halfway keeps what it did.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from tqdm import tqdm
 
 from pipeline.data import SOURCE_LANG, Bundle
+from pipeline.memory import TranslationMemory
 from pipeline.textsplit import split_to_fit
 
 log = logging.getLogger(__name__)
@@ -38,6 +43,12 @@ class Engine(Protocol):
 class Decoding:
     num_beams: int
     max_new_tokens: int
+    min_new_tokens: int = 0  # > 0 only in benchmarks: every output exactly this long
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """A device out-of-memory error from torch or CTranslate2 (worth a smaller batch)."""
+    return type(error).__name__ == "OutOfMemoryError" or "out of memory" in str(error).lower()
 
 
 def has_letters(text: str) -> bool:
@@ -47,46 +58,102 @@ def has_letters(text: str) -> bool:
 
 
 class Translator:
-    """One MarianMT model for one language pair, called many times."""
+    """One MarianMT model for one language pair, called many times.
+
+    `engine` may be a factory: it is then called on first need, so a run whose every
+    segment is in the translation memory never loads the model."""
 
     def __init__(
         self,
-        engine: Engine,
+        engine: Engine | Callable[[], Engine],
         decoding: Decoding,
         target_token: str | None = None,
-        batch_size: int = 16,
+        batch_size: int = 32,
         max_batch_tokens: int = 8192,
         max_input_tokens: int | None = None,
         label: str = "translate",
+        memory: TranslationMemory | None = None,
+        memory_settings: dict[str, Any] | None = None,
     ) -> None:
-        self.engine = engine
+        self._engine = engine if not callable(engine) else None
+        self._engine_factory = engine if callable(engine) else None
         self.decoding = decoding
         self.target_token = target_token
         self.batch_size = batch_size
         self.max_batch_tokens = max_batch_tokens
-        self.max_input_tokens = min(
-            max_input_tokens or engine.max_input_tokens, engine.max_input_tokens
-        )
+        self._max_input_tokens = max_input_tokens
         self.label = label
+        self.memory = memory
+        # What a stored translation depends on besides its source text (see memory.py).
+        self.memory_settings = {
+            **(memory_settings or {}),
+            "num_beams": decoding.num_beams,
+            "max_new_tokens": decoding.max_new_tokens,
+            "min_new_tokens": decoding.min_new_tokens,
+            "target_token": target_token,
+        }
         self.segments_sent = 0  # pieces handed to the model, for the manifest
+        self.memory_hits = 0  # unique texts taken from the translation memory
+        self.oom_retries = 0
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            assert self._engine_factory is not None
+            self._engine = self._engine_factory()
+        return self._engine
+
+    @property
+    def loaded_engine(self) -> Engine | None:
+        return self._engine
+
+    @property
+    def max_input_tokens(self) -> int:
+        limit = self.engine.max_input_tokens
+        return min(self._max_input_tokens or limit, limit)
 
     def translate(self, texts: list[str]) -> list[str]:
         """Translations of `texts`, in order; text without letters is copied through."""
-        unique = list(dict.fromkeys(text for text in texts if has_letters(text)))
+        unique = list(dict.fromkeys(text.strip() for text in texts if has_letters(text)))
+        translated = self._remembered(unique)
+        todo = [text for text in unique if text not in translated]
+        if todo:
+            translated.update(self._translate_texts(todo))
+        return [translated.get(text.strip(), text) for text in texts]
+
+    def _remembered(self, texts: list[str]) -> dict[str, str]:
+        if self.memory is None or not texts:
+            return {}
+        found = self.memory.lookup(self.memory_settings, texts)
+        self.memory_hits += len(found)
+        if found:
+            log.info("%s: %d of %d texts from the translation memory", self.label,
+                     len(found), len(texts))  # fmt: skip
+        return found
+
+    def _translate_texts(self, texts: list[str]) -> dict[str, str]:
         pieces: list[str] = []
         owners: list[int] = []
-        for owner, text in enumerate(unique):
+        for owner, text in enumerate(texts):
             for piece in self._pieces(text):
                 pieces.append(piece)
                 owners.append(owner)
-        outputs = self._translate_pieces(pieces)
-        parts: list[list[str]] = [[] for _ in unique]
-        for owner, output in zip(owners, outputs, strict=True):
-            parts[owner].append(output)
-        translated = {
-            text: " ".join(p for p in part if p) for text, part in zip(unique, parts, strict=True)
+        # A piece of a split text may be in the memory even when the whole text is not.
+        known = self._remembered(list(dict.fromkeys(pieces)))
+        new = list(dict.fromkeys(piece for piece in pieces if piece not in known))
+        outputs = dict(zip(new, self._translate_pieces(new), strict=True)) | known
+        parts: list[list[str]] = [[] for _ in texts]
+        for owner, piece in zip(owners, pieces, strict=True):
+            parts[owner].append(outputs[piece])
+        joined = {
+            text: " ".join(p for p in part if p) for text, part in zip(texts, parts, strict=True)
         }
-        return [translated.get(text, text) for text in texts]
+        if self.memory is not None:  # whole split texts too, so a re-run needs no tokenizer
+            self.memory.store(
+                self.memory_settings,
+                [(t, joined[t]) for t, part in zip(texts, parts, strict=True) if len(part) > 1],
+            )
+        return joined
 
     def _prefixed(self, text: str) -> str:
         # Multi-target OPUS-MT models pick the output language from a leading token.
@@ -112,22 +179,91 @@ class Translator:
         return [piece for piece in pieces if piece]
 
     def _translate_pieces(self, pieces: list[str]) -> list[str]:
+        if not pieces:
+            return []
         inputs = [self._prefixed(piece) for piece in pieces]
         lengths = self.engine.count_tokens(inputs)
         outputs: list[str] = [""] * len(inputs)
         # disable=None: a bar on a terminal, silent in cron jobs and CI logs.
         with tqdm(total=len(inputs), desc=self.label, unit="seg", disable=None) as progress:
-            for batch in self._batches(lengths):
-                generated = self.engine.generate(
-                    [inputs[i] for i in batch],
-                    num_beams=self.decoding.num_beams,
-                    max_new_tokens=self.decoding.max_new_tokens,
-                )
+
+            def record(batch: list[int], generated: list[str]) -> None:
                 for index, text in zip(batch, generated, strict=True):
                     outputs[index] = text
+                if self.memory is not None:  # stored batch by batch: a kill loses one batch
+                    self.memory.store(
+                        self.memory_settings, [(pieces[i], outputs[i]) for i in batch]
+                    )
                 progress.update(len(batch))
+
+            workers = getattr(self.engine, "workers", 1)
+            if workers > 1 and hasattr(self.engine, "submit"):
+                self._pipelined(inputs, lengths, workers, record)
+            else:
+                for batch in self._batches(lengths):
+                    record(batch, self._generate([inputs[i] for i in batch]))
         self.segments_sent += len(inputs)
         return outputs
+
+    def _pipelined(
+        self,
+        inputs: list[str],
+        lengths: list[int],
+        workers: int,
+        record: Callable[[list[int], list[str]], None],
+    ) -> None:
+        """Keep one batch in flight per engine worker (CTranslate2 on a CPU), so no worker
+        idles while the other finishes a longer batch or the results are decoded."""
+        submit = self.engine.submit  # type: ignore[attr-defined]
+        pending: deque[tuple[list[int], Callable[[], list[str]]]] = deque()
+
+        def finish() -> None:
+            batch, result = pending.popleft()
+            try:
+                generated = result()
+            except (RuntimeError, MemoryError) as error:
+                if not is_out_of_memory(error):
+                    raise
+                generated = self._generate([inputs[i] for i in batch])  # in halves
+            record(batch, generated)
+
+        for batch in self._batches(lengths):
+            pending.append((batch, submit([inputs[i] for i in batch], **self._decoding_kwargs())))
+            if len(pending) >= workers:
+                finish()
+        while pending:
+            finish()
+
+    def _decoding_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "num_beams": self.decoding.num_beams,
+            "max_new_tokens": self.decoding.max_new_tokens,
+        }
+        if self.decoding.min_new_tokens:
+            kwargs["min_new_tokens"] = self.decoding.min_new_tokens
+        return kwargs
+
+    def _generate(self, inputs: list[str]) -> list[str]:
+        """One batch through the model; on a device out-of-memory error, in halves."""
+        try:
+            return self.engine.generate(inputs, **self._decoding_kwargs())
+        except (RuntimeError, MemoryError) as error:
+            if len(inputs) == 1 or not is_out_of_memory(error):
+                raise
+        self.oom_retries += 1
+        self._release_device_memory()
+        half = len(inputs) // 2
+        log.warning("%s: out of memory on a batch of %d; retrying in halves", self.label,
+                    len(inputs))  # fmt: skip
+        return self._generate(inputs[:half]) + self._generate(inputs[half:])
+
+    @staticmethod
+    def _release_device_memory() -> None:
+        import sys
+
+        torch = sys.modules.get("torch")  # only if an engine already imported it
+        if torch is not None and torch.cuda.is_available():
+            torch.cuda.empty_cache()
 
     def _batches(self, lengths: list[int]) -> Iterator[list[int]]:
         """Indices grouped longest first, each group within the size and token budgets."""

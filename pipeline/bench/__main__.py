@@ -1,0 +1,7 @@
+"""`python -m pipeline.bench`: the translation throughput benchmark (see translation.py)."""
+
+import sys
+
+from pipeline.bench.translation import main
+
+sys.exit(main())
