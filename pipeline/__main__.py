@@ -12,7 +12,7 @@ from omegaconf import DictConfig
 
 from pipeline.config import register_configs
 from pipeline.errors import PipelineError
-from pipeline.runner import EXIT_CANNOT_RUN, run
+from pipeline.runner import EXIT_BUSY, EXIT_CANNOT_RUN, OutputBusyError, run
 
 log = logging.getLogger("pipeline")
 
@@ -31,6 +31,9 @@ def main(cfg: DictConfig) -> int:
         cfg.output.dir = hydra_cfg.runtime.output_dir
     try:
         code = run(cfg)
+    except OutputBusyError as err:
+        log.error("%s", err)
+        code = EXIT_BUSY
     except PipelineError as err:
         # The user's problem (config, missing model): the message says what to do.
         log.error("%s", err)

@@ -86,6 +86,9 @@ class PipelineConfig:
     targets: list[str] = field(default_factory=lambda: ["en", "ru"])
     device: str = "auto"
     executor: str = "local"
+    # Redo releases whose bundle in output.dir is up to date (same input bytes, same config
+    # hash); by default they are skipped.
+    force: bool = False
     segment: SegmentConfig = field(default_factory=SegmentConfig)
     translate: TranslateConfig = field(default_factory=TranslateConfig)
     summarise: SummariseConfig = field(default_factory=SummariseConfig)
@@ -181,10 +184,14 @@ def to_plain(cfg: DictConfig) -> dict[str, Any]:
     return plain  # type: ignore[return-value]
 
 
-def config_hash(cfg: DictConfig) -> str:
-    """Hash of everything that changes a bundle's content (not paths, device or executor)."""
+def config_hash(cfg: DictConfig, revisions: dict[str, str] | None = None) -> str:
+    """Hash of everything that changes a bundle's content (not paths, device or executor):
+    the settings of the stages that run and the exact revision of every model used."""
     stages = effective_stages(cfg)
-    relevant: dict[str, Any] = {"stages": stages}
+    relevant: dict[str, Any] = {
+        "stages": stages,
+        "revisions": dict(sorted((revisions or {}).items())),
+    }
     # A stage's settings count only when it runs: changing the summariser must not
     # invalidate segment-only bundles.
     for stage in ("segment", "translate", "summarise"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,7 +85,8 @@ def _from_hub(ref: str, config_key: str) -> ModelRef:
             f"({constants.HF_HUB_CACHE}) and could not be downloaded "
             f"({type(err).__name__}: {err}).\n"
             "To run offline, do one of:\n"
-            f"  - on a connected machine: `hf download {repo_id}`, then copy its cache folder "
+            "  - on a connected machine: `python -m pipeline.models prefetch <your overrides>` "
+            "(or `hf download {repo_id}`), then copy the cache folder "
             "to this machine (or set HF_HOME to it) and run with HF_HUB_OFFLINE=1;\n"
             f"  - or `hf download {repo_id} --local-dir <folder>` and set "
             f"{config_key}=<folder>;\n"
@@ -102,3 +104,70 @@ def _directory_fingerprint(path: Path) -> str:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
     return "sha256:" + digest.hexdigest()[:16]
+
+
+# --- `python -m pipeline.models prefetch`: fill a cache for an air-gapped host -------------
+
+
+def prefetch(overrides: list[str]) -> list[ModelRef]:
+    """Download (or build, or check) every model the config with `overrides` needs, and
+    convert it for CTranslate2 when that backend is configured."""
+    from hydra import compose, initialize_config_dir
+
+    from pipeline.config import ALL_STAGES, register_configs
+    from pipeline.runner import _model_refs
+
+    register_configs()
+    configs = Path(__file__).resolve().parent.parent / "configs"
+    with initialize_config_dir(config_dir=str(configs), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=overrides)
+    refs = _model_refs(cfg, list(ALL_STAGES))
+    fetched, missing = [], []
+    for name, (key, ref) in refs.items():
+        try:
+            model = resolve_model(ref, cfg.paths.cache_dir, key)
+        except ModelNotAvailableError as err:
+            missing.append(str(err))
+            continue
+        print(f"{name:16} {ref} -> {model.path} ({model.revision})")
+        if cfg.translate.backend == "ctranslate2" and name.startswith("translate."):
+            from pipeline.engines import ct2
+
+            device = ct2.resolve_device(cfg.device)
+            compute = ct2.resolve_compute_type(cfg.translate.compute_type, device)
+            folder = ct2.ensure_converted(model, ct2.quantization_for(compute), cfg.paths.cache_dir)
+            print(f"{'':16} CTranslate2 {compute} -> {folder}")
+        fetched.append(model)
+    if missing:
+        raise ModelNotAvailableError("\n\n".join(missing))
+    return fetched
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.models",
+        description="prefetch: put every model the config needs into the local caches "
+        "(Hugging Face cache: $HF_HOME or --hf-home; smoke models and CTranslate2 "
+        "conversions: paths.cache_dir), so that a host without network can run with "
+        "HF_HUB_OFFLINE=1.",
+    )
+    parser.add_argument("command", choices=["prefetch"])
+    parser.add_argument("overrides", nargs="*", help="config overrides, as for python -m pipeline")
+    parser.add_argument("--hf-home", help="Hugging Face cache folder to fill (sets HF_HOME)")
+    args = parser.parse_args(argv)
+    if args.hf_home:
+        os.environ["HF_HOME"] = args.hf_home  # before huggingface_hub is imported
+    try:
+        models = prefetch(args.overrides)
+    except ModelNotAvailableError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"{len(models)} model(s) ready; copy the cache folders to the offline host and run "
+          "with HF_HUB_OFFLINE=1")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -3,11 +3,19 @@
 `run(cfg)` is a plain function (Hydra only builds `cfg`), so tests and other programs
 call it directly. One bad release is recorded as failed and the batch goes on; a problem
 that concerns every release (config, a missing model) stops the run before any work.
+
+Runs are incremental: a release whose bundle in `output.dir` was made from the same input
+bytes with the same config hash (settings and model revisions) is skipped, so a nightly
+run over an unchanged corpus does no model work. Only one run at a time may write to an
+output folder (a file lock); every file is written atomically, so a run killed at any
+moment leaves complete files only, and the next run picks up what is missing.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import platform
 import time
 from collections.abc import Iterator
@@ -19,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig
+from tqdm import tqdm
 
 from pipeline.config import config_hash, effective_stages, to_plain, validate
 from pipeline.data import Bundle
@@ -35,7 +44,10 @@ log = logging.getLogger(__name__)
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
 EXIT_CANNOT_RUN = 2
+EXIT_BUSY = 3
 MANIFEST_VERSION = 1
+LOCK_FILE = ".pipeline.lock"
+EVENTS_FILE = "events.jsonl"
 
 
 @dataclass
@@ -48,10 +60,19 @@ class RunReport:
     timings: dict[str, float] = field(default_factory=dict)
     models: dict[str, Any] = field(default_factory=dict)  # what made the outputs (bundles)
     translation: dict[str, Any] = field(default_factory=dict)  # how this run got them
+    duplicates: dict[str, str] = field(default_factory=dict)  # release id -> id of same bytes
+
+    events: EventLog | None = None
 
     def fail(self, path: str, stage: str, reason: str, release_id: str | None = None) -> None:
         log.error("%s failed in %s: %s", path, stage, reason)
-        self.failed.append({"path": path, "id": release_id, "stage": stage, "reason": reason})
+        entry = {"path": path, "id": release_id, "stage": stage, "reason": reason}
+        self.failed.append(entry)
+        self.event("failed", **entry)
+
+    def event(self, event: str, **fields: Any) -> None:
+        if self.events is not None:
+            self.events.write(event, **fields)
 
     @contextmanager
     def timed(self, stage: str) -> Iterator[None]:
@@ -61,21 +82,103 @@ class RunReport:
         finally:
             self.timings[stage] = round(time.perf_counter() - start, 3)
             log.info("%s: %.2f s", stage, self.timings[stage])
+            self.event("stage", stage=stage, seconds=self.timings[stage])
+
+
+class EventLog:
+    """`events.jsonl` in the output folder: one JSON object per line, per release and
+    stage, appended across runs (each line is written with one `write` on an O_APPEND
+    file, so lines of a killed run are whole, and never interleave)."""
+
+    def __init__(self, path: Path, run_id: str) -> None:
+        self.run_id = run_id
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+
+    def write(self, event: str, **fields: Any) -> None:
+        record = {"time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+                  "run": self.run_id, "event": event, **fields}  # fmt: skip
+        os.write(self._fd, (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+class OutputBusyError(PipelineError):
+    """Another run holds the output folder."""
+
+
+@contextmanager
+def output_lock(output_dir: Path) -> Iterator[None]:
+    """Hold `output_dir`'s lock for the run; refuse at once if another run holds it. The
+    kernel drops the lock when the holder exits, however it exits (SIGKILL included)."""
+    import fcntl
+
+    output_dir.mkdir(parents=True, exist_ok=True)
+    with open(output_dir / LOCK_FILE, "a+") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise OutputBusyError(
+                f"another run ({holder}) is writing to {output_dir.resolve()}; wait for it "
+                "to finish (the nightly timer can simply retry), or give this run another "
+                "output.dir"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {platform.node()} since "
+                     f"{datetime.now(timezone.utc).isoformat(timespec='seconds')}\n")  # fmt: skip
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def run(cfg: DictConfig) -> int:
     """Process every release in `cfg.corpus.dir`; return the process exit code."""
     validate(cfg)
-    started = datetime.now(timezone.utc)
     output_dir = Path(cfg.output.dir)
+    with output_lock(output_dir):
+        return _run_locked(cfg, output_dir)
+
+
+def _run_locked(cfg: DictConfig, output_dir: Path) -> int:
+    started = datetime.now(timezone.utc)
+    _remove_leftovers(output_dir)
     stages = effective_stages(cfg)
     report = RunReport()
-    chash = config_hash(cfg)
     models = _resolve_models(cfg, stages)  # before any work: a missing model stops the run
+    chash = config_hash(cfg, {name: model.revision for name, model in models.items()})
+    report.events = EventLog(output_dir / EVENTS_FILE, started.isoformat(timespec="seconds"))
+    try:
+        return _stages(cfg, output_dir, started, models, chash, report)
+    finally:
+        report.events.close()
+
+
+def _stages(
+    cfg: DictConfig,
+    output_dir: Path,
+    started: datetime,
+    models: dict[str, ModelRef],
+    chash: str,
+    report: RunReport,
+) -> int:
+    stages = effective_stages(cfg)
+    report.event("run-started", corpus=str(Path(cfg.corpus.dir).resolve()), config_hash=chash)
 
     with report.timed("ingest"):
-        bundles = [Bundle(release=release, config_hash=chash) for release in _ingest(cfg, report)]
-    if "segment" in stages:
+        releases = _ingest(cfg, report)
+        releases = [
+            r for r in releases if cfg.force or not _up_to_date(r, chash, output_dir, report)
+        ]
+        bundles = [Bundle(release=release, config_hash=chash) for release in releases]
+    if report.skipped:
+        log.info("%d releases unchanged since their bundles; skipped (force=true redoes them)",
+                 len(report.skipped))  # fmt: skip
+    if "segment" in stages and bundles:
         with report.timed("segment"):
             bundles = _segment(bundles, cfg, report)
     if "translate" in stages and bundles:
@@ -85,25 +188,57 @@ def run(cfg: DictConfig) -> int:
         with report.timed("summarise"):
             _summarise(bundles, cfg, models, report)
     with report.timed("bundle"):
-        for bundle in bundles:
+        for bundle in _progress(bundles, "bundle"):
             bundle.models = report.models
             path = write_bundle(bundle, output_dir)
-            report.done.append(
-                {
-                    "id": bundle.release.id,
-                    "path": bundle.release.path,
-                    "bundle": str(path.relative_to(output_dir)),
-                    "segments": len(bundle.segments),
-                }
-            )
+            entry = {
+                "id": bundle.release.id,
+                "path": bundle.release.path,
+                "bundle": str(path.relative_to(output_dir)),
+                "segments": len(bundle.segments),
+            }
+            if bundle.release.id in report.duplicates:
+                entry["duplicate_of"] = report.duplicates[bundle.release.id]
+            report.done.append(entry)
+            report.event("done", **entry)
     _write_manifest(cfg, output_dir, started, chash, report)
-    log.info(
-        "%d releases done, %d failed; outputs in %s",
-        len(report.done),
-        len(report.failed),
-        output_dir,
-    )
+    summary = (f"{len(report.done)} releases done, {len(report.skipped)} unchanged, "
+               f"{len(report.failed)} failed; outputs in {output_dir}")  # fmt: skip
+    log.info("%s", summary)
+    report.event("run-finished", done=len(report.done), skipped=len(report.skipped),
+                 failed=len(report.failed), timings=report.timings)  # fmt: skip
     return EXIT_SOME_FAILED if report.failed else EXIT_OK
+
+
+def _remove_leftovers(output_dir: Path) -> None:
+    """Temporary files of a run that was killed while writing (we hold the lock, so no
+    other run is writing them now)."""
+    for folder in (output_dir, output_dir / "bundles"):
+        for leftover in folder.glob(".*.tmp"):
+            log.info("removing %s, left by an interrupted run", leftover)
+            leftover.unlink(missing_ok=True)
+
+
+def _up_to_date(release: Any, chash: str, output_dir: Path, report: RunReport) -> bool:
+    """Whether `release`'s bundle was made from these bytes with this config hash (then the
+    release is recorded as skipped)."""
+    path = output_dir / "bundles" / f"{release.id}.json"
+    try:
+        bundle = json.loads(path.read_text(encoding="utf-8"))
+        unchanged = bundle["release"]["sha256"] == release.sha256 and bundle["config_hash"] == chash
+    except (OSError, ValueError, KeyError, TypeError):
+        return False  # no bundle (or an unreadable one): make it
+    if unchanged:
+        entry = {"id": release.id, "path": release.path, "reason": "unchanged",
+                 "bundle": str(path.relative_to(output_dir))}  # fmt: skip
+        report.skipped.append(entry)
+        report.event("skipped", **entry)
+    return unchanged
+
+
+def _progress(items: list[Any], stage: str) -> Any:
+    """A progress bar with count and rate on a terminal; nothing in cron logs."""
+    return tqdm(items, desc=stage, unit="release", disable=None)
 
 
 def _ingest(cfg: DictConfig, report: RunReport) -> list[Any]:
@@ -112,20 +247,32 @@ def _ingest(cfg: DictConfig, report: RunReport) -> list[Any]:
         log.warning("no *.txt releases in %s", Path(cfg.corpus.dir).resolve())
     ids = unique_ids(paths)
     releases = []
-    for path in paths:
+    first_with: dict[str, str] = {}  # sha256 -> release id
+    for path in _progress(paths, "ingest"):
         try:
-            releases.append(read_release(path, ids[path]))
+            release = read_release(path, ids[path])
         except InputError as err:
             report.fail(str(path), "ingest", err.reason, ids[path])
+            continue
         except OSError as err:
             report.fail(str(path), "ingest", f"cannot be read: {err}", ids[path])
+            continue
+        if release.sha256 in first_with:
+            # Both get a bundle (the translations come from one batch or the memory), and
+            # the manifest says which is a copy of which.
+            report.duplicates[release.id] = first_with[release.sha256]
+            log.warning("%s has the same content as release %s", path, first_with[release.sha256])
+        first_with.setdefault(release.sha256, release.id)
+        if release.encoding not in ("utf-8", "utf-8-sig"):
+            log.info("%s decoded as %s", path, release.encoding)
+        releases.append(release)
     return releases
 
 
 def _segment(bundles: list[Bundle], cfg: DictConfig, report: RunReport) -> list[Bundle]:
     config = SegmentConfig(**cfg.segment)
     kept = []
-    for bundle in bundles:
+    for bundle in _progress(bundles, "segment"):
         try:
             bundle.segments = segment_release(bundle.release, config)
         except Exception as err:  # one release's failure must not sink the batch
@@ -345,6 +492,7 @@ def _write_manifest(
     manifest = {
         "schema_version": MANIFEST_VERSION,
         "status": "failed" if report.failed else "ok",
+        "exit_code": EXIT_SOME_FAILED if report.failed else EXIT_OK,
         "started_at": started.isoformat(timespec="seconds"),
         "finished_at": finished.isoformat(timespec="seconds"),
         "duration_s": round((finished - started).total_seconds(), 3),
@@ -357,6 +505,7 @@ def _write_manifest(
             "skipped": len(report.skipped),
             "failed": len(report.failed),
             "segments": sum(item["segments"] for item in report.done),
+            "duplicates": len(report.duplicates),
         },
         "models": report.models,
         "translation": {"memory": cfg.translate.memory, **report.translation},
@@ -368,4 +517,12 @@ def _write_manifest(
     write_json(output_dir / "manifest.json", manifest)
 
 
-__all__ = ["EXIT_CANNOT_RUN", "EXIT_OK", "EXIT_SOME_FAILED", "PipelineError", "run"]
+__all__ = [
+    "EXIT_BUSY",
+    "EXIT_CANNOT_RUN",
+    "EXIT_OK",
+    "EXIT_SOME_FAILED",
+    "OutputBusyError",
+    "PipelineError",
+    "run",
+]

@@ -67,6 +67,13 @@ def read_release(path: Path, rid: str) -> Release:
     text, encoding = decode(raw, str(path))
     if not text.strip():
         raise InputError(str(path), "the file is empty or holds only whitespace; remove it")
+    if looks_like_html(text):
+        raise InputError(
+            str(path),
+            "is an HTML page, not plain text; extract the release's text (for example save "
+            "the page as text from a browser, or `python -m html2text page.html`) and save it "
+            "as a .txt file",
+        )
     return Release(
         id=rid,
         path=str(path),
@@ -74,6 +81,19 @@ def read_release(path: Path, rid: str) -> Release:
         sha256=hashlib.sha256(raw).hexdigest(),
         encoding=encoding,
     )
+
+
+_HTML_START = re.compile(r"\s*(?:<!doctype html|<html[\s>]|<\?xml[^>]*>\s*<html)", re.IGNORECASE)
+_TAG = re.compile(r"</?(?:p|div|span|a|br|body|head|table|td|tr|li|ul|h[1-6]|script|style)\b[^>]*>",
+                  re.IGNORECASE)  # fmt: skip
+
+
+def looks_like_html(text: str) -> bool:
+    """An HTML document, or text so full of tags that it is markup, not a release."""
+    if _HTML_START.match(text[:1000]):
+        return True
+    sample = text[:20000]
+    return len(_TAG.findall(sample)) >= 10 and len(_TAG.findall(sample)) * 40 > len(sample.split())
 
 
 def decode(raw: bytes, name: str) -> tuple[str, str]:

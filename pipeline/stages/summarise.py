@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from tqdm import tqdm
+
 from pipeline.data import Bundle, Summary
 from pipeline.stages.translate import Engine, Translator
 from pipeline.textsplit import split_to_fit
@@ -97,7 +99,8 @@ def summary_input(bundle: Bundle, lang: str) -> list[str]:
 
 def summarise_bundles(bundles: list[Bundle], lang: str, summariser: Summariser, model: str) -> None:
     """Summarise each release from its text in `lang`."""
-    for bundle in bundles:
+    # disable=None: a bar with count and rate on a terminal, silent in cron logs.
+    for bundle in tqdm(bundles, desc=f"summarise {lang}", unit="release", disable=None):
         text = summariser.summarise(summary_input(bundle, lang))
         bundle.summaries[lang] = Summary(text=text, model=model, method="summarise")
 
