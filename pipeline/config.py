@@ -16,6 +16,8 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 
 from pipeline.engines.ct2 import COMPUTE_TYPES
 from pipeline.errors import ConfigError
+from pipeline.qa import QAConfig
+from pipeline.stages.bundle import FORMATS
 from pipeline.stages.segment import BOILERPLATE_POLICIES, SegmentConfig
 
 ALL_STAGES = ("ingest", "segment", "translate", "summarise", "bundle")
@@ -33,6 +35,8 @@ class CorpusConfig:
 @dataclass
 class OutputConfig:
     dir: str = MISSING
+    # Besides the bundles: review site, TMX, XLIFF, Parquet/JSONL datasets.
+    formats: list[str] = field(default_factory=lambda: ["site", "tmx", "xliff", "dataset"])
 
 
 @dataclass
@@ -92,6 +96,7 @@ class PipelineConfig:
     segment: SegmentConfig = field(default_factory=SegmentConfig)
     translate: TranslateConfig = field(default_factory=TranslateConfig)
     summarise: SummariseConfig = field(default_factory=SummariseConfig)
+    qa: QAConfig = field(default_factory=QAConfig)
 
 
 def register_configs() -> None:
@@ -118,6 +123,9 @@ def validate(cfg: DictConfig) -> None:
             f"stages: summarise reads the {cfg.summarise.lang!r} translation, so it needs "
             "translate (add it to `stages`, or set summarise.lang=de with a German summariser)"
         )
+    unknown_formats = sorted(set(cfg.output.formats) - set(FORMATS))
+    if unknown_formats:
+        raise ConfigError(f"output.formats: unknown {unknown_formats}; choose from {list(FORMATS)}")
     if cfg.device not in DEVICES:
         raise ConfigError(f"device={cfg.device!r}: choose from {list(DEVICES)}")
     if cfg.segment.translate_boilerplate not in BOILERPLATE_POLICIES:
@@ -199,6 +207,7 @@ def config_hash(cfg: DictConfig, revisions: dict[str, str] | None = None) -> str
             relevant[stage] = OmegaConf.to_container(cfg[stage], resolve=True)
     if "translate" in stages:
         relevant["targets"] = list(cfg.targets)
+        relevant["qa"] = OmegaConf.to_container(cfg.qa, resolve=True)
         for key in ("memory", "threads"):  # where results are cached and how fast, not what
             relevant["translate"].pop(key, None)
     canonical = json.dumps(relevant, sort_keys=True, ensure_ascii=False)

@@ -32,12 +32,14 @@ class Segment:
     """A span of the source with its translations, keyed by language code."""
 
     id: str  # "<release_id>:<index>", stable for a given text and segmenter
-    kind: str  # heading | paragraph | sentence | list_item | boilerplate
+    kind: str  # heading | paragraph | sentence | list_item | dateline | boilerplate
     start: int
     end: int
     text: dict[str, str] = field(default_factory=dict)
     block: int = 0  # index of the block (paragraph, heading, list item) it belongs to
     translate: bool = True  # False: copied through (no letters, or boilerplate not sent)
+    # Machine-translation QA flags per target: [{"code": ..., "detail": ...}] (pipeline/qa.py)
+    qa: dict[str, list[dict[str, str]]] = field(default_factory=dict)
 
 
 @dataclass

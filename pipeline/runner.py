@@ -35,7 +35,8 @@ from pipeline.errors import InputError, ModelNotAvailableError, PipelineError
 from pipeline.io import write_json
 from pipeline.memory import TranslationMemory
 from pipeline.models import ModelRef, resolve_model
-from pipeline.stages.bundle import write_bundle
+from pipeline.qa import QAConfig, count_flags, qa_flags
+from pipeline.stages.bundle import load_bundles, write_bundle, write_formats
 from pipeline.stages.ingest import find_releases, read_release, unique_ids
 from pipeline.stages.segment import SegmentConfig, segment_release
 
@@ -61,6 +62,8 @@ class RunReport:
     models: dict[str, Any] = field(default_factory=dict)  # what made the outputs (bundles)
     translation: dict[str, Any] = field(default_factory=dict)  # how this run got them
     duplicates: dict[str, str] = field(default_factory=dict)  # release id -> id of same bytes
+    outputs: dict[str, list[str]] = field(default_factory=dict)  # format -> files written
+    qa: dict[str, dict[str, int]] = field(default_factory=dict)  # lang -> flag -> segments
 
     events: EventLog | None = None
 
@@ -184,6 +187,9 @@ def _stages(
     if "translate" in stages and bundles:
         with report.timed("translate"):
             _translate(bundles, cfg, models, report)
+    if "translate" in stages and bundles:
+        with report.timed("qa"):
+            _qa(bundles, cfg)
     if "summarise" in stages and bundles:
         with report.timed("summarise"):
             _summarise(bundles, cfg, models, report)
@@ -201,6 +207,13 @@ def _stages(
                 entry["duplicate_of"] = report.duplicates[bundle.release.id]
             report.done.append(entry)
             report.event("done", **entry)
+        # Site, TMX, XLIFF and datasets cover every release of the corpus that has an
+        # up-to-date bundle: this run's and the unchanged ones.
+        current = load_bundles(output_dir, [item["id"] for item in report.done + report.skipped])
+        report.outputs = write_formats(
+            current, output_dir, list(cfg.output.formats), _run_info(report, started)
+        )
+        report.qa = count_flags(current)
     _write_manifest(cfg, output_dir, started, chash, report)
     summary = (f"{len(report.done)} releases done, {len(report.skipped)} unchanged, "
                f"{len(report.failed)} failed; outputs in {output_dir}")  # fmt: skip
@@ -208,6 +221,26 @@ def _stages(
     report.event("run-finished", done=len(report.done), skipped=len(report.skipped),
                  failed=len(report.failed), timings=report.timings)  # fmt: skip
     return EXIT_SOME_FAILED if report.failed else EXIT_OK
+
+
+def _qa(bundles: list[Bundle], cfg: DictConfig) -> None:
+    """QA flags for every translated segment and target, stored in the bundle."""
+    config = QAConfig(**cfg.qa)
+    for bundle in bundles:
+        for segment in bundle.segments:
+            if not segment.translate:
+                continue  # copied through on purpose: identical text is not a finding
+            for lang in cfg.targets:
+                if lang in segment.text:
+                    segment.qa[lang] = qa_flags(segment.text["de"], segment.text[lang], config)
+
+
+def _run_info(report: RunReport, started: datetime) -> dict[str, Any]:
+    return {
+        "started_at": started.isoformat(timespec="seconds"),
+        "failed": report.failed,
+        "skipped": report.skipped,
+    }
 
 
 def _remove_leftovers(output_dir: Path) -> None:
@@ -509,6 +542,8 @@ def _write_manifest(
         },
         "models": report.models,
         "translation": {"memory": cfg.translate.memory, **report.translation},
+        "qa": report.qa,
+        "outputs": report.outputs,
         "timings": report.timings,
         "config_hash": chash,
         "config": to_plain(cfg),

@@ -101,7 +101,15 @@ def test_manifest_lists_every_release_models_and_timings(smoke_run: Path) -> Non
     assert manifest["status"] == "ok"
     assert sorted(item["id"] for item in manifest["releases"]["done"]) == RELEASE_IDS
     assert manifest["releases"]["failed"] == [] and manifest["releases"]["skipped"] == []
-    assert set(manifest["timings"]) == {"ingest", "segment", "translate", "summarise", "bundle"}
+    assert set(manifest["timings"]) == {
+        "ingest",
+        "segment",
+        "translate",
+        "qa",
+        "summarise",
+        "bundle",
+    }
+    assert set(manifest["qa"]) == {"en", "ru"}
     assert manifest["models"]["translate.en"]["revision"].startswith("sha256:")
     assert manifest["config"]["translate"]["models"]["en"] == "smoke:opus-mt-de-en-tiny"
     assert manifest["versions"]["transformers"]
@@ -226,3 +234,28 @@ def test_ctranslate2_backend_and_a_warm_rerun_from_the_memory(
         assert stats["segments_sent"] == 0 and stats["memory_hits"] > 0
         assert stats["model_loaded"] is False
     assert load_bundles(tmp_path / "warm") == bundles
+
+
+@pytest.mark.slow
+def test_reviewer_and_tool_outputs_are_written_for_every_release(smoke_run: Path) -> None:
+    """The CONTRACT's paths: site, TMX, XLIFF and the Parquet dataset."""
+    import datasets
+
+    assert (smoke_run / "site" / "index.html").is_file()
+    for release_id in RELEASE_IDS:
+        assert (smoke_run / "site" / f"{release_id}.html").is_file()
+        assert (smoke_run / "tmx" / f"{release_id}.tmx").is_file()
+        for lang in ("en", "ru"):
+            assert (smoke_run / "xliff" / f"{release_id}.{lang}.xlf").is_file()
+    assert (smoke_run / "tmx" / "_run.tmx").is_file()
+    table = datasets.load_dataset(
+        "parquet",
+        data_files=str(smoke_run / "dataset" / "segments.parquet"),
+        split="train",
+        cache_dir=str(smoke_run.parent / "hf-datasets"),
+    )
+    bundles = load_bundles(smoke_run)
+    assert table.num_rows == sum(len(b["segments"]) for b in bundles.values())
+    assert set(table.column_names) >= {"release_id", "segment_id", "de", "en", "ru", "qa"}
+    manifest = json.loads((smoke_run / "manifest.json").read_text())
+    assert set(manifest["outputs"]) == {"site", "tmx", "xliff", "dataset"}

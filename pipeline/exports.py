@@ -1,0 +1,324 @@
+"""Exports made from bundles for other tools: TMX for translation memories, XLIFF 2.0 for
+post-editing in a CAT tool, and Parquet/JSONL tables for datasets work.
+
+Everything here reads bundle dicts exactly as the bundle stage writes them to JSON (see
+README "Bundle format"), so it works on a finished run's `bundles/*.json` without the
+models or the pipeline's dataclasses. Every file is written with `write_atomic`: a reader
+never sees half an export.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.data import SOURCE_LANG
+from pipeline.io import write_atomic
+
+Bundle = dict[str, Any]
+
+PACKAGE = "pressrelease-pipeline"
+XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
+XML_NS = "http://www.w3.org/XML/1998/namespace"
+XLIFF_NS = "urn:oasis:names:tc:xliff:document:2.0"
+
+# XML 1.0 can hold tab, LF, CR and everything from U+0020 up except the surrogate block
+# and U+FFFE/U+FFFF; no escape makes the others legal (`&#7;` is itself an error). They
+# are dropped from every text that goes into TMX/XLIFF: model output occasionally holds
+# a stray control character, and one such character must not make the whole file
+# unreadable. Lone surrogates (possible after json.loads of "\ud800") go the same way.
+_XML_ILLEGAL = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Parquet and JSONL are UTF-8, which cannot encode a lone surrogate at all; there the
+# rest of the text survives and the surrogate becomes U+FFFD, visibly marking the loss.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# XLIFF 2.0 ids are NMTOKENs; this conservative ASCII subset is valid everywhere.
+_NOT_NMTOKEN = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def _package_version() -> str:
+    try:
+        return metadata.version(PACKAGE)
+    except metadata.PackageNotFoundError:  # running from a checkout that was not installed
+        return "0"
+
+
+def xml_text(text: str) -> str:
+    """`text` without the characters XML 1.0 cannot hold (see `_XML_ILLEGAL`)."""
+    return _XML_ILLEGAL.sub("", text)
+
+
+def nmtoken(value: str) -> str:
+    """`value` made a valid NMTOKEN (XLIFF 2.0 ids): other characters become `_`."""
+    return _NOT_NMTOKEN.sub("_", value) or "_"
+
+
+def _serialise(root: ET.Element) -> bytes:
+    """UTF-8 XML with a fixed declaration. ElementTree escapes only `& < >` in text and
+    adds `"` in attributes, so the only entities in the file are the predefined ones.
+
+    A literal CR would come back as LF from any parser (XML end-of-line handling), so it
+    is written as the character reference `&#13;` (a character reference, not an entity;
+    every parser resolves it), needed for the text to round-trip exactly. ElementTree
+    already does this for CR, LF and tab in attribute values (ids, which never hold them);
+    this covers element text, where it leaves CR as it is.
+    """
+    ET.indent(root, space="  ")  # only touches elements with children: never seg/source/target
+    body = ET.tostring(root, encoding="unicode")
+    return (XML_DECLARATION + body.replace("\r", "&#13;") + "\n").encode("utf-8")
+
+
+def _texts(segment: Bundle) -> dict[str, str]:
+    """The segment's texts that are really there: a missing or null language is absent."""
+    return {
+        lang: text for lang, text in (segment.get("text") or {}).items() if isinstance(text, str)
+    }
+
+
+def _languages(bundles: Iterable[Bundle]) -> list[str]:
+    """Source language first, then every target any bundle has, sorted: a stable order for
+    TMX variants and table columns. Targets come from segment texts and from the
+    `translate.<lang>` model entries, so a target is a column even if all its texts are
+    missing in these bundles."""
+    targets: set[str] = set()
+    for bundle in bundles:
+        for segment in bundle.get("segments") or []:
+            targets.update(_texts(segment))
+        for key in bundle.get("models") or {}:
+            if key.startswith("translate."):
+                targets.add(key.removeprefix("translate."))
+    targets.discard(SOURCE_LANG)
+    return [SOURCE_LANG, *sorted(targets)]
+
+
+# --------------------------------------------------------------------------------- TMX
+
+
+def write_tmx(bundles: list[Bundle], path: Path) -> None:
+    """TMX 1.4b of every translated segment of `bundles` (one release or a whole run).
+
+    One `<tu tuid=segment id>` per segment with `translate` true and at least one target
+    text; segments copied through untranslated (`2019`, sign-offs) would only teach a
+    translation memory that text equals itself. Each `<tu>` has `x-kind` and `x-release`
+    props and one `<tuv>` per language present, the source first.
+    """
+    languages = _languages(bundles)
+    root = ET.Element("tmx", {"version": "1.4"})
+    ET.SubElement(
+        root,
+        "header",
+        {
+            "creationtool": "pressrelease-pipeline",
+            "creationtoolversion": _package_version(),
+            "segtype": "sentence",
+            "o-tmf": "pressrelease-pipeline-bundle",
+            "adminlang": "en",
+            "srclang": SOURCE_LANG,
+            "datatype": "plaintext",
+            "creationdate": time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),
+        },
+    )
+    body = ET.SubElement(root, "body")
+    for bundle in bundles:
+        release_id = str(bundle["release"]["id"])
+        for segment in bundle.get("segments") or []:
+            texts = _texts(segment)
+            if not segment.get("translate", True) or not set(texts) - {SOURCE_LANG}:
+                continue
+            tu = ET.SubElement(body, "tu", {"tuid": xml_text(str(segment["id"]))})
+            ET.SubElement(tu, "prop", {"type": "x-kind"}).text = xml_text(str(segment["kind"]))
+            ET.SubElement(tu, "prop", {"type": "x-release"}).text = xml_text(release_id)
+            for lang in languages:
+                if lang in texts:
+                    tuv = ET.SubElement(tu, "tuv", {f"{{{XML_NS}}}lang": lang})
+                    ET.SubElement(tuv, "seg").text = xml_text(texts[lang])
+    write_atomic(path, _serialise(root))
+
+
+# ------------------------------------------------------------------------------- XLIFF
+
+
+def write_xliff(bundle: Bundle, target: str, path: Path) -> None:
+    """XLIFF 2.0 of one release into `target`, for post-editing the machine translation.
+
+    One `<unit id="u<index>">` per segment, in order (index = position in the bundle, as
+    in the dataset's `index` column and normally the segment id's suffix); the real segment id and
+    kind travel in notes because XLIFF ids must be NMTOKENs. Segments copied through
+    untranslated are units with `translate="no"` and target = source, so the file still
+    holds the whole release. A segment without a `target` text (a segmentation-only run)
+    gets no `<target>`: the file is then a plain translation job.
+
+    `xml:space="preserve"` is on every source and target, not only on texts with edge or
+    double spaces: the text is data, and a tool must never re-flow it.
+    """
+    release = bundle["release"]
+    source_lang = str(release.get("lang") or SOURCE_LANG)
+    mt = (bundle.get("models") or {}).get(f"translate.{target}") or {}
+    provenance = f"machine translation by {mt.get('model', 'unknown')}@{mt.get('revision', '')}"
+
+    space = {f"{{{XML_NS}}}space": "preserve"}
+    # The namespace is declared as a plain `xmlns` attribute on unqualified tags: ElementTree's
+    # own default-namespace support refuses unqualified attributes (`id`, `state`, ...), and
+    # otherwise it would invent `ns0:` prefixes that some CAT tools reject.
+    root = ET.Element(
+        "xliff", {"xmlns": XLIFF_NS, "version": "2.0", "srcLang": source_lang, "trgLang": target}
+    )
+    # `original` is free text, so the release id survives there verbatim.
+    file = ET.SubElement(
+        root,
+        "file",
+        {"id": nmtoken(str(release["id"])), "original": xml_text(str(release["id"]))},
+    )
+    for index, segment in enumerate(bundle.get("segments") or []):
+        texts = _texts(segment)
+        translated = bool(segment.get("translate", True))
+        unit = ET.SubElement(file, "unit", {"id": f"u{index}"})
+        if not translated:
+            unit.set("translate", "no")
+        notes = ET.SubElement(unit, "notes")
+        ET.SubElement(notes, "note", {"category": "segment-id"}).text = xml_text(str(segment["id"]))
+        ET.SubElement(notes, "note", {"category": "kind"}).text = xml_text(str(segment["kind"]))
+        source = texts.get(SOURCE_LANG, "")
+        # A copied segment's target is its source by definition (the pipeline stores the
+        # same), so it is taken from the source even where no target text was stored.
+        target_text = texts.get(target) if translated else source
+        if translated and target_text is not None:
+            ET.SubElement(notes, "note", {"category": "provenance"}).text = xml_text(provenance)
+        elif not translated:
+            ET.SubElement(
+                notes, "note", {"category": "provenance"}
+            ).text = "copied from the source, not translated"
+        attributes = {"state": "initial"}
+        if target_text is not None:
+            # A custom subState (prefix:value) says how the initial target was made.
+            attributes["subState"] = "pipeline:mt" if translated else "pipeline:copy"
+        seg = ET.SubElement(unit, "segment", attributes)
+        ET.SubElement(seg, "source", space).text = xml_text(source)
+        if target_text is not None:
+            ET.SubElement(seg, "target", space).text = xml_text(target_text)
+    write_atomic(path, _serialise(root))
+
+
+# ---------------------------------------------------------------------------- datasets
+
+
+def segments_schema(languages: list[str]) -> pa.Schema:
+    return pa.schema(
+        [
+            pa.field("release_id", pa.string(), nullable=False),
+            pa.field("segment_id", pa.string(), nullable=False),
+            pa.field("index", pa.int64(), nullable=False),
+            pa.field("kind", pa.string()),
+            pa.field("block", pa.int64()),
+            pa.field("start", pa.int64()),
+            pa.field("end", pa.int64()),
+            pa.field("translate", pa.bool_()),
+            *(pa.field(lang, pa.string()) for lang in languages),
+            pa.field("qa", pa.string()),  # JSON: its shape may still change, a column won't
+        ]
+    )
+
+
+SUMMARIES_SCHEMA = pa.schema(
+    [
+        pa.field("release_id", pa.string(), nullable=False),
+        pa.field("lang", pa.string(), nullable=False),
+        pa.field("text", pa.string()),
+        pa.field("model", pa.string()),
+        pa.field("method", pa.string()),
+    ]
+)
+
+
+def _utf8(text: Any) -> Any:
+    """Strings made encodable as UTF-8 (see `_SURROGATE`); anything else unchanged."""
+    return _SURROGATE.sub("\ufffd", text) if isinstance(text, str) else text
+
+
+def _segment_rows(bundles: list[Bundle], languages: list[str]) -> list[dict[str, Any]]:
+    rows = []
+    for bundle in bundles:
+        release_id = _utf8(str(bundle["release"]["id"]))
+        for index, segment in enumerate(bundle.get("segments") or []):
+            texts = _texts(segment)
+            qa = segment.get("qa")
+            row: dict[str, Any] = {
+                "release_id": release_id,
+                "segment_id": _utf8(str(segment["id"])),
+                "index": index,
+                "kind": _utf8(segment.get("kind")),
+                "block": segment.get("block"),
+                "start": segment.get("start"),
+                "end": segment.get("end"),
+                "translate": segment.get("translate"),
+            }
+            row.update({lang: _utf8(texts.get(lang)) for lang in languages})
+            row["qa"] = None if qa is None else _utf8(json.dumps(qa, ensure_ascii=False))
+            rows.append(row)
+    return rows
+
+
+def _summary_rows(bundles: list[Bundle]) -> list[dict[str, Any]]:
+    rows = []
+    for bundle in bundles:
+        release_id = _utf8(str(bundle["release"]["id"]))
+        for lang, summary in (bundle.get("summaries") or {}).items():
+            if not isinstance(summary, dict):  # a language whose summary was not made
+                continue
+            rows.append(
+                {
+                    "release_id": release_id,
+                    "lang": lang,
+                    "text": _utf8(summary.get("text")),
+                    "model": _utf8(summary.get("model")),
+                    "method": _utf8(summary.get("method")),
+                }
+            )
+    return rows
+
+
+def _jsonl(rows: list[dict[str, Any]]) -> str:
+    lines = []
+    for row in rows:
+        line = json.dumps(row, ensure_ascii=False)
+        # json.dumps escapes C0 controls but leaves NEL/LS/PS raw, and str.splitlines()
+        # (unlike JSONL readers) breaks lines there; escaping them keeps one row one line.
+        line = line.replace("\x85", "\\u0085").replace("\u2028", "\\u2028")
+        lines.append(line.replace("\u2029", "\\u2029"))
+    return "".join(f"{line}\n" for line in lines)
+
+
+def _parquet(rows: list[dict[str, Any]], schema: pa.Schema) -> bytes:
+    # The explicit schema fixes column names, order and types even for zero rows.
+    table = pa.Table.from_pylist(rows, schema=schema)
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    return buffer.getvalue()
+
+
+def write_datasets(bundles: list[Bundle], folder: Path) -> None:
+    """`segments` and `summaries` tables of `bundles`, as Parquet and as JSONL, in `folder`.
+
+    segments: release_id, segment_id, index (position in its bundle), kind, block, start,
+    end, translate, one text column per language (the source first, then every target
+    found in the bundles, sorted; null where a segment lacks it) and qa (the segment's qa
+    dict as a JSON string, or null). summaries: release_id, lang, text, model, method.
+    Both load with `datasets.load_dataset("parquet", data_files=...)`.
+    """
+    folder = Path(folder)
+    languages = _languages(bundles)
+    segments = _segment_rows(bundles, languages)
+    summaries = _summary_rows(bundles)
+    write_atomic(folder / "segments.parquet", _parquet(segments, segments_schema(languages)))
+    write_atomic(folder / "segments.jsonl", _jsonl(segments))
+    write_atomic(folder / "summaries.parquet", _parquet(summaries, SUMMARIES_SCHEMA))
+    write_atomic(folder / "summaries.jsonl", _jsonl(summaries))

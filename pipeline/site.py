@@ -1,0 +1,461 @@
+"""Static review site: one HTML page per release (source and translations side by side,
+segment by segment, QA flags highlighted) and an index of the run.
+
+The pages are opened by reviewers straight from disk or a file share, and the text in them
+comes from press releases and machine translation, so they are built to be harmless whatever
+that text contains: every value from a bundle is HTML-escaped, and a Content-Security-Policy
+forbids scripts and every network load, so even markup that slipped through could neither
+run nor phone home. No JavaScript, fonts or other assets: each page is one self-contained
+file that also prints.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from pipeline.data import SOURCE_LANG
+from pipeline.io import write_atomic
+
+INDEX = "index.html"
+# Column headings in each language's own name: reviewers look for their language.
+LANG_NAMES = {"de": "Deutsch", "en": "English", "ru": "Русский"}
+# Targets in this order first (the pipeline's own), any others after them alphabetically.
+_TARGET_ORDER = ("en", "ru")
+_SNIPPET_CHARS = 160
+# No scripts and no loads of any kind: only the inline stylesheet (and data: images) may apply.
+_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+
+_CSS = """
+:root { color-scheme: light; --muted: #6b6b6b; --line: #d0d0d0; --qa: #fff0c2;
+  --qa-line: #d9a400; --copied: #eef2f7; }
+* { box-sizing: border-box; }
+body { margin: 0 auto; padding: 1rem 1.5rem 3rem; max-width: 110rem; color: #1a1a1a;
+  background: #fff; font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto,
+  "DejaVu Sans", sans-serif; }
+h1 { font-size: 1.4rem; margin: 0.5rem 0; overflow-wrap: anywhere; }
+h2 { font-size: 1.1rem; margin: 1.5rem 0 0.5rem; }
+a { color: #0645ad; }
+nav { font-size: 0.9rem; }
+.meta { color: var(--muted); font-size: 0.9rem; margin: 0 0 1rem; overflow-wrap: anywhere; }
+.summaries { display: grid; grid-template-columns: repeat(auto-fit, minmax(20rem, 1fr));
+  gap: 0.75rem; margin: 0 0 1rem; }
+.summary { border: 1px solid var(--line); border-radius: 4px; padding: 0.5rem 0.75rem;
+  margin: 0; }
+.summary h3 { font-size: 0.8rem; text-transform: uppercase; letter-spacing: 0.04em;
+  color: var(--muted); margin: 0 0 0.25rem; }
+.summary h3 .model { text-transform: none; letter-spacing: normal; font-weight: 400; }
+.summary p { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; }
+table { width: 100%; border-collapse: collapse; table-layout: fixed; }
+th, td { border-top: 1px solid var(--line); padding: 0.35rem 0.5rem; text-align: left;
+  vertical-align: top; overflow-wrap: anywhere; }
+thead th { position: sticky; top: 0; z-index: 1; background: #f3f3f3;
+  border-bottom: 2px solid #999; font-size: 0.85rem; }
+col.num { width: 4.5rem; }
+col.kind { width: 6.5rem; }
+col.file { width: 22%; }
+col.status { width: 9rem; }
+col.count { width: 6rem; }
+td.num, td.kind, td.count { font-size: 0.8rem; color: var(--muted); }
+td.num a { color: inherit; text-decoration: none; }
+td.num a:hover { text-decoration: underline; }
+td.text { white-space: pre-wrap; }
+tr.block-start > td { border-top: 3px solid #888; }
+tr.kind-heading td.text { font-weight: 700; }
+tr.kind-boilerplate td { color: var(--muted); font-size: 0.85em; }
+tr.kind-dateline td.text { font-style: italic; }
+td.copied { background: var(--copied); }
+td.missing { color: var(--muted); }
+td.qa { background: var(--qa); box-shadow: inset 3px 0 0 var(--qa-line); }
+tr:target > td { outline: 2px solid #0645ad; outline-offset: -2px; }
+.badge { display: inline-block; margin: 0 0.35rem 0 0; padding: 0 0.3rem;
+  border-radius: 3px; font: 600 0.7rem/1.5 system-ui, sans-serif; font-style: normal;
+  white-space: normal; vertical-align: 0.1em; }
+.badge.qa { background: #8a5a00; color: #fff; cursor: help; }
+.badge.copied { background: #d5dde8; color: #334; }
+.failed td { background: #fde8e8; }
+.empty { color: var(--muted); font-style: italic; }
+@media print {
+  body { max-width: none; padding: 0; font-size: 10pt; }
+  nav { display: none; }
+  thead th { position: static; }
+  tr { break-inside: avoid; page-break-inside: avoid; }
+  /* Keep the highlights on paper: browsers drop backgrounds when printing by default. */
+  * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+  /* Grey that still reads after a laser printer's halftoning. */
+  :root { --muted: #444; }
+  /* Paper cannot hover: spell out what the badge's tooltip says. */
+  .badge.qa[title]::after { content: " \\2014  " attr(title); font-weight: 400; }
+}
+"""
+
+
+def write_site(
+    bundles: list[dict[str, Any]], folder: Path, run_info: dict[str, Any] | None = None
+) -> None:
+    """Write `folder/index.html` and `folder/<release id>.html` for each bundle.
+
+    `run_info` (optional) carries what the index says about the run besides the bundles:
+    `started_at`, `failed` (entries with `path`, `reason`, maybe `id` and `stage`) and
+    `skipped` (entries with `id`, `path`, `reason`). Pages of releases no longer in
+    `bundles` are left alone: the folder may be shared, so nothing is deleted.
+    """
+    run_info = run_info or {}
+    ids = [str(bundle["release"]["id"]) for bundle in bundles]
+    _check_page_names(ids)  # before writing anything: no half-written site on bad input
+    folder = Path(folder)
+    for bundle in bundles:
+        write_atomic(folder / f"{bundle['release']['id']}.html", release_page(bundle))
+    # The index last, so that it never links to a page that is not there yet.
+    write_atomic(folder / INDEX, index_page(bundles, run_info))
+
+
+def _check_page_names(ids: list[str]) -> None:
+    """Release ids are made safe for file names upstream; a page must still never land
+    outside the folder, replace the index, or overwrite another release's page."""
+    for rid in ids:
+        if (
+            not rid
+            or rid in (".", "..")
+            or "/" in rid
+            or "\\" in rid
+            or "\x00" in rid
+            or f"{rid}.html" == INDEX
+        ):
+            raise ValueError(f"release id {rid!r} cannot name a page of the review site")
+    duplicates = sorted(rid for rid, n in Counter(ids).items() if n > 1)
+    if duplicates:
+        raise ValueError(f"release ids appear more than once: {duplicates}")
+
+
+# --- release page ---------------------------------------------------------------------
+
+
+def release_page(bundle: dict[str, Any]) -> str:
+    """The review page of one release: summaries, then every segment in every language."""
+    release = bundle["release"]
+    rid = str(release["id"])
+    source_lang = str(release.get("lang") or SOURCE_LANG)
+    segments: list[dict[str, Any]] = bundle.get("segments") or []
+    langs = page_languages(segments, source_lang)
+    summaries: dict[str, Any] = bundle.get("summaries") or {}
+    flagged = _flag_counts(segments)
+
+    meta = [f"Source: {_e(release.get('path', ''))}", f"{len(segments)} segments"]
+    for lang in langs[1:]:
+        meta.append(f"{_e(_lang_name(lang))}: {flagged.get(lang, 0)} with QA flags")
+    if bundle.get("config_hash"):
+        meta.append(f"config {_e(bundle['config_hash'])}")
+
+    parts = [
+        _head(f"{rid} · review"),
+        '<nav><a href="index.html">← All releases</a></nav>',
+        f"<h1>{_e(rid)}</h1>",
+        f'<p class="meta">{" · ".join(meta)}</p>',
+        _summaries(summaries, langs[1:]),
+        _segment_table(segments, langs, source_lang),
+        "</body>\n</html>\n",
+    ]
+    return "\n".join(parts)
+
+
+def page_languages(segments: Iterable[dict[str, Any]], source_lang: str = SOURCE_LANG) -> list[str]:
+    """The source language, then every target that any segment has text for: a bundle of
+    a segmentation-only run gets one text column, not two empty ones."""
+    present = {lang for segment in segments for lang in (segment.get("text") or {})}
+    present.discard(source_lang)
+    ordered = [lang for lang in _TARGET_ORDER if lang in present]
+    ordered += sorted(present - set(ordered))
+    return [source_lang, *ordered]
+
+
+def _summaries(summaries: dict[str, Any], targets: list[str]) -> str:
+    # Targets of the table first, then any other summary the bundle carries.
+    order = [lang for lang in targets if lang in summaries]
+    order += sorted(lang for lang in summaries if lang not in order)
+    if not order:
+        none = "No summaries (the summarise stage did not run)."
+        return f'<h2>Summaries</h2>\n<p class="empty">{none}</p>'
+    items = []
+    for lang in order:
+        summary = summaries[lang]
+        text = summary.get("text", "") if isinstance(summary, dict) else str(summary)
+        model = summary.get("model", "") if isinstance(summary, dict) else ""
+        by = f' <span class="model">({_e(model)})</span>' if model else ""
+        items.append(
+            f'<section class="summary"><h3>Summary · {_e(_lang_name(lang))}{by}</h3>'
+            f'<p lang="{_e(lang)}">{_e(text)}</p></section>'
+        )
+    return '<h2>Summaries</h2>\n<div class="summaries">\n' + "\n".join(items) + "\n</div>"
+
+
+def _segment_table(segments: list[dict[str, Any]], langs: list[str], source_lang: str) -> str:
+    cols = '<col class="num"><col class="kind">' + "<col>" * len(langs)
+    heads = "".join(
+        f'<th scope="col" lang="{_e(lang)}">{_e(_lang_name(lang))}</th>' for lang in langs
+    )
+    rows = []
+    used_ids: set[str] = set()
+    previous_block: object = None
+    for number, segment in enumerate(segments, start=1):
+        sid = str(segment.get("id", number))
+        anchor = html_id(sid, used_ids)
+        kind = str(segment.get("kind", ""))
+        block = segment.get("block")
+        classes = [f"kind-{_css_token(kind)}"]
+        # A thicker rule where a new source line starts: sentences of one paragraph stay
+        # visibly together, so a reviewer can judge them as the paragraph they are.
+        if number > 1 and block != previous_block:
+            classes.append("block-start")
+        previous_block = block
+        copied = segment.get("translate") is False
+        if copied:
+            classes.append("copied")
+        cells = [
+            f'<td class="num"><a href="#{_e(anchor)}" title="{_e(sid)}">{number}</a></td>',
+            f'<td class="kind">{_e(kind)}</td>',
+        ]
+        texts = segment.get("text") or {}
+        qa = segment.get("qa") or {}
+        for lang in langs:
+            cells.append(
+                _text_cell(
+                    lang, texts.get(lang), qa.get(lang) or [], copied and lang != source_lang
+                )
+            )
+        rows.append(f'<tr id="{_e(anchor)}" class="{" ".join(classes)}">{"".join(cells)}</tr>')
+    if not rows:
+        body = f'<tr><td colspan="{2 + len(langs)}" class="empty">No segments.</td></tr>'
+    else:
+        body = "\n".join(rows)
+    return (
+        f'<h2>Segments</h2>\n<table class="segments">\n<colgroup>{cols}</colgroup>\n'
+        f'<thead><tr><th scope="col">#</th><th scope="col">kind</th>{heads}</tr></thead>\n'
+        f"<tbody>\n{body}\n</tbody>\n</table>"
+    )
+
+
+def _text_cell(lang: str, text: object, flags: list[dict[str, Any]], copied: bool) -> str:
+    classes = ["text"]
+    badges = ""
+    if copied:
+        classes.append("copied")
+        why = "not sent to translation: copied unchanged"
+        badges += f'<span class="badge copied" title="{why}">copied</span>'
+    if flags:
+        classes.append("qa")
+        codes = " ".join(str(flag.get("code", "?")) for flag in flags)
+        details = "\n".join(f"{flag.get('code', '?')}: {flag.get('detail', '')}" for flag in flags)
+        badges += f'<span class="badge qa" title="{_e(details)}">{_e(codes)}</span>'
+    if text is None:
+        classes.append("missing")
+        content = "—"
+    else:
+        content = _e(text)
+    # No whitespace around the text: the cell is `white-space: pre-wrap`, so any would show.
+    return f'<td lang="{_e(lang)}" class="{" ".join(classes)}">{badges}{content}</td>'
+
+
+# --- index ---------------------------------------------------------------------------
+
+
+def index_page(bundles: list[dict[str, Any]], run_info: dict[str, Any]) -> str:
+    """The table of releases with links to their pages, and the releases that failed."""
+    targets = _run_targets(bundles)
+    skipped = {str(item.get("id")): item for item in run_info.get("skipped") or []}
+    failed: list[dict[str, Any]] = list(run_info.get("failed") or [])
+
+    meta = [f"{len(bundles)} releases"]
+    if failed:
+        meta.append(f"{len(failed)} failed")
+    if skipped:
+        meta.append(f"{len(skipped)} unchanged since an earlier run")
+    if run_info.get("started_at"):
+        meta.append(f"run started {_e(run_info['started_at'])}")
+
+    heads = "".join(f'<th scope="col">QA {_e(_lang_name(lang))}</th>' for lang in targets)
+    cols = '<col class="id"><col class="file"><col class="status"><col class="count">'
+    cols += '<col class="count">' * len(targets) + "<col>"
+    rows = [
+        _index_row(bundle, targets, str(bundle["release"]["id"]) in skipped) for bundle in bundles
+    ]
+    if not rows:
+        rows = [f'<tr><td colspan="{5 + len(targets)}" class="empty">No releases.</td></tr>']
+    parts = [
+        _head("Review: releases"),
+        "<h1>Releases</h1>",
+        f'<p class="meta">{" · ".join(meta)}</p>',
+        '<table class="releases">',
+        f"<colgroup>{cols}</colgroup>",
+        '<thead><tr><th scope="col">Release</th><th scope="col">Source file</th>'
+        f'<th scope="col">Status</th><th scope="col">Segments</th>{heads}'
+        '<th scope="col">Summary</th></tr></thead>',
+        "<tbody>",
+        *rows,
+        "</tbody>\n</table>",
+    ]
+    if failed:
+        parts.append(_failed_table(failed))
+    known = {str(bundle["release"]["id"]) for bundle in bundles}
+    orphans = [item for rid, item in skipped.items() if rid not in known]
+    if orphans:
+        parts.append(_skipped_table(orphans))
+    parts.append("</body>\n</html>\n")
+    return "\n".join(parts)
+
+
+def _index_row(bundle: dict[str, Any], targets: list[str], unchanged: bool) -> str:
+    release = bundle["release"]
+    rid = str(release["id"])
+    segments: list[dict[str, Any]] = bundle.get("segments") or []
+    status = _status(segments, str(release.get("lang") or SOURCE_LANG), targets)
+    if unchanged:
+        status += " (unchanged)"
+    cells = [
+        f'<td><a href="{_e(quote(rid, safe="") + ".html")}">{_e(rid)}</a></td>',
+        f"<td>{_e(release.get('path', ''))}</td>",
+        f"<td>{_e(status)}</td>",
+        f'<td class="count">{len(segments)}</td>',
+    ]
+    for lang in targets:
+        flagged, codes = _flags_in(segments, lang)
+        title = ", ".join(f"{code}: {n}" for code, n in sorted(codes.items()))
+        cls = "count qa" if flagged else "count"
+        attr = f' title="{_e(title)}"' if title else ""
+        cells.append(f'<td class="{cls}"{attr}>{flagged}</td>')
+    cells.append(f"<td>{_snippet(bundle.get('summaries') or {}, targets)}</td>")
+    return f"<tr>{''.join(cells)}</tr>"
+
+
+def _failed_table(failed: list[dict[str, Any]]) -> str:
+    rows = [
+        f'<tr class="failed"><td>{_e(item.get("path", ""))}</td><td>{_e(item.get("id") or "")}</td>'
+        f"<td>{_e(item.get('stage') or '')}</td><td>{_e(item.get('reason', ''))}</td></tr>"
+        for item in failed
+    ]
+    return (
+        '<h2>Failed releases</h2>\n<table class="failed-releases">\n'
+        '<colgroup><col class="file"><col class="file"><col class="status"><col></colgroup>\n'
+        '<thead><tr><th scope="col">Source file</th><th scope="col">Release</th>'
+        '<th scope="col">Stage</th><th scope="col">Reason</th></tr></thead>\n'
+        "<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>"
+    )
+
+
+def _skipped_table(skipped: list[dict[str, Any]]) -> str:
+    """Skipped releases whose bundles were not handed to us: listed so none goes missing."""
+    rows = [
+        f"<tr><td>{_e(item.get('path', ''))}</td><td>{_e(item.get('id') or '')}</td>"
+        f"<td>{_e(item.get('reason', ''))}</td></tr>"
+        for item in skipped
+    ]
+    return (
+        '<h2>Skipped releases without a page</h2>\n<table class="skipped-releases">\n'
+        '<colgroup><col class="file"><col class="file"><col></colgroup>\n'
+        '<thead><tr><th scope="col">Source file</th><th scope="col">Release</th>'
+        '<th scope="col">Reason</th></tr></thead>\n'
+        "<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>"
+    )
+
+
+def _status(segments: list[dict[str, Any]], source_lang: str, targets: list[str]) -> str:
+    """What the bundle holds: a reviewer should not open a page expecting translations
+    that a segmentation-only run never made."""
+    if not segments:
+        return "no segments"
+    have = [lang for lang in targets if any(lang in (s.get("text") or {}) for s in segments)]
+    if not have:
+        return "segmented only"
+    complete = all(lang in (s.get("text") or {}) for s in segments for lang in have)
+    return "translated" if complete else "incomplete"
+
+
+def _snippet(summaries: dict[str, Any], targets: list[str]) -> str:
+    order = [lang for lang in (*targets, *sorted(summaries)) if lang in summaries]
+    if not order:
+        return '<span class="empty">—</span>'
+    lang = order[0]
+    summary = summaries[lang]
+    text = " ".join(str(summary.get("text", "") if isinstance(summary, dict) else summary).split())
+    # Cut before escaping: cutting escaped text could split an entity such as `&amp;`.
+    if len(text) > _SNIPPET_CHARS:
+        text = text[:_SNIPPET_CHARS].rsplit(" ", 1)[0] + "…"
+    return f'<span lang="{_e(lang)}">{_e(text)}</span>'
+
+
+# --- shared --------------------------------------------------------------------------
+
+
+def _head(title: str) -> str:
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{_e(_CSP)}">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        '<meta name="referrer" content="no-referrer">\n'
+        f"<title>{_e(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>"
+    )
+
+
+def html_id(segment_id: str, used: set[str] | None = None) -> str:
+    """An HTML id (and URL fragment) for a segment id such as `004_cb19f3dc33687751:0007`:
+    letters, digits, `_` and `-` only, so it needs no quoting in a link or a CSS selector,
+    and unique within the page (`used` collects those already given out)."""
+    safe = "seg-" + (re.sub(r"[^A-Za-z0-9_-]+", "-", segment_id).strip("-") or "x")
+    candidate, n = safe, 1
+    while used is not None and candidate in used:
+        n += 1
+        candidate = f"{safe}-{n}"
+    if used is not None:
+        used.add(candidate)
+    return candidate
+
+
+def _flag_counts(segments: list[dict[str, Any]]) -> dict[str, int]:
+    """Language -> number of segments with at least one QA flag in it."""
+    counts: Counter[str] = Counter()
+    for segment in segments:
+        for lang, flags in (segment.get("qa") or {}).items():
+            if flags:
+                counts[lang] += 1
+    return dict(counts)
+
+
+def _flags_in(segments: list[dict[str, Any]], lang: str) -> tuple[int, Counter[str]]:
+    """Segments flagged in `lang`, and how often each flag code occurs there."""
+    flagged = 0
+    codes: Counter[str] = Counter()
+    for segment in segments:
+        flags = (segment.get("qa") or {}).get(lang) or []
+        if flags:
+            flagged += 1
+            codes.update(str(flag.get("code", "?")) for flag in flags)
+    return flagged, codes
+
+
+def _run_targets(bundles: list[dict[str, Any]]) -> list[str]:
+    """Every target language of any bundle, for the index's QA columns."""
+    langs: set[str] = set()
+    for bundle in bundles:
+        source_lang = str(bundle["release"].get("lang") or SOURCE_LANG)
+        langs.update(page_languages(bundle.get("segments") or [], source_lang)[1:])
+    return [lang for lang in _TARGET_ORDER if lang in langs] + sorted(langs - set(_TARGET_ORDER))
+
+
+def _lang_name(lang: str) -> str:
+    return LANG_NAMES.get(lang, lang)
+
+
+def _css_token(value: str) -> str:
+    # Kinds are a fixed vocabulary; anything else still must not break out of the attribute.
+    return re.sub(r"[^a-z0-9_-]+", "-", value.lower()) or "unknown"
+
+
+def _e(value: object) -> str:
+    """Every bundle value goes through here on its way into the page."""
+    return html.escape("" if value is None else str(value), quote=True)
