@@ -59,6 +59,7 @@ def test_typo_in_an_override_fails_at_compose_time() -> None:
         (["summarise.by_target.ru.method=paraphrase"], "method"),
         (["translate.dtype=int3"], "dtype"),
         (["segment.translate_boilerplate=some"], "segment.translate_boilerplate"),
+        (["output.formats=[site,pdf]"], "output.formats"),
     ],
 )
 def test_conflicts_are_rejected_with_the_key_to_fix(overrides: list[str], message: str) -> None:
