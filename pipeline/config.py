@@ -20,7 +20,7 @@ from pipeline.qa import QAConfig
 from pipeline.stages.bundle import FORMATS
 from pipeline.stages.segment import BOILERPLATE_POLICIES, SegmentConfig
 
-ALL_STAGES = ("ingest", "segment", "translate", "summarise", "bundle")
+ALL_STAGES = ("ingest", "segment", "translate", "summarise", "bundle", "evaluate")
 BACKENDS = ("transformers", "ctranslate2")
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
@@ -30,6 +30,7 @@ SUMMARY_METHODS = ("translate", "summarise")
 @dataclass
 class CorpusConfig:
     dir: str = "corpus"
+    references: str = "${corpus.dir}/references"
 
 
 @dataclass
@@ -93,6 +94,7 @@ class PipelineConfig:
     # Redo releases whose bundle in output.dir is up to date (same input bytes, same config
     # hash); by default they are skipped.
     force: bool = False
+    seed: int = 0
     segment: SegmentConfig = field(default_factory=SegmentConfig)
     translate: TranslateConfig = field(default_factory=TranslateConfig)
     summarise: SummariseConfig = field(default_factory=SummariseConfig)

@@ -64,6 +64,7 @@ class RunReport:
     duplicates: dict[str, str] = field(default_factory=dict)  # release id -> id of same bytes
     outputs: dict[str, list[str]] = field(default_factory=dict)  # format -> files written
     qa: dict[str, dict[str, int]] = field(default_factory=dict)  # lang -> flag -> segments
+    metrics: dict[str, Any] = field(default_factory=dict)  # evaluate stage, if references
 
     events: EventLog | None = None
 
@@ -149,6 +150,7 @@ def run(cfg: DictConfig) -> int:
 
 def _run_locked(cfg: DictConfig, output_dir: Path) -> int:
     started = datetime.now(timezone.utc)
+    _seed(cfg.seed)
     _remove_leftovers(output_dir)
     stages = effective_stages(cfg)
     report = RunReport()
@@ -214,6 +216,9 @@ def _stages(
             current, output_dir, list(cfg.output.formats), _run_info(report, started)
         )
         report.qa = count_flags(current)
+    if "evaluate" in stages:
+        with report.timed("evaluate"):
+            report.metrics = _evaluate(current, cfg, output_dir)
     _write_manifest(cfg, output_dir, started, chash, report)
     summary = (f"{len(report.done)} releases done, {len(report.skipped)} unchanged, "
                f"{len(report.failed)} failed; outputs in {output_dir}")  # fmt: skip
@@ -221,6 +226,40 @@ def _stages(
     report.event("run-finished", done=len(report.done), skipped=len(report.skipped),
                  failed=len(report.failed), timings=report.timings)  # fmt: skip
     return EXIT_SOME_FAILED if report.failed else EXIT_OK
+
+
+def _evaluate(bundles: list[dict[str, Any]], cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
+    """Scores against reference translations and summaries, where there are any; also
+    written to metrics.json. An empty dict when the corpus has no references."""
+    from pipeline.stages.evaluate import evaluate
+
+    references = Path(cfg.corpus.references)
+    if not references.is_dir():
+        log.info("evaluate: no references folder %s; nothing to score", references)
+        return {}
+    metrics = evaluate(bundles, references, list(cfg.targets))
+    for error in metrics.get("errors", []):
+        log.warning("evaluate: %s: %s", error.get("file"), error.get("reason"))
+    for lang, scores in metrics.get("translation", {}).items():
+        log.info("evaluate %s: BLEU %.1f, chrF %.1f, TER %.1f over %d lines", lang,
+                 scores["bleu"], scores["chrf"], scores["ter"], scores["lines"])  # fmt: skip
+    write_json(output_dir / "metrics.json", metrics)
+    return metrics
+
+
+def _seed(seed: int) -> None:
+    """Seed every generator a run may touch. Decoding is greedy or beam search, so outputs
+    do not depend on it; anything sampled later will."""
+    import random
+    import sys
+
+    import numpy
+
+    random.seed(seed)
+    numpy.random.seed(seed)
+    torch = sys.modules.get("torch")  # seeded again once an engine has imported it
+    if torch is not None:
+        torch.manual_seed(seed)
 
 
 def _qa(bundles: list[Bundle], cfg: DictConfig) -> None:
@@ -353,15 +392,19 @@ def _resolve_models(cfg: DictConfig, stages: list[str]) -> dict[str, ModelRef]:
 def _translation_engine(cfg: DictConfig, model: ModelRef) -> Any:
     """The configured backend's engine for one MarianMT model."""
     settings = cfg.translate
+    engine: Any
     if settings.backend == "ctranslate2":
         from pipeline.engines.ct2 import CTranslate2Engine
 
-        return CTranslate2Engine(
+        engine = CTranslate2Engine(
             model, cfg.device, settings.compute_type, settings.threads, cfg.paths.cache_dir
         )
-    from pipeline.engines.hf import Seq2SeqEngine
+    else:
+        from pipeline.engines.hf import Seq2SeqEngine
 
-    return Seq2SeqEngine(model, cfg.device, settings.dtype)
+        engine = Seq2SeqEngine(model, cfg.device, settings.dtype)
+    _seed(cfg.seed)
+    return engine
 
 
 def _engine_settings(cfg: DictConfig) -> dict[str, str]:
@@ -467,6 +510,7 @@ def _summarise(
 
     def summarise_in(lang: str, model: ModelRef) -> None:
         engine = Seq2SeqEngine(model, cfg.device, settings.dtype)
+        _seed(cfg.seed)
         summariser = Summariser(engine, decoding, settings.max_input_tokens)
         summarise_bundles(bundles, lang, summariser, model.ref)
         report.models[f"summarise.{lang}"] = {
@@ -543,6 +587,12 @@ def _write_manifest(
         "models": report.models,
         "translation": {"memory": cfg.translate.memory, **report.translation},
         "qa": report.qa,
+        "metrics": {
+            key: report.metrics[key]
+            for key in ("translation", "summaries", "errors")
+            if key in report.metrics
+        },
+        "seed": cfg.seed,
         "outputs": report.outputs,
         "timings": report.timings,
         "config_hash": chash,

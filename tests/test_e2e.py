@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -108,8 +109,10 @@ def test_manifest_lists_every_release_models_and_timings(smoke_run: Path) -> Non
         "qa",
         "summarise",
         "bundle",
+        "evaluate",
     }
     assert set(manifest["qa"]) == {"en", "ru"}
+    assert manifest["metrics"] == {}  # corpus/ has no references
     assert manifest["models"]["translate.en"]["revision"].startswith("sha256:")
     assert manifest["config"]["translate"]["models"]["en"] == "smoke:opus-mt-de-en-tiny"
     assert manifest["versions"]["transformers"]
@@ -259,3 +262,59 @@ def test_reviewer_and_tool_outputs_are_written_for_every_release(smoke_run: Path
     assert set(table.column_names) >= {"release_id", "segment_id", "de", "en", "ru", "qa"}
     manifest = json.loads((smoke_run / "manifest.json").read_text())
     assert set(manifest["outputs"]) == {"site", "tmx", "xliff", "dataset"}
+
+
+@pytest.mark.slow
+def test_evaluate_scores_the_parallel_sample(tmp_path: Path, model_cache: Path) -> None:
+    """The PUD sample in benchmarks/parallel has line-aligned references: the evaluate stage
+    scores every line; the smoke models' scores are meaningless, but they are sacrebleu's."""
+    cfg = make_config(
+        [
+            "preset=smoke",
+            f"corpus.dir={ROOT / 'benchmarks' / 'parallel'}",
+            f"output.dir={tmp_path}",
+            f"paths.cache_dir={model_cache}",
+            "translate.memory=null",
+        ]
+    )
+    assert run(cfg) == EXIT_OK
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["errors"] == []
+    for lang in ("en", "ru"):
+        scores = metrics["translation"][lang]
+        assert scores["lines"] == 61 and scores["releases"] == 25
+        assert 0 <= scores["bleu"] <= 100 and "nrefs:1" in scores["signatures"]["bleu"]
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["metrics"]["translation"] == metrics["translation"]
+    assert manifest["seed"] == 0
+
+
+@pytest.mark.slow
+def test_a_sweep_and_its_report(tmp_path: Path, model_cache: Path) -> None:
+    """`-m` over two settings on the parallel sample, then `python -m pipeline.report`:
+    one row per job with the differing setting, scores and throughput, and both plots."""
+    sweep = tmp_path / "sweep"
+    result = run_cli(
+        [
+            "-m",
+            "preset=smoke",
+            f"corpus.dir={ROOT / 'benchmarks' / 'parallel'}",
+            f"paths.cache_dir={model_cache}",
+            f"translate.memory={tmp_path / 'tm.sqlite'}",
+            "translate.num_beams=1,2",
+            f"hydra.sweep.dir={sweep}",
+        ]
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    report = subprocess.run(
+        [sys.executable, "-m", "pipeline.report", str(sweep)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert report.returncode == 0, report.stderr[-3000:]
+    with (sweep / "report" / "report.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["translate.num_beams"] for row in rows] == ["1", "2"]
+    assert all(row["bleu_en"] and row["chrf_ru"] and row["segments_per_s"] for row in rows)
+    for plot in ("quality_vs_throughput.png", "stage_times.png"):
+        assert (sweep / "report" / plot).read_bytes().startswith(b"\x89PNG")

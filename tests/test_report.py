@@ -1,0 +1,210 @@
+"""`python -m pipeline.report`: a fake sweep folder in, table, CSV and plots out."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.report import collect, find_jobs, main, write_report
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+BASE_CONFIG: dict[str, Any] = {
+    "corpus": {"dir": "corpus", "references": "corpus/references"},
+    "output": {"dir": "OVERRIDDEN PER JOB", "formats": ["site"]},
+    "stages": ["ingest", "segment", "translate", "summarise", "bundle"],
+    "targets": ["en", "ru"],
+    "device": "auto",
+    "force": False,
+    "translate": {"models": {"en": "smoke:opus-mt-de-en-tiny"}, "num_beams": 4, "memory": None},
+    "summarise": {"num_beams": 2},
+}
+
+
+def _manifest(
+    job_dir: Path, num_beams: int, translate_s: float, failed: int = 0, **config: Any
+) -> dict[str, Any]:
+    cfg = copy.deepcopy(BASE_CONFIG)
+    cfg["output"]["dir"] = str(job_dir)  # differs in every job: never a difference column
+    cfg["translate"]["num_beams"] = num_beams
+    cfg.update(config)
+    return {
+        "schema_version": 1,
+        "status": "failed" if failed else "ok",
+        "duration_s": round(translate_s + 3.3, 3),
+        "counts": {"done": 5 - failed, "skipped": 0, "failed": failed, "segments": 120},
+        "timings": {
+            "ingest": 0.006,
+            "segment": 0.013,
+            "translate": translate_s,
+            "summarise": 3.2,
+            "bundle": 0.03,
+        },
+        "config_hash": f"hash{num_beams}",
+        "config": cfg,
+        "translation": {"memory": None, "translate.en": {"segments_sent": 105, "memory_hits": 0}},
+        "qa": {"en": {"untranslated": 2, "length_ratio": 1}, "ru": {}},
+    }
+
+
+def _metrics(bleu: float, chrf: float) -> dict[str, Any]:
+    return {
+        "translation": {
+            "en": {"bleu": bleu, "chrf": chrf, "ter": 70.5, "signatures": {}, "lines": 40},
+            "ru": {"bleu": bleu / 2, "chrf": chrf / 2, "ter": 80.0, "signatures": {}},
+        },
+        "summaries": {"en": {"rouge1": 0.3, "rouge2": 0.1, "rougeL": 0.25, "releases": 5}},
+        "releases": {},
+        "errors": [],
+    }
+
+
+def _job(
+    sweep: Path,
+    name: str,
+    overrides: list[str] | None,
+    manifest: dict[str, Any],
+    metrics: dict[str, Any] | None = None,
+) -> Path:
+    folder = sweep / name
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    if metrics is not None:
+        (folder / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
+    if overrides is not None:
+        (folder / ".hydra").mkdir()
+        text = "".join(f"- {item}\n" for item in overrides)
+        (folder / ".hydra" / "overrides.yaml").write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def sweep(tmp_path: Path) -> Path:
+    """Jobs 0, 2 and 10 (natural order, not string order) of a num_beams sweep; job 10 has
+    no metrics and a failed release."""
+    root = tmp_path / "multirun" / "2026-11-23" / "18-30-00"
+    root.mkdir(parents=True)
+    (root / "multirun.yaml").write_text("hydra: {}\n", encoding="utf-8")
+    for name, beams, seconds, metrics, failed in [
+        ("10", 8, 16.0, None, 1),
+        ("0", 1, 4.0, _metrics(20.0, 45.0), 0),
+        ("2", 4, 8.0, _metrics(25.0, 50.0), 0),
+    ]:
+        manifest = _manifest(root / name, beams, seconds, failed)
+        _job(root, name, ["preset=smoke", f"translate.num_beams={beams}"], manifest, metrics)
+    return root
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_report_of_a_sweep(sweep: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(sweep)]) == 0
+    out = sweep / "report"
+
+    rows = _read_csv(out / "report.csv")
+    assert [row["job"] for row in rows] == ["0", "2", "10"]
+    columns = list(rows[0])
+    # Only the swept key differs: not preset=smoke (same in every job), not output.dir.
+    assert columns[:3] == ["job", "translate.num_beams", "status"]
+    assert "preset" not in columns and "output.dir" not in columns
+    assert [row["translate.num_beams"] for row in rows] == ["1", "4", "8"]
+    assert [row["status"] for row in rows] == ["ok", "ok", "failed"]
+    assert [row["done"] for row in rows] == ["5", "5", "4"]
+    assert [row["failed"] for row in rows] == ["0", "0", "1"]
+    assert rows[0]["segments"] == "120"
+    assert rows[0]["seconds"] == "7.3"
+    for stage in ("ingest", "segment", "translate", "summarise", "bundle"):
+        assert f"{stage}_s" in columns
+    assert rows[1]["translate_s"] == "8.0"
+    assert [row["segments_per_s"] for row in rows] == ["30.0", "15.0", "7.5"]
+    assert rows[0]["bleu_en"] == "20.0" and rows[1]["chrf_en"] == "50.0"
+    assert rows[0]["ter_en"] == "70.5" and rows[0]["chrf_ru"] == "22.5"
+    assert rows[0]["rougeL_en"] == "0.25"
+    assert "rougeL_ru" not in columns  # no job scored a Russian summary
+    assert rows[2]["bleu_en"] == ""  # job 10 has no metrics.json
+    assert [row["qa_en"] for row in rows] == ["3", "3", "3"]
+    assert rows[0]["qa_ru"] == "0"  # checked and clean, not blank
+
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert str(sweep) in md and "jobs: 3" in md
+    assert "no metrics for job(s) 10" in md
+    assert "| job | translate.num_beams | status |" in md
+    assert "| 2 | 4 | ok |" in md
+
+    for name in ("quality_vs_throughput.png", "stage_times.png"):
+        assert (out / name).read_bytes().startswith(PNG_SIGNATURE)
+
+    printed = capsys.readouterr().out
+    assert "| job | translate.num_beams | status |" in printed
+    assert f"wrote {out / 'report.csv'}" in printed
+
+
+def test_no_metrics_anywhere_and_out_option(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    for name, beams in [("0", 1), ("1", 4)]:
+        manifest = _manifest(sweep / name, beams, 2.0 * beams)
+        _job(sweep, name, ["preset=smoke", f"translate.num_beams={beams}"], manifest)
+    out = tmp_path / "elsewhere"
+    assert main([str(sweep), "--out", str(out)]) == 0
+    columns = list(_read_csv(out / "report.csv")[0])
+    assert not [c for c in columns if c.startswith(("bleu_", "chrf_", "ter_", "rougeL_"))]
+    assert "qa_en" in columns
+    assert "no job has metrics" in (out / "report.md").read_text(encoding="utf-8")
+    assert (out / "quality_vs_throughput.png").read_bytes().startswith(PNG_SIGNATURE)
+    assert not (sweep / "report").exists()
+
+
+def test_config_differences_without_overrides(tmp_path: Path) -> None:
+    """Jobs without .hydra/ (or with the same overrides) still show what differs, taken
+    from the resolved config; a key explained by a differing override stays hidden."""
+    sweep = tmp_path / "sweep"
+    _job(sweep, "0", None, _manifest(sweep / "0", 4, 2.0, device="cpu"))
+    _job(sweep, "1", None, _manifest(sweep / "1", 4, 2.0, device="cuda", targets=["en"]))
+    rows = collect(sweep)
+    assert [key for key in rows[0] if key in ("device", "targets")] == ["targets", "device"]
+    assert [(row["device"], row["targets"]) for row in rows] == [
+        ("cpu", "[en,ru]"),
+        ("cuda", "[en]"),
+    ]
+
+    # A group override (preset) changes model keys too: one `preset` column says it all.
+    grouped = tmp_path / "grouped"
+    for name, preset, model in [("0", "none", "Helsinki-NLP/opus-mt-de-en"), ("1", "smoke", "x")]:
+        manifest = _manifest(grouped / name, 4, 2.0)
+        manifest["config"]["translate"]["models"]["en"] = model
+        _job(grouped, name, [f"preset={preset}"], manifest)
+    rows = collect(grouped)
+    assert [row["preset"] for row in rows] == ["none", "smoke"]
+    assert "translate.models.en" not in rows[0]
+
+
+def test_jobs_two_levels_down(tmp_path: Path, sweep: Path) -> None:
+    day = sweep.parent  # multirun/<date>: holds <time>/<job>
+    assert [p.relative_to(day).as_posix() for p in find_jobs(day)] == [
+        "18-30-00/0",
+        "18-30-00/2",
+        "18-30-00/10",
+    ]
+    paths = write_report(collect(day), tmp_path / "r")
+    assert [p.name for p in paths] == [
+        "report.md",
+        "report.csv",
+        "quality_vs_throughput.png",
+        "stage_times.png",
+    ]
+
+
+def test_empty_folder_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "0" / ".hydra").mkdir(parents=True)  # a job that never wrote its manifest
+    assert main([str(tmp_path)]) == 2
+    assert "no job folder" in capsys.readouterr().err
+    assert not (tmp_path / "report").exists()
+    assert main([str(tmp_path / "missing")]) == 2
