@@ -424,7 +424,8 @@ _MONTHS = (
 _LIST_MARKER = re.compile(r"(?:\d{1,3}[.)]|[A-Za-z]\)|[-–—•·*▪►‣◦])(?: |$)")
 _DATE_AFTER_NUMBER = re.compile(rf"\d{{1,3}}\. (?:{_MONTHS})\b")  # "5. Februar", not a list
 
-_NAVIGATION = frozenset(
+# Headers of a list of links to other articles: what follows them is link labels.
+_LINK_SECTIONS = frozenset(
     (
         "weiterführende links",
         "weitere meldungen",
@@ -433,6 +434,16 @@ _NAVIGATION = frozenset(
         "verwandte artikel",
         "ähnliche artikel",
         "mehr zum thema",
+        "das könnte sie auch interessieren",
+        "auch interessant",
+        "lesen sie auch",
+        "links",
+        "downloads",
+    )
+)
+
+_NAVIGATION = _LINK_SECTIONS | frozenset(
+    (
         "ixpos news",
         "zurück",
         "nach oben",
@@ -445,8 +456,6 @@ _NAVIGATION = frozenset(
         "impressum",
         "datenschutz",
         "newsletter",
-        "links",
-        "downloads",
         "weiterlesen",
         "mehr lesen",
         "schließen",
@@ -564,24 +573,6 @@ def _mark_breadcrumbs(plains: list[str], kinds: list[str]) -> None:
             ):
                 kinds[index:end] = ["boilerplate"] * (end - index)
         index = max(end, index + 1)
-
-
-_LINK_SECTIONS = frozenset(
-    (
-        "weiterführende links",
-        "weitere meldungen",
-        "weitere nachrichten",
-        "weitere artikel",
-        "verwandte artikel",
-        "ähnliche artikel",
-        "mehr zum thema",
-        "das könnte sie auch interessieren",
-        "auch interessant",
-        "lesen sie auch",
-        "links",
-        "downloads",
-    )
-)
 
 
 def _mark_link_lists(plains: list[str], kinds: list[str], abbreviations: frozenset[str]) -> None:
