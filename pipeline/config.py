@@ -28,6 +28,15 @@ SUMMARY_METHODS = ("translate", "summarise")
 
 
 @dataclass
+class RayConfig:
+    address: str | None = None  # an existing cluster ("auto", "ray://host:10001"); null: local
+    actors: int = 2  # model-holding actors per model
+    gpus_per_actor: float = 0.0
+    batch_size: int = 64  # texts per map_batches call
+    num_cpus: int | None = None  # local instance only; null: every core
+
+
+@dataclass
 class CorpusConfig:
     dir: str = "corpus"
     references: str = "${corpus.dir}/references"
@@ -95,6 +104,7 @@ class PipelineConfig:
     # hash); by default they are skipped.
     force: bool = False
     seed: int = 0
+    ray: RayConfig = field(default_factory=RayConfig)
     segment: SegmentConfig = field(default_factory=SegmentConfig)
     translate: TranslateConfig = field(default_factory=TranslateConfig)
     summarise: SummariseConfig = field(default_factory=SummariseConfig)
@@ -135,8 +145,10 @@ def validate(cfg: DictConfig) -> None:
             f"segment.translate_boilerplate={cfg.segment.translate_boilerplate!r}: "
             f"choose from {list(BOILERPLATE_POLICIES)}"
         )
-    if cfg.executor != "local":
-        raise ConfigError(f"executor={cfg.executor!r} is not available yet; use executor=local")
+    if cfg.executor not in ("local", "ray"):
+        raise ConfigError(f"executor={cfg.executor!r}: choose local or ray")
+    if cfg.ray.actors < 1 or cfg.ray.gpus_per_actor < 0 or cfg.ray.batch_size < 1:
+        raise ConfigError("ray.actors and ray.batch_size must be >= 1, ray.gpus_per_actor >= 0")
     if cfg.translate.backend not in BACKENDS:
         raise ConfigError(
             f"translate.backend={cfg.translate.backend!r}: choose from {list(BACKENDS)}"

@@ -13,6 +13,7 @@ moment leaves complete files only, and the next run picks up what is missing.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -150,6 +151,10 @@ def run(cfg: DictConfig) -> int:
 
 def _run_locked(cfg: DictConfig, output_dir: Path) -> int:
     started = datetime.now(timezone.utc)
+    if cfg.executor == "ray":
+        from pipeline import ray_executor
+
+        ray_executor.start(cfg.ray.address, cfg.ray.num_cpus)
     _seed(cfg.seed)
     _remove_leftovers(output_dir)
     stages = effective_stages(cfg)
@@ -436,6 +441,18 @@ def _translator(
     from pipeline.stages.translate import Translator
 
     settings = cfg.translate
+    remote = None
+    if cfg.executor == "ray":
+        from pipeline import ray_executor
+
+        make = functools.partial(_worker_translator, cfg, model, decoding, target_token)
+        remote = functools.partial(
+            ray_executor.map_texts,
+            make=make,
+            actors=cfg.ray.actors,
+            gpus_per_actor=cfg.ray.gpus_per_actor,
+            batch_size=cfg.ray.batch_size,
+        )
     return Translator(
         lambda: _translation_engine(cfg, model),
         decoding,
@@ -446,7 +463,36 @@ def _translator(
         label=label,
         memory=memory,
         memory_settings={"model": model.ref, "revision": model.revision, **_engine_settings(cfg)},
+        remote=remote,
     )
+
+
+def _worker_translator(
+    cfg: DictConfig, model: ModelRef, decoding: Any, target_token: str | None
+) -> Any:
+    """The Translator a Ray actor holds: the same engine and batching, no memory (the
+    driver consults and fills that)."""
+    from pipeline.stages.translate import Translator
+
+    settings = cfg.translate
+    return Translator(
+        _translation_engine(cfg, model),
+        decoding,
+        target_token=target_token,
+        batch_size=settings.batch_size,
+        max_batch_tokens=settings.max_batch_tokens,
+        max_input_tokens=settings.max_input_tokens,
+    )
+
+
+def _worker_summariser(cfg: DictConfig, model: ModelRef, decoding: Any) -> Any:
+    from pipeline.engines.hf import Seq2SeqEngine
+    from pipeline.ray_executor import SummariserWorker
+    from pipeline.stages.summarise import Summariser
+
+    engine = Seq2SeqEngine(model, cfg.device, cfg.summarise.dtype)
+    _seed(cfg.seed)
+    return SummariserWorker(Summariser(engine, decoding, cfg.summarise.max_input_tokens))
 
 
 def _translation_record(translator: Any) -> dict[str, Any]:
@@ -509,14 +555,36 @@ def _summarise(
     )
 
     def summarise_in(lang: str, model: ModelRef) -> None:
-        engine = Seq2SeqEngine(model, cfg.device, settings.dtype)
-        _seed(cfg.seed)
-        summariser = Summariser(engine, decoding, settings.max_input_tokens)
-        summarise_bundles(bundles, lang, summariser, model.ref)
+        if cfg.executor == "ray":
+            from pipeline import ray_executor
+            from pipeline.ray_executor import SEPARATOR
+            from pipeline.stages.summarise import Summary, summary_input
+
+            texts = ray_executor.map_texts(
+                [SEPARATOR.join(summary_input(bundle, lang)) for bundle in bundles],
+                make=functools.partial(_worker_summariser, cfg, model, decoding),
+                actors=cfg.ray.actors,
+                gpus_per_actor=cfg.ray.gpus_per_actor,
+                batch_size=cfg.ray.batch_size,
+            )
+            for bundle, text in zip(bundles, texts, strict=True):
+                bundle.summaries[lang] = Summary(text=text, model=model.ref, method="summarise")
+        else:
+            engine = Seq2SeqEngine(model, cfg.device, settings.dtype)
+            _seed(cfg.seed)
+            summariser = Summariser(engine, decoding, settings.max_input_tokens)
+            summarise_bundles(bundles, lang, summariser, model.ref)
+        from pipeline.engines import hf
+
+        device = hf.resolve_device(cfg.device)
         report.models[f"summarise.{lang}"] = {
-            **_provenance(model, engine),
+            "model": model.ref,
+            "revision": model.revision,
+            "backend": "transformers",
+            "device": device,
+            "dtype": str(hf.resolve_dtype(settings.dtype, device)).removeprefix("torch."),
             "method": "summarise",
-            "max_input_tokens": summariser.max_input_tokens,
+            "max_input_tokens": settings.max_input_tokens,  # null: the model's own limit
             **decoding.__dict__,
         }
 

@@ -74,6 +74,7 @@ class Translator:
         label: str = "translate",
         memory: TranslationMemory | None = None,
         memory_settings: dict[str, Any] | None = None,
+        remote: Callable[[list[str]], list[str]] | None = None,
     ) -> None:
         self._engine = engine if not callable(engine) else None
         self._engine_factory = engine if callable(engine) else None
@@ -92,6 +93,9 @@ class Translator:
             "min_new_tokens": decoding.min_new_tokens,
             "target_token": target_token,
         }
+        # executor=ray: texts the memory lacks go to actors that each hold a Translator of
+        # their own; this one only consults and fills the memory (pipeline/ray_executor.py).
+        self.remote = remote
         self.segments_sent = 0  # pieces handed to the model, for the manifest
         self.memory_hits = 0  # unique texts taken from the translation memory
         self.oom_retries = 0
@@ -117,7 +121,13 @@ class Translator:
         unique = list(dict.fromkeys(text.strip() for text in texts if has_letters(text)))
         translated = self._remembered(unique)
         todo = [text for text in unique if text not in translated]
-        if todo:
+        if todo and self.remote is not None:
+            outputs = dict(zip(todo, self.remote(todo), strict=True))
+            if self.memory is not None:
+                self.memory.store(self.memory_settings, list(outputs.items()))
+            self.segments_sent += len(todo)
+            translated.update(outputs)
+        elif todo:
             translated.update(self._translate_texts(todo))
         return [translated.get(text.strip(), text) for text in texts]
 

@@ -1,0 +1,85 @@
+"""Ray scaling: translation throughput with 1, 2, ... model-holding actors.
+
+    python -m pipeline.bench.ray_scaling [--actors 1 2] [--segments 128] [--backend ctranslate2]
+
+The full-size random-weight opus-mt-de-en model (see pipeline/bench/translation.py), greedy,
+32 new tokens per segment, the machine's cores shared evenly between the actors. The time
+is the wall time of the whole `map_batches` call: actor start and model load included, as a
+batch job pays them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import sys
+import time
+from pathlib import Path
+
+from pipeline.bench.translation import MODEL, benchmark_segments
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.bench.ray_scaling")
+    parser.add_argument("--actors", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--segments", type=int, default=128)
+    parser.add_argument("--max-new-tokens", type=int, default=32)
+    parser.add_argument("--backend", default="ctranslate2", choices=["transformers", "ctranslate2"])
+    parser.add_argument("--gpus-per-actor", type=float, default=0.0)
+    parser.add_argument(
+        "--cache", type=Path, default=Path("~/.cache/pressrelease-pipeline").expanduser()
+    )
+    args = parser.parse_args(argv)
+
+    import ray
+    from hydra import compose, initialize_config_dir
+
+    from pipeline import ray_executor
+    from pipeline.config import register_configs
+    from pipeline.models import resolve_model
+    from pipeline.runner import _worker_translator
+    from pipeline.stages.translate import Decoding
+
+    cores = len(os.sched_getaffinity(0))
+    texts = benchmark_segments(args.segments)
+    model = resolve_model(MODEL, args.cache, "bench")  # built once, before any timing
+    register_configs()
+    configs = Path(__file__).resolve().parents[2] / "configs"
+    rows = [
+        "| actors | threads each | seconds | target tokens/s | speed-up |",
+        "| ---: | ---: | ---: | ---: | ---: |",
+    ]
+    base = None
+    ray.init(num_cpus=cores, include_dashboard=False, log_to_driver=False)
+    for actors in args.actors:
+        threads = max(1, cores // actors)
+        with initialize_config_dir(config_dir=str(configs), version_base="1.3"):
+            cfg = compose(
+                config_name="config",
+                overrides=[
+                    f"translate.backend={args.backend}",
+                    f"translate.threads={threads}",
+                    f"paths.cache_dir={args.cache}",
+                    "device=cpu",
+                ],
+            )
+        decoding = Decoding(num_beams=1, max_new_tokens=args.max_new_tokens)
+        make = functools.partial(_worker_translator, cfg, model, decoding, None)
+        started = time.perf_counter()
+        outputs = ray_executor.map_texts(
+            texts, make, actors, args.gpus_per_actor, batch_size=-(-len(texts) // actors)
+        )
+        seconds = time.perf_counter() - started
+        assert len(outputs) == len(texts)
+        speed = len(texts) * args.max_new_tokens / seconds
+        base = base or speed
+        rows.append(f"| {actors} | {threads} | {seconds:.1f} | {speed:.0f} | {speed / base:.2f}x |")
+        print(rows[-1], file=sys.stderr, flush=True)
+    ray.shutdown()
+    print("\n".join(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

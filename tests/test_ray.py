@@ -1,0 +1,53 @@
+"""executor=ray: the same bundles and manifest as the local executor, on a local Ray."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pipeline.runner import EXIT_OK, run
+from tests.conftest import CORPUS, make_config
+from tests.test_e2e import load_bundles, run_cli
+
+pytestmark = pytest.mark.filterwarnings("ignore:Recommended. pip install sacremoses")
+
+
+@pytest.mark.slow
+def test_ray_executor_writes_what_the_local_executor_writes(
+    tmp_path: Path, model_cache: Path
+) -> None:
+    common = [
+        "preset=smoke",
+        f"corpus.dir={CORPUS}",
+        f"paths.cache_dir={model_cache}",
+        "translate.memory=null",
+        "device=cpu",
+    ]
+    local = tmp_path / "local"
+    assert run(make_config([*common, f"output.dir={local}"])) == EXIT_OK
+    on_ray = tmp_path / "ray"
+    result = run_cli(
+        [*common, f"output.dir={on_ray}", "executor=ray", "ray.num_cpus=2", "ray.actors=2"]
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert load_bundles(on_ray) == load_bundles(local)
+    for name in ("site/index.html", "tmx/_run.tmx", "dataset/segments.parquet"):
+        assert (on_ray / name).is_file()
+    manifests = [json.loads((folder / "manifest.json").read_text()) for folder in (local, on_ray)]
+    for key in ("releases", "counts", "models", "qa", "config_hash"):
+        if key == "releases":
+            assert [r["id"] for r in manifests[0][key]["done"]] == [
+                r["id"] for r in manifests[1][key]["done"]
+            ]
+        else:
+            assert manifests[0][key] == manifests[1][key], key
+
+
+def test_the_local_path_never_imports_ray(tmp_path: Path, model_cache: Path) -> None:
+    import sys
+
+    cfg = make_config([f"corpus.dir={CORPUS}", f"output.dir={tmp_path}", "stages=[ingest,segment]"])
+    assert run(cfg) == EXIT_OK
+    assert "ray" not in sys.modules or "pipeline.ray_executor" not in sys.modules
