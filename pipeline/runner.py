@@ -610,16 +610,6 @@ def _summarise(
         }
 
 
-def _provenance(model: ModelRef, engine: Any) -> dict[str, Any]:
-    return {
-        "model": model.ref,
-        "revision": model.revision,
-        "backend": engine.backend,
-        "device": engine.device,
-        "dtype": str(engine.dtype).removeprefix("torch."),
-    }
-
-
 def _versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for package in ("pressrelease-pipeline", "torch", "transformers", "hydra-core"):

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pipeline.engines.hf import input_limit
 from pipeline.errors import ConfigError, ModelNotAvailableError
 from pipeline.io import ensure_directory
 from pipeline.models import ModelRef
@@ -28,7 +29,6 @@ log = logging.getLogger(__name__)
 CONVERSION_VERSION = "1"  # bump when the conversion recipe changes
 COMPUTE_TYPES = ("auto", "int8", "int8_float32", "int8_float16", "int8_bfloat16", "float16",
                  "bfloat16", "float32")  # fmt: skip
-_NO_LIMIT = 100_000
 
 
 def resolve_device(device: str) -> str:
@@ -145,12 +145,7 @@ class CTranslate2Engine:
 
     @property
     def max_input_tokens(self) -> int:
-        limits = [getattr(self.config, "max_position_embeddings", None)]
-        tokenizer_limit = getattr(self.tokenizer, "model_max_length", None)
-        if tokenizer_limit and tokenizer_limit < _NO_LIMIT:
-            limits.append(tokenizer_limit)
-        known = [int(limit) for limit in limits if limit]
-        return min(known) if known else 512
+        return input_limit(self.config, self.tokenizer)
 
     def tokenize(self, texts: list[str]) -> list[list[str]]:
         """Source tokens (with </s>) of each text; remembered for the following generate."""

@@ -19,6 +19,17 @@ log = logging.getLogger(__name__)
 _NO_LIMIT = 100_000
 
 
+def input_limit(config: Any, tokenizer: Any) -> int:
+    """The longest input, in tokens including specials, a model was built for: its position
+    embeddings, or its tokenizer's limit when that is lower and real."""
+    limits = [getattr(config, "max_position_embeddings", None)]
+    tokenizer_limit = getattr(tokenizer, "model_max_length", None)
+    if tokenizer_limit and tokenizer_limit < _NO_LIMIT:
+        limits.append(tokenizer_limit)
+    known = [int(limit) for limit in limits if limit]
+    return min(known) if known else 512
+
+
 def resolve_device(device: str) -> str:
     """`auto` means CUDA when torch sees a GPU, else CPU."""
     import torch
@@ -78,12 +89,7 @@ class Seq2SeqEngine:
     @property
     def max_input_tokens(self) -> int:
         """The longest input, in tokens including specials, the model was built for."""
-        limits = [getattr(self.model.config, "max_position_embeddings", None)]
-        tokenizer_limit = getattr(self.tokenizer, "model_max_length", None)
-        if tokenizer_limit and tokenizer_limit < _NO_LIMIT:
-            limits.append(tokenizer_limit)
-        known = [int(limit) for limit in limits if limit]
-        return min(known) if known else 512
+        return input_limit(self.model.config, self.tokenizer)
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Input length of each text in this model's tokens, special tokens included."""
