@@ -1,18 +1,35 @@
-"""`python -m pipeline [overrides]`: the Hydra entry point. The work is in runner.run."""
+"""`python -m pipeline [overrides]`: the Hydra entry point. The work is in runner.run.
+
+Every way a run can end is an exit code with a message, never a traceback for something
+the user or the machine did (the codes are in pipeline/errors.py and the README):
+Hydra's own errors (an unknown key, a wrong type, a bad override) and the pipeline's
+start-up checks exit 2, a busy output folder 3, SIGINT/SIGTERM 130/143; an unexpected
+error (a bug) exits 70 with its traceback in the run's log.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+import traceback
+from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from pipeline.config import register_configs
-from pipeline.errors import PipelineError
-from pipeline.runner import EXIT_BUSY, EXIT_CANNOT_RUN, OutputBusyError, run
+from pipeline.errors import (
+    EXIT_BUSY,
+    EXIT_CANNOT_RUN,
+    EXIT_INTERNAL,
+    EXIT_SIGINT,
+    OutputBusyError,
+    PipelineError,
+)
+from pipeline.io import write_atomic
+from pipeline.runner import LOG_FILE, run
 
 log = logging.getLogger("pipeline")
 
@@ -30,19 +47,55 @@ def main(cfg: DictConfig) -> int:
             log.warning("-m sweep: output.dir is ignored; set hydra.sweep.dir instead")
         cfg.output.dir = hydra_cfg.runtime.output_dir
     try:
-        code = run(cfg)
+        code = run(cfg, record_config=lambda folder: record_hydra_config(cfg, folder))
     except OutputBusyError as err:
         log.error("%s", err)
         code = EXIT_BUSY
     except PipelineError as err:
-        # The user's problem (config, missing model): the message says what to do.
+        # The user's or the machine's problem: the message says what to do.
         log.error("%s", err)
         code = EXIT_CANNOT_RUN
+    except Exception as err:  # a bug: one line here, the traceback in the run's log
+        logged = Path(str(cfg.output.dir)) / LOG_FILE
+        log.error(
+            "internal error (%s: %s); this is a bug in the pipeline, please report it with "
+            "the traceback from %s",
+            type(err).__name__,
+            err,
+            logged if logged.exists() else "below",
+        )
+        if not logged.exists():
+            traceback.print_exc()
+        code = EXIT_INTERNAL
     _exit_codes.append(code)
     return code
 
 
-if __name__ == "__main__":
+def record_hydra_config(cfg: DictConfig, output_dir: Path) -> None:
+    """`output_dir/.hydra/`: the config, Hydra's settings and the overrides of this run,
+    as Hydra itself writes them. Written by the run once it holds the output folder (not
+    by Hydra before the run starts), so a refused run leaves an earlier record intact."""
+    folder = output_dir / ".hydra"
+    hydra_cfg = HydraConfig.get()
+    write_atomic(folder / "config.yaml", OmegaConf.to_yaml(cfg))
+    write_atomic(folder / "hydra.yaml", OmegaConf.to_yaml({"hydra": hydra_cfg}))
+    write_atomic(folder / "overrides.yaml", OmegaConf.to_yaml(hydra_cfg.overrides.task))
+
+
+def cli() -> int:
     register_configs()
-    main()
-    sys.exit(max(_exit_codes, default=0))
+    try:
+        main()
+    except SystemExit as stop:
+        # Hydra reports its own errors (unknown key, wrong type, bad override syntax) with
+        # its message and exit code 1; 1 means "some releases failed" here.
+        if stop.code == 1:
+            return EXIT_CANNOT_RUN
+        return stop.code if isinstance(stop.code, int) else EXIT_CANNOT_RUN
+    except KeyboardInterrupt:  # Ctrl-C before the run started
+        return EXIT_SIGINT
+    return max(_exit_codes, default=0)
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

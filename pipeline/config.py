@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +41,10 @@ class RayConfig:
 class CorpusConfig:
     dir: str = "corpus"
     references: str = "${corpus.dir}/references"
+    # Larger releases are refused before any work (memory grows with the release).
+    max_release_mib: float = 50.0
+    # A link in corpus.dir to a file outside it is refused unless this is true.
+    allow_links_outside: bool = False
 
 
 @dataclass
@@ -122,8 +127,63 @@ def effective_stages(cfg: DictConfig) -> list[str]:
     return [stage for stage in ALL_STAGES if stage in asked]
 
 
+# Every numeric setting and the values it may take: (key, lowest, highest, null allowed).
+# A value outside stops the run at start-up, naming the key and the range.
+_UNBOUNDED = math.inf
+RANGES: tuple[tuple[str, float, float, bool], ...] = (
+    ("seed", 0, 2**32 - 1, False),
+    ("corpus.max_release_mib", 0.001, 4096, False),
+    ("ray.actors", 1, 1024, False),
+    ("ray.gpus_per_actor", 0, 64, False),
+    ("ray.batch_size", 1, _UNBOUNDED, False),
+    ("ray.num_cpus", 1, _UNBOUNDED, True),
+    ("translate.num_beams", 1, 64, False),
+    ("translate.max_new_tokens", 1, 65536, False),
+    ("translate.batch_size", 1, _UNBOUNDED, False),
+    ("translate.max_batch_tokens", 1, _UNBOUNDED, False),
+    ("translate.max_input_tokens", 8, _UNBOUNDED, True),
+    ("translate.threads", 0, 4096, False),
+    ("summarise.num_beams", 1, 64, False),
+    ("summarise.max_new_tokens", 1, 65536, False),
+    ("summarise.min_new_tokens", 0, 65536, False),
+    ("summarise.no_repeat_ngram_size", 0, 1024, False),
+    ("summarise.length_penalty", -10, 10, False),
+    ("summarise.max_input_tokens", 8, _UNBOUNDED, True),
+    ("qa.min_length_ratio", 0, _UNBOUNDED, False),
+    ("qa.max_length_ratio", 0, _UNBOUNDED, False),
+    ("qa.min_chars_for_ratio", 0, _UNBOUNDED, False),
+    ("qa.loop_ngram", 1, 64, False),
+    ("qa.loop_repeats", 2, 1024, False),
+    ("qa.loop_word_repeats", 2, 1024, False),
+)
+
+
+def _check_ranges(cfg: DictConfig) -> None:
+    for key, low, high, nullable in RANGES:
+        value = OmegaConf.select(cfg, key)
+        if value is None and nullable:
+            continue
+        allowed = f"from {low:g}" + (f" to {high:g}" if high != _UNBOUNDED else " up")
+        if nullable:
+            allowed += ", or null"
+        if value is None or isinstance(value, bool) or not low <= value <= high:
+            raise ConfigError(f"{key}={value}: out of range; allowed: {allowed}")
+    pairs = (
+        ("summarise.min_new_tokens", "summarise.max_new_tokens"),
+        ("qa.min_length_ratio", "qa.max_length_ratio"),
+    )
+    for low_key, high_key in pairs:
+        low, high = OmegaConf.select(cfg, low_key), OmegaConf.select(cfg, high_key)
+        if low > high:
+            raise ConfigError(
+                f"{low_key}={low} is greater than {high_key}={high}; lower the first or raise "
+                "the second"
+            )
+
+
 def validate(cfg: DictConfig) -> None:
     """Reject contradictory settings before any model is loaded, saying which key to fix."""
+    _check_ranges(cfg)
     unknown = sorted(set(cfg.stages) - set(ALL_STAGES))
     if unknown:
         raise ConfigError(f"stages: unknown {unknown}; choose from {list(ALL_STAGES)}")
@@ -147,8 +207,6 @@ def validate(cfg: DictConfig) -> None:
         )
     if cfg.executor not in ("local", "ray"):
         raise ConfigError(f"executor={cfg.executor!r}: choose local or ray")
-    if cfg.ray.actors < 1 or cfg.ray.gpus_per_actor < 0 or cfg.ray.batch_size < 1:
-        raise ConfigError("ray.actors and ray.batch_size must be >= 1, ray.gpus_per_actor >= 0")
     if cfg.translate.backend not in BACKENDS:
         raise ConfigError(
             f"translate.backend={cfg.translate.backend!r}: choose from {list(BACKENDS)}"
@@ -158,8 +216,6 @@ def validate(cfg: DictConfig) -> None:
             f"translate.compute_type={cfg.translate.compute_type!r}: "
             f"choose from {list(COMPUTE_TYPES)}"
         )
-    if cfg.translate.threads < 0:
-        raise ConfigError("translate.threads must be 0 (all cores) or a positive number")
     for section in (cfg.translate, cfg.summarise):
         if section.dtype not in DTYPES:
             raise ConfigError(f"dtype={section.dtype!r}: choose from {list(DTYPES)}")

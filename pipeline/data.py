@@ -8,11 +8,15 @@ carries the whole source text, so every character of a release is accounted for 
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 SCHEMA_VERSION = 1
 SOURCE_LANG = "de"
+# C0 controls other than the whitespace ones (tab, LF, VT, FF, CR), DEL and the C1
+# controls: never text of a release. Kept in `Release.source`, never sent to a model.
+CONTROL_CHARS = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 
 
 @dataclass
@@ -20,11 +24,13 @@ class Release:
     """One input file, decoded."""
 
     id: str  # safe for a file name, derived from the file name
-    path: str  # the input file, as found in corpus.dir
+    path: str  # the input file as found in corpus.dir (undecodable name bytes as `\\xe9`)
     source: str  # decoded text; offsets point into this
     sha256: str  # of the raw bytes
     encoding: str = "utf-8"
     lang: str = SOURCE_LANG
+    replaced_bytes: int = 0  # bytes not valid in `encoding`, replaced by U+FFFD (warned)
+    control_chars: int = 0  # NUL and other control characters: kept, never sent to a model
 
 
 @dataclass

@@ -305,6 +305,14 @@ def _parquet(rows: list[dict[str, Any]], schema: pa.Schema) -> bytes:
     return buffer.getvalue()
 
 
+def check_dataset_rows(bundle: Bundle) -> None:
+    """Raise if `bundle` cannot become rows of the datasets (a field of the wrong type),
+    so that one release, not the whole export, fails."""
+    languages = _languages([bundle])
+    pa.Table.from_pylist(_segment_rows([bundle], languages), schema=segments_schema(languages))
+    pa.Table.from_pylist(_summary_rows([bundle]), schema=SUMMARIES_SCHEMA)
+
+
 def write_datasets(bundles: list[Bundle], folder: Path) -> None:
     """`segments` and `summaries` tables of `bundles`, as Parquet and as JSONL, in `folder`.
 

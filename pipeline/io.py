@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import errno
+import functools
 import json
 import os
 import shutil
@@ -19,6 +21,9 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
     payload = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
+        # mkstemp makes the file owner-only (0600); outputs are for reviewers and tools on
+        # a shared folder, so they get the mode any new file gets (0666 less the umask).
+        os.fchmod(fd, 0o666 & ~process_umask())
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
             handle.flush()
@@ -27,6 +32,14 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@functools.cache
+def process_umask() -> int:
+    """The process umask (reading it means setting it, so it is read once, and put back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_json(path: str | Path, obj: Any) -> None:
@@ -48,11 +61,28 @@ def ensure_directory(target: Path, marker: str, build: Callable[[Path], None]) -
     """
     if _marker_matches(target, marker):  # fast path: no lock needed to read a finished build
         return target
+    try:
+        _build_directory(target, marker, build)
+    except OSError as err:
+        from pipeline.errors import is_machine_fault, machine_error
+
+        if not (is_machine_fault(err) or err.errno in (errno.ENOTDIR, errno.EEXIST)):
+            raise  # the build's own error, not the cache folder's
+
+        raise machine_error(
+            err,
+            f"paths.cache_dir: cannot write the model cache {target.parent}",
+            "point paths.cache_dir (or PIPELINE_CACHE_DIR) at a writable folder",
+        ) from err
+    return target
+
+
+def _build_directory(target: Path, marker: str, build: Callable[[Path], None]) -> None:
     cache = target.parent
     cache.mkdir(parents=True, exist_ok=True)
     with exclusive_lock(cache / f".{target.name}.lock"):
         if _marker_matches(target, marker):  # built by another process while we waited
-            return target
+            return
         for stale in cache.glob(f".{target.name}.tmp-*"):  # leftovers of killed builds
             shutil.rmtree(stale, ignore_errors=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=cache))
@@ -70,7 +100,6 @@ def ensure_directory(target: Path, marker: str, build: Callable[[Path], None]) -
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-    return target
 
 
 def _marker_matches(folder: Path, marker: str) -> bool:

@@ -57,10 +57,15 @@ class TranslationMemory:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints, never torn
             self._db.executescript(SCHEMA)
+            # A memory that cannot take a write is refused now, not after the first batch.
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("ROLLBACK")
         except (sqlite3.Error, OSError) as err:
             raise TranslationMemoryError(
-                f"translation memory {self.path} cannot be opened ({err}); move the file "
-                "away to start a new memory, or set translate.memory=null to run without one"
+                f"translate.memory={self.path}: cannot be opened for writing ({err}). If the "
+                "folder is read-only or full, point translate.memory at a writable file; if "
+                "the file is damaged, move it away to start a new memory; or set "
+                "translate.memory=null to run without one"
             ) from err
 
     def lookup(self, settings: Mapping[str, Any], sources: Iterable[str]) -> dict[str, str]:
@@ -102,8 +107,10 @@ class TranslationMemory:
                 self._db.execute("ROLLBACK")
                 raise
         except sqlite3.Error as err:
-            message = f"translation memory {self.path}: cannot write ({err})"
-            raise TranslationMemoryError(message) from err
+            raise TranslationMemoryError(
+                f"translate.memory={self.path}: cannot write ({err}); free space there or "
+                "point translate.memory at another file, then re-run (finished batches are kept)"
+            ) from err
 
     def __len__(self) -> int:
         return int(self._query("SELECT count(*) FROM translations", [])[0][0])

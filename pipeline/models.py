@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.errors import ModelNotAvailableError
+from pipeline.errors import MissingModelsError, ModelNotAvailableError
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +47,15 @@ def resolve_model(ref: str, cache_dir: str | Path, config_key: str = "model") ->
             raise ModelNotAvailableError(
                 f"{config_key}={ref!r}: the folder {local.resolve()} has no config.json; "
                 "it must hold a model in the Hugging Face layout (config.json, tokenizer "
-                "files, weights), e.g. as written by `hf download <id> --local-dir <folder>`"
+                "files, weights), as `hf download <hub id> --local-dir <folder>` writes it",
+                config_key=config_key,
             )
         return ModelRef(ref, local, _directory_fingerprint(local))
     if _looks_like_path(ref):
         raise ModelNotAvailableError(
             f"{config_key}={ref!r}: no such folder ({local.resolve()}). Point it to a folder "
-            "holding the model files, or to a hub id such as Helsinki-NLP/opus-mt-de-en"
+            "holding the model files, or to a hub id such as Helsinki-NLP/opus-mt-de-en",
+            config_key=config_key,
         )
     return _from_hub(ref, config_key)
 
@@ -80,17 +82,15 @@ def _from_hub(ref: str, config_key: str) -> ModelRef:
                 )
             )
     except Exception as err:  # network, auth, missing repo: all end in the same advice
+        if constants.HF_HUB_OFFLINE:
+            why = "downloads are off: HF_HUB_OFFLINE is set"
+        else:  # the first sentence says it (no network, no such repository, no access)
+            why = f"{type(err).__name__}: {str(err).strip().split('. ')[0].splitlines()[0]}"
         raise ModelNotAvailableError(
-            f"{config_key}={ref!r}: model {repo_id!r} is not in the Hugging Face cache "
-            f"({constants.HF_HUB_CACHE}) and could not be downloaded "
-            f"({type(err).__name__}: {err}).\n"
-            "To run offline, do one of:\n"
-            "  - on a connected machine: `python -m pipeline.models prefetch <your overrides>` "
-            "(or `hf download {repo_id}`), then copy the cache folder "
-            "to this machine (or set HF_HOME to it) and run with HF_HUB_OFFLINE=1;\n"
-            f"  - or `hf download {repo_id} --local-dir <folder>` and set "
-            f"{config_key}=<folder>;\n"
-            "  - or try the pipeline without any download: preset=smoke."
+            f"{config_key}={ref!r}: not in the Hugging Face cache ({constants.HF_HUB_CACHE}) "
+            f"and could not be downloaded ({why})",
+            hub_id=repo_id if not revision else f"{repo_id} --revision {revision}",
+            config_key=config_key,
         ) from err
     return ModelRef(ref, path, path.name)  # snapshot folders are named by commit hash
 
@@ -114,20 +114,22 @@ def prefetch(overrides: list[str]) -> list[ModelRef]:
     convert it for CTranslate2 when that backend is configured."""
     from hydra import compose, initialize_config_dir
 
-    from pipeline.config import ALL_STAGES, register_configs
+    from pipeline.config import ALL_STAGES, register_configs, validate
     from pipeline.runner import _model_refs
 
     register_configs()
     configs = Path(__file__).resolve().parent.parent / "configs"
     with initialize_config_dir(config_dir=str(configs), version_base="1.3"):
         cfg = compose(config_name="config", overrides=overrides)
+    validate(cfg)  # the same checks as a run: a config a run refuses is not prefetched
     refs = _model_refs(cfg, list(ALL_STAGES))
-    fetched, missing = [], []
+    fetched: list[ModelRef] = []
+    missing: list[ModelNotAvailableError] = []
     for name, (key, ref) in refs.items():
         try:
             model = resolve_model(ref, cfg.paths.cache_dir, key)
         except ModelNotAvailableError as err:
-            missing.append(str(err))
+            missing.append(err)
             continue
         print(f"{name:16} {ref} -> {model.path} ({model.revision})")
         if cfg.translate.backend == "ctranslate2" and name.startswith("translate."):
@@ -139,7 +141,7 @@ def prefetch(overrides: list[str]) -> list[ModelRef]:
             print(f"{'':16} CTranslate2 {compute} -> {folder}")
         fetched.append(model)
     if missing:
-        raise ModelNotAvailableError("\n\n".join(missing))
+        raise MissingModelsError(missing)
     return fetched
 
 
@@ -159,15 +161,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.hf_home:
         os.environ["HF_HOME"] = args.hf_home  # before huggingface_hub is imported
-    try:
-        models = prefetch(args.overrides)
-    except ModelNotAvailableError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    models = prefetch(args.overrides)  # errors: a message and exit code 2 (pipeline.cli)
     print(f"{len(models)} model(s) ready; copy the cache folders to the offline host and run "
           "with HF_HUB_OFFLINE=1")  # fmt: skip
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from pipeline.cli import guarded
+
+    sys.exit(guarded(main))

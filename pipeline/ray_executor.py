@@ -15,9 +15,9 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-# Joins a release's segments into one text for a summariser actor, which splits it back. A
-# stray one in a release would only cut a segment in two, and the summariser reads the
-# segments as one running text anyway.
+# Joins a release's segments into one text for a summariser actor, which splits it back. It
+# is a control character, which `summary_input` removes from the segments (never sent to a
+# model), so it cannot occur inside one.
 SEPARATOR = "\x1e"
 
 
@@ -32,12 +32,21 @@ def start(address: str | None, num_cpus: int | None) -> None:
             'executor=ray needs Ray: pip install -e ".[ray]" (or use executor=local)'
         ) from err
     if not ray.is_initialized():
-        ray.init(
-            address=address or None,
-            num_cpus=None if address else num_cpus,
-            include_dashboard=False,
-            log_to_driver=False,
-        )
+        try:
+            ray.init(
+                address=address or None,
+                num_cpus=None if address else num_cpus,
+                include_dashboard=False,
+                log_to_driver=False,
+            )
+        except Exception as err:  # an unreachable cluster, a port in use, ...
+            from pipeline.errors import ConfigError
+
+            where = f"the cluster at ray.address={address}" if address else "a local Ray"
+            raise ConfigError(
+                f"executor=ray: cannot start or reach {where} ({type(err).__name__}: {err}); "
+                "check ray.address (and that `ray start` runs there), or use executor=local"
+            ) from err
         log.info("Ray: %s", ray.cluster_resources())
 
 
@@ -50,8 +59,16 @@ class _Actor:
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         import numpy
 
-        outputs = self.worker.translate([str(text) for text in batch["text"]])
-        return {"index": batch["index"], "output": numpy.array(outputs, dtype=object)}
+        texts = [str(text) for text in batch["text"]]
+        outputs = self.worker.translate(texts)
+        # The worker isolates what the model fails on: those texts carry an error instead.
+        failed = self.worker.failed
+        errors = [failed.pop(text.strip(), "") for text in texts]
+        return {
+            "index": batch["index"],
+            "output": numpy.array(outputs, dtype=object),
+            "error": numpy.array(errors, dtype=object),
+        }
 
 
 def map_texts(
@@ -60,12 +77,13 @@ def map_texts(
     actors: int,
     gpus_per_actor: float,
     batch_size: int,
-) -> list[str]:
-    """`make().translate` applied to `texts` on a pool of `actors` actors, in order."""
+) -> tuple[list[str], dict[int, str]]:
+    """`make().translate` applied to `texts` on a pool of `actors` actors: the outputs in
+    order, and the texts the model failed on (index -> reason)."""
     import ray
 
     if not texts:
-        return []
+        return [], {}
     dataset = ray.data.from_items([{"index": i, "text": text} for i, text in enumerate(texts)])
     rows = dataset.map_batches(
         _Actor,
@@ -76,16 +94,32 @@ def map_texts(
         batch_format="numpy",
     ).take_all()
     outputs = [""] * len(texts)
+    errors: dict[int, str] = {}
     for row in rows:
         outputs[int(row["index"])] = str(row["output"])
-    return outputs
+        if row["error"]:
+            errors[int(row["index"])] = str(row["error"])
+    return outputs, errors
 
 
 class SummariserWorker:
-    """A Summariser behind the `translate(texts)` interface the actors call."""
+    """A Summariser behind the `translate(texts)` interface the actors call; a release the
+    model fails on is listed in `failed` (text -> reason), like a Translator's."""
 
     def __init__(self, summariser: Any) -> None:
         self.summariser = summariser
+        self.failed: dict[str, str] = {}
 
     def translate(self, texts: list[str]) -> list[str]:
-        return [self.summariser.summarise(text.split(SEPARATOR)) for text in texts]
+        outputs = []
+        for text in texts:
+            try:
+                outputs.append(self.summariser.summarise(text.split(SEPARATOR)))
+            except Exception as error:
+                from pipeline.errors import is_run_fault
+
+                if is_run_fault(error):
+                    raise
+                self.failed[text.strip()] = f"{type(error).__name__}: {error}"
+                outputs.append("")
+        return outputs

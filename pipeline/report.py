@@ -535,4 +535,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from pipeline.cli import guarded
+
+    sys.exit(guarded(main))

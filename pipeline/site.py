@@ -105,32 +105,44 @@ def write_site(
     `skipped` (entries with `id`, `path`, `reason`). Pages of releases no longer in
     `bundles` are left alone: the folder may be shared, so nothing is deleted.
     """
-    run_info = run_info or {}
     ids = [str(bundle["release"]["id"]) for bundle in bundles]
-    _check_page_names(ids)  # before writing anything: no half-written site on bad input
-    folder = Path(folder)
-    for bundle in bundles:
-        write_atomic(folder / f"{bundle['release']['id']}.html", release_page(bundle))
-    # The index last, so that it never links to a page that is not there yet.
-    write_atomic(folder / INDEX, index_page(bundles, run_info))
-
-
-def _check_page_names(ids: list[str]) -> None:
-    """Release ids are made safe for file names upstream; a page must still never land
-    outside the folder, replace the index, or overwrite another release's page."""
-    for rid in ids:
-        if (
-            not rid
-            or rid in (".", "..")
-            or "/" in rid
-            or "\\" in rid
-            or "\x00" in rid
-            or f"{rid}.html" == INDEX
-        ):
-            raise ValueError(f"release id {rid!r} cannot name a page of the review site")
     duplicates = sorted(rid for rid, n in Counter(ids).items() if n > 1)
-    if duplicates:
+    if duplicates:  # before writing anything: no half-written site on bad input
         raise ValueError(f"release ids appear more than once: {duplicates}")
+    for bundle in bundles:
+        write_release_page(bundle, folder)
+    # The index last, so that it never links to a page that is not there yet.
+    write_index(bundles, folder, run_info or {})
+
+
+def write_release_page(bundle: dict[str, Any], folder: Path) -> Path:
+    """`folder/<release id>.html`; returns its path."""
+    rid = str(bundle["release"]["id"])
+    _check_page_name(rid)
+    path = Path(folder) / f"{rid}.html"
+    write_atomic(path, release_page(bundle))
+    return path
+
+
+def write_index(bundles: list[dict[str, Any]], folder: Path, run_info: dict[str, Any]) -> Path:
+    """`folder/index.html` over `bundles` (whose pages are written); returns its path."""
+    path = Path(folder) / INDEX
+    write_atomic(path, index_page(bundles, run_info))
+    return path
+
+
+def _check_page_name(rid: str) -> None:
+    """Release ids are made safe for file names upstream (and never `index`); a page must
+    still never land outside the folder or replace the index."""
+    if (
+        not rid
+        or rid in (".", "..")
+        or "/" in rid
+        or "\\" in rid
+        or "\x00" in rid
+        or f"{rid}.html".casefold() == INDEX
+    ):
+        raise ValueError(f"release id {rid!r} cannot name a page of the review site")
 
 
 # --- release page ---------------------------------------------------------------------

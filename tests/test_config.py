@@ -3,11 +3,17 @@ what they should."""
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
-from pipeline.config import config_hash, effective_stages, validate
-from pipeline.errors import ConfigError
-from tests.conftest import CONFIG_DIR, make_config
+from pipeline.config import RANGES, config_hash, effective_stages, validate
+from pipeline.errors import EXIT_CANNOT_RUN, ConfigError
+from tests.conftest import CONFIG_DIR, ROOT, make_config
 
 BASE = ["output.dir=/tmp/unused"]
 
@@ -84,3 +90,124 @@ def test_config_hash_tracks_output_relevant_settings_only() -> None:
     assert config_hash(make_config(BASE + segment_only)) == config_hash(
         make_config([*BASE, *segment_only, "translate.num_beams=1", "summarise.model=x"])
     )
+
+
+def _outside(low: float, high: float) -> list[str]:
+    """Values just outside [low, high] (high may be unbounded)."""
+    values = [low - 1 if float(low).is_integer() else low / 2]
+    if high != float("inf"):
+        values.append(high + 1)
+    return [str(int(v)) if float(v).is_integer() else str(v) for v in values]
+
+
+RANGE_CASES = [
+    pytest.param(key, value, id=f"{key}={value}")
+    for key, low, high, _ in RANGES
+    for value in _outside(low, high)
+]
+
+
+@pytest.mark.parametrize(("key", "value"), RANGE_CASES)
+def test_every_numeric_setting_is_range_checked(key: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=rf"^{re.escape(key)}={re.escape(value)}.*allowed: from"):
+        validate(make_config([*BASE, f"{key}={value}"]))
+
+
+@pytest.mark.parametrize(("key", "low", "high", "nullable"), RANGES, ids=[r[0] for r in RANGES])
+def test_the_edges_of_every_range_are_accepted(
+    key: str, low: float, high: float, nullable: bool
+) -> None:
+    edges = [low, high] if high != float("inf") else [low]
+    pairs = {"summarise.min_new_tokens": "summarise.max_new_tokens=65536",
+             "summarise.max_new_tokens": "summarise.min_new_tokens=0",
+             "qa.min_length_ratio": "qa.max_length_ratio=1000",
+             "qa.max_length_ratio": "qa.min_length_ratio=0"}  # fmt: skip
+    for edge in edges:
+        value = str(int(edge)) if float(edge).is_integer() else str(edge)
+        validate(make_config([*BASE, f"{key}={value}", *([pairs[key]] if key in pairs else [])]))
+    if nullable:
+        validate(make_config([*BASE, f"{key}=null"]))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["summarise.min_new_tokens=200"], "summarise.min_new_tokens=200 is greater than"),
+        (["qa.min_length_ratio=3", "qa.max_length_ratio=2"], "qa.min_length_ratio=3"),
+        (["summarise.length_penalty=nan"], "summarise.length_penalty=nan"),
+    ],
+)
+def test_settings_that_contradict_each_other(overrides: list[str], message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        validate(make_config(BASE + overrides))
+
+
+def run_pipeline(
+    args: list[str], cwd: Path, module: str = "pipeline"
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=cwd, env=env, capture_output=True,
+        text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["translate.num_beams=0"], "translate.num_beams=0: out of range"),
+        (["translate.num_beams=four"], "could not be converted to Integer"),
+        (["translate.beams=4"], "Could not override 'translate.beams'"),
+        (["stages=[ingest"], "no viable alternative"),
+        (["translate.models.en=/nowhere/de-en"], "no such folder"),
+        (["output.dir=outputs/a-file"], "is a file, not a folder"),
+    ],
+    ids=["range", "type", "unknown key", "syntax", "missing model", "output is a file"],
+)
+def test_a_refused_run_exits_2_writes_nothing_and_shows_no_traceback(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "a.txt").write_text("Ein Satz.", encoding="utf-8")
+    (tmp_path / "outputs").mkdir()
+    (tmp_path / "outputs" / "a-file").write_text("keep me")
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    # The default output.dir (outputs/<date>/<time>) unless the case sets one.
+    done = run_pipeline(["corpus.dir=corpus", "stages=[ingest,segment,translate]", *args],
+                        tmp_path)  # fmt: skip
+    assert done.returncode == EXIT_CANNOT_RUN, done.stderr[-2000:]
+    assert message in done.stderr and "Traceback" not in done.stderr
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+    assert (tmp_path / "outputs" / "a-file").read_text() == "keep me"
+
+
+@pytest.mark.slow
+def test_a_refused_run_leaves_an_earlier_run_untouched(tmp_path: Path) -> None:
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "a.txt").write_text("Ein Satz.", encoding="utf-8")
+    segment_only = ["corpus.dir=corpus", "output.dir=out", "stages=[ingest,segment]"]
+    assert run_pipeline(segment_only, tmp_path).returncode == 0
+    before = {p: p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()}
+    refused = run_pipeline([*segment_only, "qa.loop_ngram=0"], tmp_path)
+    assert refused.returncode == EXIT_CANNOT_RUN
+    after = {p: p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()}
+    assert after == before  # no .hydra/ overwrite, no log line, no event
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("module", "args", "message"),
+    [
+        ("pipeline.models", ["prefetch", "translate.beams=4"], "translate.beams"),
+        ("pipeline.models", ["prefetch", "translate.num_beams=0"], "translate.num_beams=0"),
+        ("pipeline.report", ["/nowhere"], "not a folder"),
+        ("pipeline.bench.segmentation", ["--data", "/nowhere"], "/nowhere"),
+    ],
+)
+def test_other_commands_refuse_bad_input_without_a_traceback(
+    tmp_path: Path, module: str, args: list[str], message: str
+) -> None:
+    done = run_pipeline(args, tmp_path, module=module)
+    assert done.returncode == EXIT_CANNOT_RUN
+    assert message in done.stderr and "Traceback" not in done.stderr

@@ -36,6 +36,30 @@ def test_hub_model_not_in_cache_offline_says_which_and_how(empty_hub_cache: Path
         assert needle in message
 
 
+def test_several_missing_models_are_each_named_once_with_the_advice_once(
+    empty_hub_cache: Path, tmp_path: Path
+) -> None:
+    from pipeline.errors import MissingModelsError
+
+    errors = []
+    for ref, key in [
+        ("Helsinki-NLP/opus-mt-de-en", "translate.models.en"),
+        ("facebook/bart-large-cnn@abc123", "summarise.model"),
+        (str(tmp_path / "nowhere"), "translate.models.ru"),
+    ]:
+        with pytest.raises(ModelNotAvailableError) as info:
+            resolve_model(ref, empty_hub_cache, key)
+        errors.append(info.value)
+    message = str(MissingModelsError(errors))
+    assert message.startswith("3 model(s) not available:")
+    for needle in ("translate.models.en", "summarise.model", "translate.models.ru"):
+        assert message.count(f"- {needle}=") == 1
+    assert "hf download Helsinki-NLP/opus-mt-de-en\n" in message
+    assert "hf download facebook/bart-large-cnn --revision abc123" in message
+    assert message.count("HF_HUB_OFFLINE=1") == 1 and message.count("preset=smoke") == 1
+    assert "{" not in message and "<" not in message  # no placeholder left unfilled
+
+
 def test_hub_model_in_cache_resolves_to_snapshot_with_commit(empty_hub_cache: Path) -> None:
     commit = "0123456789abcdef0123456789abcdef01234567"
     repo = empty_hub_cache / "models--Org--tiny"

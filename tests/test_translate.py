@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -149,13 +150,69 @@ def test_out_of_memory_halves_the_batch_and_retries() -> None:
     ],
     ids=["one segment too big", "not a memory error"],
 )
-def test_errors_that_halving_cannot_fix_are_raised(
+def test_errors_that_halving_cannot_fix_fail_those_texts_alone(
     fits: int, texts: list[str], message: str
 ) -> None:
     engine = OutOfMemoryEngine(fits=fits, message=message)
-    with pytest.raises(RuntimeError, match=message):
-        make_translator(engine).translate(texts)
-    assert engine.calls == []
+    translator = make_translator(engine)
+    outputs = translator.translate(texts)
+    if fits == 0:  # nothing fits: the one text fails
+        assert outputs == [""] and set(translator.failed) == {"Eins."}
+    else:  # each text alone works: nothing fails
+        assert outputs == [f"T:{t}" for t in texts] and translator.failed == {}
+    assert all(message in reason for reason in translator.failed.values())
+
+
+class PoisonEngine(EchoEngine):
+    """Fails on any batch that holds a text with `poison` in it (a tokenizer or model
+    error on one odd input), like a real model would, whatever else is in the batch."""
+
+    def __init__(self, poison: str, workers: int = 1) -> None:
+        super().__init__()
+        self.poison = poison
+        self.workers = workers
+
+    def generate(
+        self, texts: list[str], *, max_new_tokens: int, **generate_kwargs: object
+    ) -> list[str]:
+        if any(self.poison in text for text in texts):
+            raise ValueError(f"cannot handle {self.poison!r}")
+        return super().generate(texts, max_new_tokens=max_new_tokens, **generate_kwargs)
+
+    def submit(self, texts: list[str], **kwargs: object) -> Callable[[], list[str]]:
+        return lambda: self.generate(texts, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("workers", [1, 2], ids=["batches", "pipelined"])
+def test_a_text_the_model_fails_on_fails_only_its_release(workers: int) -> None:
+    def bundle(rid: str, texts: list[str]) -> Bundle:
+        source = " ".join(texts)
+        segments, start = [], 0
+        for index, text in enumerate(texts):
+            segments.append(Segment(id=f"{rid}:{index}", kind="sentence", start=start,
+                                    end=start + len(text), text={"de": text}))  # fmt: skip
+            start += len(text) + 1
+        return Bundle(release=Release(id=rid, path=f"{rid}.txt", source=source, sha256="0"),
+                      segments=segments)  # fmt: skip
+
+    good = bundle("good", [f"Guter Satz {i}." for i in range(7)])
+    bad = bundle("bad", ["Ein Satz.", "Hier ist GIFT drin.", "Noch einer."])
+    engine = PoisonEngine("GIFT", workers=workers)
+    translator = make_translator(engine, batch_size=4)
+    failures = translate_bundles([good, bad], "en", translator)
+    assert set(failures) == {"bad"}
+    assert "bad:1" in failures["bad"] and "cannot handle" in failures["bad"]
+    assert [s.text["en"] for s in good.segments] == [f"T:Guter Satz {i}." for i in range(7)]
+    assert bad.segments[0].text["en"] == "T:Ein Satz."
+
+
+def test_control_characters_never_reach_the_model() -> None:
+    release = Release(id="r", path="r.txt", source="Die Wirt\x00schaft\x07.", sha256="0")
+    segment = Segment(id="r:0", kind="sentence", start=0, end=19, text={"de": release.source})
+    engine = EchoEngine()
+    translate_bundles([Bundle(release=release, segments=[segment])], "en", make_translator(engine))
+    assert engine.calls == [["Die Wirtschaft."]]
+    assert segment.text["de"] == "Die Wirt\x00schaft\x07."  # the source keeps them
 
 
 def memory_translator(tmp_path: Path, engine: EchoEngine, **kwargs: object) -> Translator:

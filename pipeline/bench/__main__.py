@@ -3,5 +3,6 @@
 import sys
 
 from pipeline.bench.translation import main
+from pipeline.cli import guarded
 
-sys.exit(main())
+sys.exit(guarded(main))

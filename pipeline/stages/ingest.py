@@ -3,83 +3,187 @@
 The decoded text is kept exactly as decoded (no normalisation), because segment offsets
 point into it. Bad input raises `InputError` naming the file and what to do; the runner
 records it and goes on with the rest of the batch.
+
+A corpus folder is filled by people and scrapers, so everything a folder can hold is
+expected here: names that are not valid UTF-8, hold newlines or collide once made safe;
+links (refused when they lead outside the folder); folders, pipes and devices named
+`*.txt`; files that are binary, UTF-16 without a byte-order mark, legacy code pages, or
+UTF-8 with a few damaged bytes.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 import re
+import stat
 import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.data import Release
-from pipeline.errors import InputError
+from pipeline.data import CONTROL_CHARS, Release
+from pipeline.errors import ConfigError, InputError
+
+log = logging.getLogger(__name__)
 
 MAX_RELEASE_BYTES = 50 * 1024 * 1024
+RELEASE_SUFFIX = ".txt"
+MAX_ID_CHARS = 120
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Ids that would name a file the pipeline writes itself (site/index.html) or a name
+# Windows reserves whatever the extension (reviewers open the site from SMB shares).
+RESERVED_IDS = frozenset(
+    {"index", "con", "prn", "aux", "nul"}
+    | {f"com{n}" for n in range(10)}
+    | {f"lpt{n}" for n in range(10)}
+)
 
 
-def find_releases(corpus_dir: str | Path) -> list[Path]:
-    """Every `*.txt` file in the corpus folder, in name order (stable across runs)."""
+@dataclass(frozen=True)
+class CorpusEntry:
+    """One `*.txt` name in the corpus folder: the file to read, or why it is refused."""
+
+    path: Path  # as found in corpus.dir (a link keeps its own name)
+    refused: str | None = None
+    target: Path | None = None  # what to read: the resolved file of a link
+
+
+def display_path(path: Path | str) -> str:
+    """The path as people and JSON can read it: bytes that are not UTF-8 shown as `\\xe9`,
+    control characters (a newline in a name) as escapes, so a log line stays one line."""
+    text = os.fsencode(path).decode("utf-8", "backslashreplace")
+    return re.sub(r"[\x00-\x1f\x7f]", lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def find_releases(
+    corpus_dir: str | Path, *, allow_links_outside: bool = False
+) -> list[CorpusEntry]:
+    """Every `*.txt` entry of the corpus folder (any case of the suffix), in name order
+    (stable across runs). Folders are ignored; links that lead outside the folder (unless
+    allowed), broken links and special files are returned with the reason they are refused.
+    """
     folder = Path(corpus_dir)
     if not folder.is_dir():
-        from pipeline.errors import ConfigError
-
         raise ConfigError(
             f"corpus.dir={str(corpus_dir)!r}: no such folder ({folder.resolve()}); "
             "set corpus.dir to the folder holding the *.txt releases"
         )
-    return sorted(path for path in folder.glob("*.txt") if path.is_file())
+    root = folder.resolve()
+    entries = []
+    for path in sorted(folder.iterdir(), key=lambda p: os.fsencode(p.name)):
+        if path.suffix.lower() != RELEASE_SUFFIX:
+            continue
+        entry = _check_entry(path, root, allow_links_outside)
+        if entry is not None:
+            entries.append(entry)
+    return entries
+
+
+def _check_entry(path: Path, root: Path, allow_links_outside: bool) -> CorpusEntry | None:
+    target = path
+    if path.is_symlink():
+        try:
+            target = path.resolve(strict=True)
+        except (OSError, RuntimeError):  # missing target, or a loop of links
+            return CorpusEntry(path, "is a symbolic link whose target is missing; remove it")
+        if not allow_links_outside and not target.is_relative_to(root):
+            return CorpusEntry(
+                path,
+                "is a symbolic link to a file outside corpus.dir, which is not read; copy "
+                "the file into the folder, or set corpus.allow_links_outside=true",
+            )
+    try:
+        mode = target.stat().st_mode
+    except OSError as err:
+        return CorpusEntry(path, f"cannot be read: {err.strerror}")
+    if stat.S_ISDIR(mode):
+        log.debug("%s is a folder; ignored", display_path(path))
+        return None
+    if not stat.S_ISREG(mode):
+        return CorpusEntry(path, "is not a regular file (a pipe, socket or device); remove it")
+    return CorpusEntry(path, target=target)
 
 
 def release_id(path: Path) -> str:
     """A file-name-safe id from the file name: ASCII letters, digits, `.`, `_`, `-`."""
     stem = unicodedata.normalize("NFKD", path.stem)
     ascii_stem = "".join(char for char in stem if not unicodedata.combining(char))
-    safe = _UNSAFE.sub("_", ascii_stem).strip("._-")[:120]
+    safe = _UNSAFE.sub("_", ascii_stem).strip("._-")[:MAX_ID_CHARS].strip("._-")
     return safe or "release"
 
 
 def unique_ids(paths: list[Path]) -> dict[Path, str]:
-    """Release ids for `paths`; names that collide once made safe get a path-hash suffix."""
+    """Release ids for `paths`, distinct even on a file system that ignores case. Names that
+    collide once made safe (`a b.txt`, `a_b.txt`; `Köln.txt` in NFC and NFD; `A.txt`,
+    `a.txt`) and names the pipeline writes itself (`index`) get a suffix from a hash of
+    the file name's bytes: stable across runs, whatever order the files come in."""
     ids = {path: release_id(path) for path in paths}
     counts: dict[str, int] = {}
     for rid in ids.values():
-        counts[rid] = counts.get(rid, 0) + 1
-    for path, rid in ids.items():
-        if counts[rid] > 1:
-            suffix = hashlib.sha256(path.name.encode("utf-8", "surrogateescape")).hexdigest()[:8]
-            ids[path] = f"{rid}_{suffix}"
+        counts[rid.casefold()] = counts.get(rid.casefold(), 0) + 1
+    taken: set[str] = set()
+    for path in sorted(paths, key=lambda p: os.fsencode(p.name)):
+        rid = ids[path]
+        if counts[rid.casefold()] > 1 or rid.casefold() in RESERVED_IDS:
+            digest = hashlib.sha256(os.fsencode(path.name)).hexdigest()
+            rid = f"{rid}_{digest[:8]}"
+            if rid.casefold() in taken:  # a name that happened to look like a suffixed id
+                rid = f"{ids[path]}_{digest[:16]}"
+        ids[path] = rid
+        taken.add(rid.casefold())
     return ids
 
 
-def read_release(path: Path, rid: str) -> Release:
-    """Read and decode one release; raise InputError when it cannot be used."""
-    size = path.stat().st_size
-    if size > MAX_RELEASE_BYTES:
+def read_release(
+    path: Path, rid: str, *, source: Path | None = None, max_bytes: int = MAX_RELEASE_BYTES
+) -> Release:
+    """Read and decode one release; raise InputError when it cannot be used. `source` is
+    the file to read when `path` is a link (checked by `find_releases`)."""
+    name = display_path(path)
+    source = source or path
+    size = source.stat().st_size
+    if size > max_bytes:
         raise InputError(
-            str(path),
-            f"file is {size / 2**20:.0f} MiB, over the {MAX_RELEASE_BYTES // 2**20} MiB limit "
-            "for one release; split it into separate releases",
+            name,
+            f"file is {size / 2**20:.1f} MiB, over the {max_bytes / 2**20:g} MiB limit for "
+            "one release (corpus.max_release_mib); split it into separate releases",
         )
-    raw = path.read_bytes()
-    text, encoding = decode(raw, str(path))
+    raw = source.read_bytes()
+    decoded = decode(raw, name)
+    text = decoded.text
     if not text.strip():
-        raise InputError(str(path), "the file is empty or holds only whitespace; remove it")
+        raise InputError(name, "the file is empty or holds only whitespace; remove it")
     if looks_like_html(text):
         raise InputError(
-            str(path),
+            name,
             "is an HTML page, not plain text; extract the release's text (for example save "
             "the page as text from a browser, or `python -m html2text page.html`) and save it "
             "as a .txt file",
         )
+    if decoded.replaced_bytes:
+        log.warning(
+            "%s: %d byte(s) are not valid %s and were replaced by U+FFFD; the rest of the "
+            "text is intact (re-save the file as UTF-8 to fix it)",
+            name,
+            decoded.replaced_bytes,
+            decoded.encoding,
+        )
+    if decoded.control_chars:
+        log.warning(
+            "%s: %d control character(s) (NUL, ...) in the text; kept in the source, never "
+            "sent to a model",
+            name,
+            decoded.control_chars,
+        )
     return Release(
         id=rid,
-        path=str(path),
+        path=name,
         source=text,
         sha256=hashlib.sha256(raw).hexdigest(),
-        encoding=encoding,
+        encoding=decoded.encoding,
+        replaced_bytes=decoded.replaced_bytes,
+        control_chars=decoded.control_chars,
     )
 
 
@@ -96,32 +200,156 @@ def looks_like_html(text: str) -> bool:
     return len(_TAG.findall(sample)) >= 10 and len(_TAG.findall(sample)) * 40 > len(sample.split())
 
 
-def decode(raw: bytes, name: str) -> tuple[str, str]:
-    """Decode UTF-8 (with or without BOM), UTF-16 with BOM or Windows-1252; refuse binary."""
+# --- decoding -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Decoded:
+    text: str
+    encoding: str
+    replaced_bytes: int = 0  # bytes that were not valid in `encoding`, each now U+FFFD
+    control_chars: int = 0  # NUL and other control characters kept in the text
+
+
+# Formats that are never text, by their first bytes: the message can say what the file is.
+MAGIC_NUMBERS = {
+    b"%PDF-": "a PDF document",
+    b"PK\x03\x04": "a ZIP archive (or .docx/.odt/.xlsx)",
+    b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1": "an old Microsoft Office document (.doc/.xls)",
+    b"{\\rtf": "an RTF document",
+    b"\x89PNG\r\n\x1a\n": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"GIF8": "a GIF image",
+    b"\x1f\x8b": "a gzip archive",
+    b"BZh": "a bzip2 archive",
+    b"\xfd7zXZ\x00": "an xz archive",
+    b"7z\xbc\xaf\x27\x1c": "a 7-Zip archive",
+    b"Rar!\x1a\x07": "a RAR archive",
+    b"\x7fELF": "a program (ELF)",
+    b"SQLite format 3\x00": "an SQLite database",
+}
+_CONTROL_BYTES = frozenset([*range(0x00, 0x09), *range(0x0E, 0x20), 0x7F])
+# Binary data: more than 30% control bytes, or more than 5% and more than a few of them
+# (a short text with one stray NUL is suspicious text, not binary).
+BINARY_CONTROL_SHARE = 0.30
+BINARY_CONTROL_SHARE_MANY = 0.05
+MANY_CONTROL_BYTES = 16
+MAX_DAMAGED_SHARE = 0.05  # more invalid bytes than this: an unknown encoding, not damage
+# Legacy code pages German text is really found in, most likely first.
+LEGACY_ENCODINGS = ("cp1252", "cp850")
+# What the high bytes of German legacy text decode to: letters inside or at the edge of
+# words (`Größe`), and punctuation that does not sit between two letters
+# (`Wirtschaftsf”rderung` is cp850 read as cp1252). Measured: charset-normalizer 3.5
+# guesses cp1250 for short cp1252 text, cp1250 for cp850 and UTF-16 for `Café` in
+# Latin-1, so the choice among these two is made here.
+_PUNCTUATION_OK = set("„“”‚‘’–—…€•°§²³¹µ·×÷«»©®™¼½¾¿¡ªº¬¯´¸¨¦¤£¥¢†‡‰\u00a0\u00ad")
+_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
+_MAX_RUN = 3  # `öß` in `Größe`; a longer run of high bytes is not German text
+_ESCAPED = re.compile("[\udc80-\udcff]")  # invalid UTF-8 bytes after surrogateescape
+
+
+def decode(raw: bytes, name: str) -> Decoded:
+    """Decode a release's bytes: UTF-8 (with or without BOM, with a few damaged bytes
+    replaced and counted), UTF-16 (with BOM, or without one when the NUL pattern says
+    so), or a legacy code page when the bytes look like one; refuse binary data."""
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return raw.decode("utf-16"), "utf-16"
-        except UnicodeDecodeError as err:
-            raise InputError(name, f"starts with a UTF-16 byte-order mark but {err}") from err
-    if b"\x00" in raw:
-        raise InputError(
-            name, "looks like binary data (NUL bytes), not text; remove it or convert it to UTF-8"
-        )
+        text = raw.decode("utf-16", errors="replace")
+        already = raw.decode("utf-16", errors="ignore").count("\ufffd")  # in the text itself
+        return _decoded(text, "utf-16", text.count("\ufffd") - already)
     if raw.startswith(b"\xef\xbb\xbf"):
-        return raw[3:].decode("utf-8", errors="strict"), "utf-8-sig"
+        # The mark declares UTF-8: invalid bytes after it are damage, however many.
+        text, replaced = _utf8_with_damage(raw[3:])
+        return _decoded(text, "utf-8-sig", replaced)
+    for magic, what in MAGIC_NUMBERS.items():
+        if raw.startswith(magic):
+            raise InputError(name, f"is {what}, not text; save the release's text as a .txt file")
+    utf16 = _utf16_without_bom(raw)
+    if utf16 is not None:
+        return utf16
+    controls = sum(raw.count(bytes([byte])) for byte in _CONTROL_BYTES)
+    share = controls / len(raw) if raw else 0.0
+    if share > BINARY_CONTROL_SHARE or (
+        share > BINARY_CONTROL_SHARE_MANY and controls > MANY_CONTROL_BYTES
+    ):
+        raise InputError(
+            name,
+            f"looks like binary data ({controls / len(raw):.0%} of its bytes are control "
+            "characters), not text; remove it or convert it to UTF-8 text",
+        )
+    text, replaced = _utf8_with_damage(raw)
+    if not replaced:
+        return _decoded(text, "utf-8")
+    # Invalid UTF-8. A legacy code page only when the bytes look like one and the file
+    # has less real UTF-8 than invalid bytes (a UTF-8 file with a few damaged bytes stays
+    # UTF-8: reading it as cp1252 would turn every umlaut into two wrong characters).
+    utf8_chars = sum(1 for char in text if char >= "\u0080") - replaced
+    if utf8_chars < replaced:
+        for encoding in LEGACY_ENCODINGS:
+            legacy = _legacy(raw, encoding)
+            if legacy is not None:
+                return _decoded(legacy, encoding)
+    _refuse_if_undecodable(raw, replaced, name)
+    return _decoded(text, "utf-8", replaced)
+
+
+def _decoded(text: str, encoding: str, replaced: int = 0) -> Decoded:
+    return Decoded(text, encoding, replaced, len(CONTROL_CHARS.findall(text)))
+
+
+def _utf8_with_damage(raw: bytes) -> tuple[str, int]:
+    """UTF-8 text with each invalid byte replaced by U+FFFD, and how many there were."""
+    text = raw.decode("utf-8", errors="surrogateescape")
+    return _ESCAPED.subn("\ufffd", text)
+
+
+def _refuse_if_undecodable(raw: bytes, replaced: int, name: str) -> None:
+    if replaced and replaced > MAX_DAMAGED_SHARE * len(raw):
+        raise InputError(
+            name,
+            f"is neither UTF-8 ({replaced} of {len(raw)} bytes invalid) nor text in a legacy "
+            f"code page ({', '.join(LEGACY_ENCODINGS)}); save it as UTF-8",
+        )
+
+
+def _legacy(raw: bytes, encoding: str) -> str | None:
+    """`raw` decoded with `encoding` if what its high bytes give looks like German text:
+    short runs of letters touching a word, or punctuation not wedged between two letters."""
     try:
-        return raw.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError as err:
-        utf8_error = err
-    # Legacy German text is usually Windows-1252; it decodes to letters, not controls.
-    try:
-        text = raw.decode("cp1252")
+        text = raw.decode(encoding)
     except UnicodeDecodeError:
-        text = ""
-    if text and not _CONTROL.search(text):
-        return text, "cp1252"
-    raise InputError(
-        name,
-        f"is neither UTF-8 ({utf8_error.reason} at byte {utf8_error.start}) nor Windows-1252 "
-        "text; save it as UTF-8",
-    ) from utf8_error
+        return None
+    for match in _NON_ASCII_RUN.finditer(text):
+        run = match.group()
+        before, after = text[match.start() - 1 : match.start()], text[match.end() : match.end() + 1]
+        touches_word = _ascii_mark(before) or _ascii_mark(after)  # `Größe`, `Ö-Ton`
+        if len(run) > _MAX_RUN or not all(c.isalpha() or c in _PUNCTUATION_OK for c in run):
+            return None
+        if any(c.isalpha() for c in run) and not touches_word:
+            return None
+        wedged = before.isalpha() and after.isalpha() and run not in ("\u00ad", "·")
+        if wedged and not any(c.isalpha() for c in run):  # soft hyphen, middle dot: fine
+            return None
+    return text
+
+
+def _ascii_mark(char: str) -> bool:
+    """An ASCII character that is not space: a letter, digit or punctuation of a word."""
+    return char.isascii() and bool(char.strip())
+
+
+def _utf16_without_bom(raw: bytes) -> Decoded | None:
+    """UTF-16 text saved without a byte-order mark: mostly-Latin text then has a NUL in
+    every other byte, all on one side. None when the bytes do not look like that."""
+    if len(raw) < 4 or len(raw) % 2:
+        return None
+    even, odd = raw[0::2].count(0), raw[1::2].count(0)
+    if max(even, odd) < 0.3 * len(raw) / 2 or min(even, odd) > 0.05 * max(even, odd):
+        return None
+    encoding = "utf-16-le" if odd > even else "utf-16-be"
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError:
+        return None
+    if len(CONTROL_CHARS.findall(text)) > BINARY_CONTROL_SHARE_MANY * len(text):
+        return None
+    return _decoded(text, encoding)

@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from tqdm import tqdm
 
 from pipeline.data import Bundle, Summary
-from pipeline.stages.translate import Engine, Translator
+from pipeline.errors import is_run_fault
+from pipeline.stages.translate import Engine, Translator, model_text
 from pipeline.textsplit import split_to_fit
 
 log = logging.getLogger(__name__)
+traceback_log = logging.getLogger("pipeline.tracebacks")  # the run's log file only
 
 MAX_REDUCE_ROUNDS = 8
 
@@ -93,22 +95,49 @@ class Summariser:
 def summary_input(bundle: Bundle, lang: str) -> list[str]:
     """The release's text in `lang`, without boilerplate (credits, navigation)."""
     return [
-        segment.text.get(lang, "") for segment in bundle.segments if segment.kind != "boilerplate"
+        model_text(segment.text.get(lang, ""))
+        for segment in bundle.segments
+        if segment.kind != "boilerplate"
     ]
 
 
-def summarise_bundles(bundles: list[Bundle], lang: str, summariser: Summariser, model: str) -> None:
-    """Summarise each release from its text in `lang`."""
+def summarise_bundles(
+    bundles: list[Bundle], lang: str, summariser: Summariser, model: str
+) -> dict[str, str]:
+    """Summarise each release from its text in `lang`. Returns the releases the model
+    failed on: release id -> reason (the others are summarised)."""
+    failures: dict[str, str] = {}
     # disable=None: a bar with count and rate on a terminal, silent in cron logs.
     for bundle in tqdm(bundles, desc=f"summarise {lang}", unit="release", disable=None):
-        text = summariser.summarise(summary_input(bundle, lang))
+        try:
+            text = summariser.summarise(summary_input(bundle, lang))
+        except Exception as error:
+            if is_run_fault(error):
+                raise
+            traceback_log.error("summarise %s failed", bundle.release.id, exc_info=error)
+            failures[bundle.release.id] = (
+                f"the {lang} summariser failed ({type(error).__name__}: {error}); the other "
+                "releases are not affected. The traceback is in pipeline.log"
+            )
+            continue
         bundle.summaries[lang] = Summary(text=text, model=model, method="summarise")
+    return failures
 
 
 def translate_summaries(
     bundles: list[Bundle], source_lang: str, target_lang: str, translator: Translator, model: str
-) -> None:
-    """Give each release a `target_lang` summary by translating its `source_lang` one."""
+) -> dict[str, str]:
+    """Give each release a `target_lang` summary by translating its `source_lang` one.
+    Returns the releases whose summary the model failed on: release id -> reason."""
     sources = [bundle.summaries[source_lang].text for bundle in bundles]
-    for bundle, text in zip(bundles, translator.translate(sources), strict=True):
+    failures: dict[str, str] = {}
+    for bundle, source, text in zip(bundles, sources, translator.translate(sources), strict=True):
+        error = translator.failed.get(source.strip())
+        if error:
+            failures[bundle.release.id] = (
+                f"translating the {source_lang} summary into {target_lang} failed ({error}); "
+                "the other releases are not affected. The traceback is in pipeline.log"
+            )
+            continue
         bundle.summaries[target_lang] = Summary(text=text, model=model, method="translate")
+    return failures

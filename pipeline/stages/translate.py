@@ -7,6 +7,11 @@ split at clause boundaries and re-joined; nothing is truncated. With a translati
 text translated before under the same settings is taken from it (the model is not even
 loaded when everything is there), and every finished batch is stored at once, so a run
 killed halfway keeps what it did.
+
+A segment the model fails on (an error other than running out of device memory) fails
+alone: its batch is retried in halves down to the one text that fails, the others are
+translated, and the caller learns which texts failed (`Translator.failed`), so that only
+their releases fail.
 """
 
 from __future__ import annotations
@@ -19,11 +24,13 @@ from typing import Any, Protocol
 
 from tqdm import tqdm
 
-from pipeline.data import SOURCE_LANG, Bundle
+from pipeline.data import CONTROL_CHARS, SOURCE_LANG, Bundle
+from pipeline.errors import is_run_fault
 from pipeline.memory import TranslationMemory
 from pipeline.textsplit import split_to_fit
 
 log = logging.getLogger(__name__)
+traceback_log = logging.getLogger("pipeline.tracebacks")  # the run's log file only
 
 
 class Engine(Protocol):
@@ -51,6 +58,19 @@ def is_out_of_memory(error: BaseException) -> bool:
     return type(error).__name__ == "OutOfMemoryError" or "out of memory" in str(error).lower()
 
 
+class _Failed:
+    """Stands in a batch's outputs for a text the model failed on."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+def model_text(text: str) -> str:
+    """What the model reads of a source text: control characters (a stray NUL) stay in the
+    source, where offsets need them, and never reach a tokenizer."""
+    return CONTROL_CHARS.sub("", text)
+
+
 def has_letters(text: str) -> bool:
     """Text with no letters ("-", "2019", "07.12.2018") is copied, never translated:
     OPUS-MT turns a lone "-" into "No, no, no..." (transformers issue 14337)."""
@@ -74,7 +94,7 @@ class Translator:
         label: str = "translate",
         memory: TranslationMemory | None = None,
         memory_settings: dict[str, Any] | None = None,
-        remote: Callable[[list[str]], list[str]] | None = None,
+        remote: Callable[[list[str]], tuple[list[str], dict[int, str]]] | None = None,
     ) -> None:
         self._engine = engine if not callable(engine) else None
         self._engine_factory = engine if callable(engine) else None
@@ -96,6 +116,8 @@ class Translator:
         # executor=ray: texts the memory lacks go to actors that each hold a Translator of
         # their own; this one only consults and fills the memory (pipeline/ray_executor.py).
         self.remote = remote
+        # Texts the model failed on (not stored, not returned): text -> the error, in words.
+        self.failed: dict[str, str] = {}
         self.segments_sent = 0  # pieces handed to the model, for the manifest
         self.memory_hits = 0  # unique texts taken from the translation memory
         self.oom_retries = 0
@@ -117,19 +139,27 @@ class Translator:
         return min(self._max_input_tokens or limit, limit)
 
     def translate(self, texts: list[str]) -> list[str]:
-        """Translations of `texts`, in order; text without letters is copied through."""
+        """Translations of `texts`, in order; text without letters is copied through. A text
+        the model failed on comes back empty and is listed in `self.failed`."""
         unique = list(dict.fromkeys(text.strip() for text in texts if has_letters(text)))
         translated = self._remembered(unique)
         todo = [text for text in unique if text not in translated]
         if todo and self.remote is not None:
-            outputs = dict(zip(todo, self.remote(todo), strict=True))
+            outputs, errors = self.remote(todo)
+            for index, reason in errors.items():
+                self.failed[todo[index]] = reason
+            done = [(t, o) for i, (t, o) in enumerate(zip(todo, outputs, strict=True))
+                    if i not in errors]  # fmt: skip
             if self.memory is not None:
-                self.memory.store(self.memory_settings, list(outputs.items()))
+                self.memory.store(self.memory_settings, done)
             self.segments_sent += len(todo)
-            translated.update(outputs)
+            translated.update(done)
         elif todo:
             translated.update(self._translate_texts(todo))
-        return [translated.get(text.strip(), text) for text in texts]
+        return [
+            "" if text.strip() in self.failed else translated.get(text.strip(), text)
+            for text in texts
+        ]
 
     def _remembered(self, texts: list[str]) -> dict[str, str]:
         if self.memory is None or not texts:
@@ -151,18 +181,28 @@ class Translator:
         # A piece of a split text may be in the memory even when the whole text is not.
         known = self._remembered(list(dict.fromkeys(pieces)))
         new = list(dict.fromkeys(piece for piece in pieces if piece not in known))
-        outputs = dict(zip(new, self._translate_pieces(new), strict=True)) | known
+        outputs: dict[str, str | _Failed] = {
+            **dict(zip(new, self._translate_pieces(new), strict=True)),
+            **known,
+        }
         parts: list[list[str]] = [[] for _ in texts]
         for owner, piece in zip(owners, pieces, strict=True):
-            parts[owner].append(outputs[piece])
+            output = outputs[piece]
+            if isinstance(output, _Failed):
+                self.failed[texts[owner]] = f"{type(output.error).__name__}: {output.error}"
+            else:
+                parts[owner].append(output)
         joined = {
-            text: " ".join(p for p in part if p) for text, part in zip(texts, parts, strict=True)
+            text: " ".join(p for p in part if p)
+            for text, part in zip(texts, parts, strict=True)
+            if text not in self.failed
         }
         if self.memory is not None:  # whole split texts too, so a re-run needs no tokenizer
             self.memory.store(
                 self.memory_settings,
-                [(t, joined[t]) for t, part in zip(texts, parts, strict=True) if len(part) > 1],
-            )
+                [(t, joined[t]) for t, part in zip(texts, parts, strict=True)
+                 if len(part) > 1 and t in joined],
+            )  # fmt: skip
         return joined
 
     def _prefixed(self, text: str) -> str:
@@ -188,22 +228,23 @@ class Translator:
         )
         return [piece for piece in pieces if piece]
 
-    def _translate_pieces(self, pieces: list[str]) -> list[str]:
+    def _translate_pieces(self, pieces: list[str]) -> list[str | _Failed]:
         if not pieces:
             return []
         inputs = [self._prefixed(piece) for piece in pieces]
         lengths = self.engine.count_tokens(inputs)
-        outputs: list[str] = [""] * len(inputs)
+        outputs: list[str | _Failed] = [""] * len(inputs)
         # disable=None: a bar on a terminal, silent in cron jobs and CI logs.
         with tqdm(total=len(inputs), desc=self.label, unit="seg", disable=None) as progress:
 
-            def record(batch: list[int], generated: list[str]) -> None:
+            def record(batch: list[int], generated: list[str | _Failed]) -> None:
+                done = []
                 for index, text in zip(batch, generated, strict=True):
                     outputs[index] = text
+                    if not isinstance(text, _Failed):
+                        done.append((pieces[index], text))
                 if self.memory is not None:  # stored batch by batch: a kill loses one batch
-                    self.memory.store(
-                        self.memory_settings, [(pieces[i], outputs[i]) for i in batch]
-                    )
+                    self.memory.store(self.memory_settings, done)
                 progress.update(len(batch))
 
             workers = getattr(self.engine, "workers", 1)
@@ -211,7 +252,7 @@ class Translator:
                 self._pipelined(inputs, lengths, workers, record)
             else:
                 for batch in self._batches(lengths):
-                    record(batch, self._generate([inputs[i] for i in batch]))
+                    record(batch, self._generate_isolating([inputs[i] for i in batch]))
         self.segments_sent += len(inputs)
         return outputs
 
@@ -220,7 +261,7 @@ class Translator:
         inputs: list[str],
         lengths: list[int],
         workers: int,
-        record: Callable[[list[int], list[str]], None],
+        record: Callable[[list[int], list[str | _Failed]], None],
     ) -> None:
         """Keep one batch in flight per engine worker (CTranslate2 on a CPU), so no worker
         idles while the other finishes a longer batch or the results are decoded."""
@@ -229,12 +270,14 @@ class Translator:
 
         def finish() -> None:
             batch, result = pending.popleft()
+            generated: list[str | _Failed]
             try:
-                generated = result()
-            except (RuntimeError, MemoryError) as error:
-                if not is_out_of_memory(error):
+                generated = list(result())
+            except Exception as error:
+                if is_run_fault(error):
                     raise
-                generated = self._generate([inputs[i] for i in batch])  # in halves
+                # Out of memory: in halves; any other error: isolate the text that fails.
+                generated = self._generate_isolating([inputs[i] for i in batch])
             record(batch, generated)
 
         for batch in self._batches(lengths):
@@ -252,6 +295,22 @@ class Translator:
         if self.decoding.min_new_tokens:
             kwargs["min_new_tokens"] = self.decoding.min_new_tokens
         return kwargs
+
+    def _generate_isolating(self, inputs: list[str]) -> list[str | _Failed]:
+        """Outputs of one batch; if the model fails on it for another reason than memory,
+        the batch is retried in halves until the texts that fail are alone (and marked)."""
+        try:
+            return list(self._generate(inputs))
+        except Exception as error:
+            if is_run_fault(error):
+                raise
+            if len(inputs) == 1:
+                traceback_log.error("%s failed on %r", self.label, inputs[0][:200], exc_info=error)
+                log.error("%s: the model failed on one text (%s: %s)", self.label,
+                          type(error).__name__, error)  # fmt: skip
+                return [_Failed(error)]
+        half = len(inputs) // 2
+        return self._generate_isolating(inputs[:half]) + self._generate_isolating(inputs[half:])
 
     def _generate(self, inputs: list[str]) -> list[str]:
         """One batch through the model; on a device out-of-memory error, in halves."""
@@ -292,13 +351,28 @@ class Translator:
             yield batch
 
 
-def translate_bundles(bundles: list[Bundle], lang: str, translator: Translator) -> None:
-    """Fill `segment.text[lang]` for every segment of every bundle."""
+def translate_bundles(bundles: list[Bundle], lang: str, translator: Translator) -> dict[str, str]:
+    """Fill `segment.text[lang]` for every segment of every bundle. Returns the releases
+    with a segment the model failed on: release id -> reason (their texts are incomplete)."""
     segments = [segment for bundle in bundles for segment in bundle.segments]
     todo = [segment for segment in segments if segment.translate]
-    outputs = translator.translate([segment.text[SOURCE_LANG] for segment in todo])
+    sources = [model_text(segment.text[SOURCE_LANG]) for segment in todo]
+    outputs = translator.translate(sources)
     for segment, output in zip(todo, outputs, strict=True):
         segment.text[lang] = output
     for segment in segments:
         if not segment.translate:
             segment.text[lang] = segment.text[SOURCE_LANG]
+    failures: dict[str, str] = {}
+    for bundle in bundles:
+        for segment in bundle.segments:
+            error = segment.translate and translator.failed.get(
+                model_text(segment.text[SOURCE_LANG]).strip()
+            )
+            if error:
+                failures.setdefault(
+                    bundle.release.id,
+                    f"the {lang} model failed on segment {segment.id} ({error}); the other "
+                    "releases are not affected. The traceback is in pipeline.log",
+                )
+    return failures
