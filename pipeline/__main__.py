@@ -9,8 +9,16 @@ error (a bug) exits 70 with its traceback in the run's log.
 
 from __future__ import annotations
 
-import logging
+import os
+import signal
 import sys
+
+if __name__ == "__main__":
+    # Ctrl-C while the imports below load (about a second): nothing has started, so stop at
+    # once and quietly; the run sets its own handlers when it starts.
+    signal.signal(signal.SIGINT, lambda *_: os._exit(128 + signal.SIGINT))
+
+import logging
 import traceback
 from pathlib import Path
 
@@ -94,6 +102,9 @@ def cli() -> int:
         return stop.code if isinstance(stop.code, int) else EXIT_CANNOT_RUN
     except KeyboardInterrupt:  # Ctrl-C before the run started
         return EXIT_SIGINT
+    except BrokenPipeError:  # `--help | head`: the reader went away, nothing is wrong
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     return max(_exit_codes, default=0)
 
 

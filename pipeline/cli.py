@@ -4,10 +4,31 @@ a traceback."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable
 
 from pipeline.errors import EXIT_CANNOT_RUN, EXIT_SIGINT, PipelineError, machine_error
+
+
+def _whole_number(text: str, least: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < least:
+        raise argparse.ArgumentTypeError(f"{value} is less than {least}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number of at least 1 (a count of segments, actors, runs)."""
+    return _whole_number(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: a whole number of at least 0 (0 often means "all")."""
+    return _whole_number(text, 0)
 
 
 def guarded(main: Callable[[], int]) -> int:

@@ -121,9 +121,14 @@ def register_configs() -> None:
     ConfigStore.instance().store(name="schema", node=PipelineConfig)
 
 
+# What every run does: read the releases, cut them into segments (a bundle accounts for
+# every character of its release through its segments), write the bundles.
+ALWAYS = ("ingest", "segment", "bundle")
+
+
 def effective_stages(cfg: DictConfig) -> list[str]:
-    """The stages to run, in pipeline order; ingest and bundle always run."""
-    asked = set(cfg.stages) | {"ingest", "bundle"}
+    """The stages to run, in pipeline order; ingest, segment and bundle always run."""
+    asked = set(cfg.stages) | set(ALWAYS)
     return [stage for stage in ALL_STAGES if stage in asked]
 
 
@@ -184,12 +189,14 @@ def _check_ranges(cfg: DictConfig) -> None:
 def validate(cfg: DictConfig) -> None:
     """Reject contradictory settings before any model is loaded, saying which key to fix."""
     _check_ranges(cfg)
+    for key in ("corpus.dir", "output.dir", "paths.cache_dir", "translate.memory"):
+        if OmegaConf.select(cfg, key) == "":
+            disable = " (null turns the memory off)" if key == "translate.memory" else ""
+            raise ConfigError(f"{key} is empty; give it a path{disable}")
     unknown = sorted(set(cfg.stages) - set(ALL_STAGES))
     if unknown:
         raise ConfigError(f"stages: unknown {unknown}; choose from {list(ALL_STAGES)}")
     stages = effective_stages(cfg)
-    if "translate" in stages and "segment" not in stages:
-        raise ConfigError("stages: translate needs segment (add it to `stages`)")
     if "summarise" in stages and "translate" not in stages and cfg.summarise.lang != "de":
         raise ConfigError(
             f"stages: summarise reads the {cfg.summarise.lang!r} translation, so it needs "

@@ -134,7 +134,7 @@ def is_run_fault(error: BaseException) -> bool:
 
 def machine_error(error: OSError, what: str, advice: str) -> MachineError:
     """A MachineError whose message names the path, what went wrong and what to do."""
-    where = f" {error.filename}" if error.filename else ""
+    where = f": {error.filename}" if error.filename else ""
     reason = {
         errno.ENOSPC: "the disk is full",
         errno.EDQUOT: "the disk quota is used up",
@@ -143,5 +143,6 @@ def machine_error(error: OSError, what: str, advice: str) -> MachineError:
         errno.EPERM: "operation not permitted",
         errno.ENOTDIR: "a file is where a folder must be",
         errno.EEXIST: "a file is where a folder must be",
+        errno.EISDIR: "a folder is where a file must be",
     }.get(error.errno or 0, error.strerror or str(error))
-    return MachineError(f"{what}:{where}: {reason}; {advice}")
+    return MachineError(f"{what}{where}: {reason}; {advice}")

@@ -29,6 +29,11 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        if err.filename is None:  # a failed write (a full disk) names no file: name it
+            raise OSError(err.errno, err.strerror, str(target)) from err
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -12,6 +12,7 @@ so two jobs sharing one memory wait for each other instead of failing.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
@@ -57,9 +58,14 @@ class TranslationMemory:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints, never torn
             self._db.executescript(SCHEMA)
-            # A memory that cannot take a write is refused now, not after the first batch.
+            # A memory that cannot take a write, or whose tables are not this schema, is
+            # refused now, not after the first batch.
             self._db.execute("BEGIN IMMEDIATE")
             self._db.execute("ROLLBACK")
+            self._db.execute("SELECT context, settings FROM contexts LIMIT 1").fetchall()
+            self._db.execute(
+                "SELECT context, source, target, created FROM translations LIMIT 1"
+            ).fetchall()
         except (sqlite3.Error, OSError) as err:
             raise TranslationMemoryError(
                 f"translate.memory={self.path}: cannot be opened for writing ({err}). If the "
@@ -104,7 +110,10 @@ class TranslationMemory:
                 )
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                # SQLite rolls back by itself on some errors (a full disk); then there is
+                # nothing to roll back, and the error to report is the first one.
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
                 raise
         except sqlite3.Error as err:
             raise TranslationMemoryError(

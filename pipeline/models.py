@@ -39,7 +39,13 @@ def resolve_model(ref: str, cache_dir: str | Path, config_key: str = "model") ->
     if ref.startswith(SMOKE_PREFIX):
         from pipeline.smoke import ensure_smoke_model
 
-        path = ensure_smoke_model(ref.removeprefix(SMOKE_PREFIX), Path(cache_dir) / "smoke")
+        name = ref.removeprefix(SMOKE_PREFIX)
+        try:
+            path = ensure_smoke_model(name, Path(cache_dir) / "smoke")
+        except ValueError as err:  # not a smoke model this version knows
+            raise ModelNotAvailableError(
+                f"{config_key}={ref!r}: {err}", config_key=config_key
+            ) from err
         return ModelRef(ref, path, _directory_fingerprint(path))
     local = Path(ref).expanduser()
     if local.is_dir():
@@ -158,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["prefetch"])
     parser.add_argument("overrides", nargs="*", help="config overrides, as for python -m pipeline")
     parser.add_argument("--hf-home", help="Hugging Face cache folder to fill (sets HF_HOME)")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # --hf-home before or after the overrides
     if args.hf_home:
         os.environ["HF_HOME"] = args.hf_home  # before huggingface_hub is imported
     models = prefetch(args.overrides)  # errors: a message and exit code 2 (pipeline.cli)

@@ -50,7 +50,6 @@ from pipeline.errors import (
     OutputBusyError,
     PipelineError,
     RunStopped,
-    is_machine_fault,
     is_run_fault,
     machine_error,
 )
@@ -63,9 +62,10 @@ from pipeline.stages.ingest import display_path, find_releases, read_release, un
 from pipeline.stages.segment import SegmentConfig, segment_release
 
 log = logging.getLogger(__name__)
-# Tracebacks of unexpected errors go to the run's log file only, never to the terminal.
-traceback_log = logging.getLogger("pipeline.tracebacks")
-traceback_log.propagate = False
+# Written to the run's log file only, never to the terminal: tracebacks of unexpected
+# errors, and the error that ended a run (the command line shows it on stderr itself).
+file_log = logging.getLogger("pipeline.file")
+file_log.propagate = False
 
 MANIFEST_VERSION = 1
 LOCK_FILE = ".pipeline.lock"
@@ -99,8 +99,11 @@ class RunReport:
         log.error("%s failed in %s: %s", path, stage, reason)
         entry = {"path": path, "id": release_id, "stage": stage, "reason": reason}
         self.failed.append(entry)
-        # A release whose own outputs failed after its bundle was written is not done.
-        self.done = [item for item in self.done if release_id is None or item["id"] != release_id]
+        # A release whose own outputs (page, TMX, ...) failed after its bundle was written,
+        # or was found up to date, is neither done nor skipped.
+        if release_id is not None:
+            self.done = [item for item in self.done if item["id"] != release_id]
+            self.skipped = [item for item in self.skipped if item["id"] != release_id]
         self.event("failed", **entry)
 
     def attempt(self, stage: str, release_id: str, path: str, work: Callable[[], Any]) -> bool:
@@ -154,11 +157,17 @@ class RunReport:
 
 
 def failure_reason(error: Exception) -> str:
-    """What the manifest says about a release that failed: the input's own problem, or an
-    unexpected error (a bug), whose traceback goes to the log file."""
+    """What the manifest says about a release that failed: the input's own problem, a file
+    in the way of its outputs, or an unexpected error (a bug), whose traceback goes to the
+    log file."""
     if isinstance(error, InputError):
         return error.reason
-    traceback_log.error("unexpected error", exc_info=error)
+    if isinstance(error, OSError) and error.filename:
+        return (
+            f"cannot write {error.filename} ({error.strerror}); move what is there away, then "
+            "re-run"
+        )
+    file_log.error("unexpected error", exc_info=error)
     return (
         f"unexpected error ({type(error).__name__}: {error}); the other releases are not "
         f"affected. The traceback is in {LOG_FILE}: please report it"
@@ -262,12 +271,12 @@ def run_log(output_dir: Path) -> Iterator[None]:
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     root = logging.getLogger()
     root.addHandler(handler)
-    traceback_log.addHandler(handler)
+    file_log.addHandler(handler)
     try:
         yield
     finally:
         root.removeHandler(handler)
-        traceback_log.removeHandler(handler)
+        file_log.removeHandler(handler)
         handler.close()
 
 
@@ -305,6 +314,21 @@ def check_output_dir(output_dir: Path) -> None:
         )
 
 
+def _check_devices(cfg: DictConfig, stages: list[str]) -> None:
+    """`device=cuda` without a GPU, or a compute type the device cannot run, stop the run
+    before any work (not when the first model loads)."""
+    if not {"translate", "summarise"} & set(stages):
+        return
+    from pipeline.engines import hf
+
+    hf.resolve_device(cfg.device)
+    if "translate" in stages and cfg.translate.backend == "ctranslate2":
+        from pipeline.engines import ct2
+
+        device = ct2.resolve_device(cfg.device)
+        ct2.check_compute_type(ct2.resolve_compute_type(cfg.translate.compute_type, device), device)
+
+
 def _read_only(path: Path) -> bool:
     return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
 
@@ -324,6 +348,7 @@ def run(cfg: DictConfig, *, record_config: Callable[[Path], None] | None = None)
     memory: TranslationMemory | None = None
     with stop_on_signals():
         try:
+            _check_devices(cfg, stages)
             memory = _open_memory(cfg) if "translate" in stages else None
             models = _resolve_models(cfg, stages)
             if cfg.executor == "ray":
@@ -331,9 +356,7 @@ def run(cfg: DictConfig, *, record_config: Callable[[Path], None] | None = None)
 
                 ray_executor.start(cfg.ray.address, cfg.ray.num_cpus)
             with output_lock(output_dir), run_log(output_dir):
-                if record_config is not None:
-                    record_config(output_dir)
-                return _run_locked(cfg, output_dir, models, memory)
+                return _run_locked(cfg, output_dir, models, memory, record_config)
         except RunStopped as stop:  # before the run's own work began (that one logs itself)
             log.warning("stopped by %s", stop)
             return 128 + stop.signum
@@ -343,13 +366,19 @@ def run(cfg: DictConfig, *, record_config: Callable[[Path], None] | None = None)
 
 
 def _run_locked(
-    cfg: DictConfig, output_dir: Path, models: dict[str, ModelRef], memory: TranslationMemory | None
+    cfg: DictConfig,
+    output_dir: Path,
+    models: dict[str, ModelRef],
+    memory: TranslationMemory | None,
+    record_config: Callable[[Path], None] | None,
 ) -> int:
     started = datetime.now(timezone.utc)
-    _remove_leftovers(output_dir)
     report = RunReport()
     chash = config_hash(cfg, {name: model.revision for name, model in models.items()})
     try:
+        _remove_leftovers(output_dir)
+        if record_config is not None:
+            record_config(output_dir)
         report.events = EventLog(output_dir / EVENTS_FILE, started.isoformat(timespec="seconds"))
         _seed(cfg.seed)
         return _stages(cfg, output_dir, started, models, memory, chash, report)
@@ -361,16 +390,20 @@ def _run_locked(
         )
         _last_event(report, "run-stopped", signal=str(stop))
         return 128 + stop.signum
-    except OSError as err:
-        if not is_machine_fault(err):
-            raise
+    except OSError as err:  # every release would meet it: the output folder, the disk
         error = machine_error(
             err, "writing the outputs", OUTPUT_ADVICE + "; complete files are kept"
         )
+        file_log.error("%s", error)
         _last_event(report, "run-failed", reason=str(error))
         raise error from err
     except PipelineError as err:
+        file_log.error("%s", err)
         _last_event(report, "run-failed", reason=str(err))
+        raise
+    except Exception as err:  # a bug: its traceback goes to the log, the CLI says where
+        file_log.error("internal error", exc_info=err)
+        _last_event(report, "run-failed", reason=f"internal error ({type(err).__name__}: {err})")
         raise
     finally:
         if report.events is not None:
@@ -585,6 +618,8 @@ def _ingest(cfg: DictConfig, report: RunReport) -> list[Any]:
     max_bytes = int(cfg.corpus.max_release_mib * 2**20)
     releases = []
     first_with: dict[str, str] = {}  # sha256 -> release id
+    # Files before links, so that of two entries with the same bytes the link is the copy.
+    entries.sort(key=lambda entry: entry.target not in (None, entry.path))
     for entry in _progress(entries, "ingest"):
         name, rid = display_path(entry.path), ids[entry.path]
         if entry.refused:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.bench import segmentation as bench
+from pipeline.errors import InputError
 
 GOLDEN_RULES = Path(__file__).parent / "data" / "pysbd_golden_rules_de.txt"
 
@@ -53,9 +54,9 @@ def test_gold_format_gives_text_lines_and_boundaries(tmp_path: Path) -> None:
 )
 def test_malformed_gold_names_file_and_line(tmp_path: Path, text: str, message: str) -> None:
     path = write(tmp_path, text)
-    with pytest.raises(ValueError, match=message) as error:
+    with pytest.raises(InputError, match=message) as error:
         bench.read_gold(path)
-    assert f"{path}:" in str(error.value)
+    assert f"{path}: line " in str(error.value)
 
 
 def test_scores_count_false_splits_and_misses(tmp_path: Path) -> None:

@@ -51,7 +51,6 @@ def test_typo_in_an_override_fails_at_compose_time() -> None:
     ("overrides", "message"),
     [
         (["stages=[ingest,tokenise]"], "unknown"),
-        (["stages=[ingest,translate]"], "translate needs segment"),
         (["stages=[segment,summarise]"], "needs translate"),
         (["device=tpu"], "device"),
         (["translate.backend=marian"], "translate.backend"),
@@ -74,12 +73,20 @@ def test_conflicts_are_rejected_with_the_key_to_fix(overrides: list[str], messag
         validate(make_config(BASE + overrides))
 
 
-def test_ingest_and_bundle_always_run() -> None:
-    assert effective_stages(make_config([*BASE, "stages=[segment]"])) == [
+@pytest.mark.parametrize("stages", ["[]", "[ingest]", "[segment]", "[bundle]"])
+def test_ingest_segment_and_bundle_always_run(stages: str) -> None:
+    # A bundle accounts for every character of its release through segments.
+    assert effective_stages(make_config([*BASE, f"stages={stages}"])) == [
         "ingest",
         "segment",
         "bundle",
     ]
+
+
+@pytest.mark.parametrize("key", ["corpus.dir", "output.dir", "paths.cache_dir", "translate.memory"])
+def test_empty_paths_are_refused(key: str) -> None:
+    with pytest.raises(ConfigError, match=f"{key} is empty"):
+        validate(make_config([*BASE, f"{key}="]))
 
 
 def test_config_hash_tracks_output_relevant_settings_only() -> None:

@@ -44,8 +44,8 @@ def test_release_id_is_safe_for_a_file_name(name: str, expected: str) -> None:
 def test_colliding_ids_get_distinct_suffixes() -> None:
     ids = unique_ids([Path("a b.txt"), Path("a_b.txt"), Path("c.txt")])
     assert len(set(ids.values())) == 3
-    assert ids[Path("c.txt")] == "c"
-    assert all(rid.startswith("a_b_") for p, rid in ids.items() if p.name != "c.txt")
+    assert (ids[Path("c.txt")], ids[Path("a_b.txt")]) == ("c", "a_b")  # already safe: as is
+    assert ids[Path("a b.txt")].startswith("a_b_")  # made safe: a suffix, always
 
 
 @pytest.mark.parametrize(
@@ -77,6 +77,15 @@ def test_suffixes_do_not_depend_on_the_order_of_the_files() -> None:
     assert unique_ids(paths) == unique_ids(list(reversed(paths)))
 
 
+def test_an_id_never_changes_when_another_file_arrives() -> None:
+    before = unique_ids([Path("-rf.txt"), Path("Über uns.txt")])
+    after = unique_ids(
+        [Path("-rf.txt"), Path("rf.txt"), Path("Über uns.txt"), Path("Uber_uns.txt")]
+    )
+    assert {p: after[p] for p in before} == before
+    assert after[Path("rf.txt")] == "rf" and after[Path("Uber_uns.txt")] == "Uber_uns"
+
+
 @pytest.mark.parametrize(
     ("name", "shown"),
     [
@@ -101,6 +110,7 @@ def test_display_path_is_readable_one_line_utf8(name: str, shown: str) -> None:
         (GERMAN.encode("cp850"), GERMAN, "cp850", 0, 0),  # a DOS export
         (GERMAN.encode("utf-16-le"), GERMAN, "utf-16-le", 0, 0),  # no byte-order mark
         (GERMAN.encode("utf-16-be"), GERMAN, "utf-16-be", 0, 0),
+        (GERMAN.encode("utf-32"), GERMAN, "utf-32", 0, 0),  # with its byte-order mark
         # UTF-8 with a few damaged bytes stays UTF-8: the umlauts survive, the bytes are counted.
         (GERMAN.encode() + b" \xff Ende \x81.", GERMAN + " \ufffd Ende \ufffd.", "utf-8", 2, 0),
         (b"\xef\xbb\xbf" + "Grüße \xff".encode()[:-2] + b"\xff", "Grüße \ufffd", "utf-8-sig", 1, 0),
@@ -141,7 +151,9 @@ def test_undecodable_input_is_refused_with_a_reason(raw: bytes, message: str) ->
         decode(raw, "x.txt")
 
 
-@pytest.mark.parametrize("content", [b"", b"   \n\t\n", "\u00a0\n".encode()])
+@pytest.mark.parametrize(
+    "content", [b"", b"   \n\t\n", "\u00a0\n".encode(), b"\x01\x02\x03\n", b"\xef\xbb\xbf"]
+)
 def test_empty_release_is_refused(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "empty.txt"
     path.write_bytes(content)
@@ -194,6 +206,7 @@ def test_links_inside_are_read_outside_refused_unless_allowed(tmp_path: Path) ->
     (corpus / "relative.txt").symlink_to(Path("..") / "secret" / "private.txt")
     (corpus / "broken.txt").symlink_to(corpus / "gone.txt")
     (corpus / "loop.txt").symlink_to(corpus / "loop.txt")
+    (corpus / "folder.txt").symlink_to(elsewhere)  # a link to a folder: ignored like one
     entries = {entry.path.name: entry for entry in find_releases(corpus)}
     assert entries["inside.txt"].refused is None
     assert entries["inside.txt"].target == (corpus / "real.txt").resolve()

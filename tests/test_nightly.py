@@ -91,6 +91,8 @@ def test_a_second_run_on_the_same_output_folder_is_refused(
     tmp_path: Path, model_cache: Path
 ) -> None:
     output = tmp_path / "out"
+    assert run(smoke(CORPUS, output, model_cache, "stages=[ingest,segment]")) == EXIT_OK
+    before = {path: path.read_bytes() for path in output.rglob("*") if path.is_file()}
     with output_lock(output):
         with pytest.raises(OutputBusyError, match=f"pid {os.getpid()}"):
             run(smoke(CORPUS, output, model_cache, "stages=[ingest,segment]"))
@@ -102,6 +104,12 @@ def test_a_second_run_on_the_same_output_folder_is_refused(
         )  # fmt: skip
         assert done.returncode == EXIT_BUSY
         assert "another run" in done.stderr and "output.dir" in done.stderr
+        assert "Traceback" not in done.stderr
+        # Refused: nothing written there (the lock file names the holder, as it should).
+        after = {path: path.read_bytes() for path in output.rglob("*") if path.is_file()}
+        assert {p: b for p, b in after.items() if p.name != ".pipeline.lock"} == {
+            p: b for p, b in before.items() if p.name != ".pipeline.lock"
+        }
     assert run(smoke(CORPUS, output, model_cache, "stages=[ingest,segment]")) == EXIT_OK
 
 

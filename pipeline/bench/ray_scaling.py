@@ -18,13 +18,14 @@ import time
 from pathlib import Path
 
 from pipeline.bench.translation import MODEL, benchmark_segments
+from pipeline.cli import positive_int
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.bench.ray_scaling")
-    parser.add_argument("--actors", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--segments", type=int, default=128)
-    parser.add_argument("--max-new-tokens", type=int, default=32)
+    parser.add_argument("--actors", type=positive_int, nargs="+", default=[1, 2])
+    parser.add_argument("--segments", type=positive_int, default=128)
+    parser.add_argument("--max-new-tokens", type=positive_int, default=32)
     parser.add_argument("--backend", default="ctranslate2", choices=["transformers", "ctranslate2"])
     parser.add_argument("--gpus-per-actor", type=float, default=0.0)
     parser.add_argument(

@@ -24,7 +24,9 @@ from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+from pipeline.cli import non_negative_int
 from pipeline.data import Release
+from pipeline.errors import InputError
 from pipeline.io import write_json
 from pipeline.stages.segment import SegmentConfig, segment_release
 
@@ -90,9 +92,15 @@ def read_gold(path: Path) -> list[GoldDocument]:
         elif not line.strip():
             blocks.append([])
         elif doc_id is None:
-            raise ValueError(f"{path}:{number}: text before the first '# doc <id>' line")
+            raise InputError(
+                str(path),
+                f"line {number}: text before the first '# doc <id>' line; is this a gold "
+                "file (see benchmarks/segmentation/README.md)?",
+            )
         elif line != line.strip():
-            raise ValueError(f"{path}:{number}: a gold sentence must not start or end with a space")
+            raise InputError(
+                str(path), f"line {number}: a gold sentence must not start or end with a space"
+            )
         else:
             blocks[-1].append(line)
     close()
@@ -295,7 +303,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--systems", nargs="+", default=[OURS, *PEERS], help="%(default)s")
     parser.add_argument("--json", type=Path, help="also write the scores as JSON here")
     parser.add_argument(
-        "--errors", type=int, default=0, metavar="N", help="show N errors per dataset and system"
+        "--errors",
+        type=non_negative_int,
+        default=0,
+        metavar="N",
+        help="show N errors per dataset and system",
     )
     args = parser.parse_args(argv)
     unknown = sorted(set(args.systems) - {OURS, *PEERS})

@@ -36,6 +36,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pipeline.cli import non_negative_int, positive_int
 from pipeline.io import write_json
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -271,16 +272,20 @@ def table(results: list[dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.bench", description=__doc__)
     parser.add_argument("--model", default=MODEL, help="hub id, folder or smoke:<name>")
-    parser.add_argument("--segments", type=int, default=128)
-    parser.add_argument("--max-new-tokens", type=int, default=32)
-    parser.add_argument("--beams", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--segments", type=positive_int, default=128)
+    parser.add_argument("--max-new-tokens", type=positive_int, default=32)
+    parser.add_argument("--beams", type=positive_int, nargs="+", default=[1, 4])
     parser.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=SYSTEMS)
-    parser.add_argument("--threads", type=int, default=0, help="0: every core we may use")
+    parser.add_argument(
+        "--threads", type=non_negative_int, default=0, help="0: every core we may use"
+    )
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    parser.add_argument("--batch-size", type=int, default=32, help="pipeline's batch_size")
-    parser.add_argument("--max-batch-tokens", type=int, default=8192)
-    parser.add_argument("--raw-batch-size", type=int, nargs="+", default=[16, 32, 64])
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs; the best counts")
+    parser.add_argument("--batch-size", type=positive_int, default=32, help="pipeline's batch_size")
+    parser.add_argument("--max-batch-tokens", type=positive_int, default=8192)
+    parser.add_argument("--raw-batch-size", type=positive_int, nargs="+", default=[16, 32, 64])
+    parser.add_argument(
+        "--repeats", type=positive_int, default=3, help="timed runs; the best counts"
+    )
     parser.add_argument("--no-memory", action="store_true", help="skip the memory re-run")
     parser.add_argument(
         "--cache", type=Path, default=Path("~/.cache/pressrelease-pipeline").expanduser()

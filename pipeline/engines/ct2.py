@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pipeline.engines.hf import input_limit
+from pipeline.engines.hf import clamp_lengths, input_limit, output_limit
 from pipeline.errors import ConfigError, ModelNotAvailableError
 from pipeline.io import ensure_directory
 from pipeline.models import ModelRef
@@ -54,6 +54,19 @@ def resolve_compute_type(compute_type: str, device: str) -> str:
     if compute_type == "auto":
         return "float16" if device == "cuda" else "int8"
     return compute_type
+
+
+def check_compute_type(compute_type: str, device: str) -> None:
+    """Refuse a compute type this machine's CTranslate2 cannot run on `device` (float16 on
+    most CPUs), before any work."""
+    import ctranslate2
+
+    supported = sorted(ctranslate2.get_supported_compute_types(device))
+    if compute_type not in supported:
+        raise ConfigError(
+            f"translate.compute_type={compute_type}: CTranslate2 cannot compute in "
+            f"{compute_type} on {device} here; choose from {supported} (or auto)"
+        )
 
 
 def quantization_for(compute_type: str) -> str:
@@ -131,6 +144,7 @@ class CTranslate2Engine:
             intra_threads=self.threads // self.workers if self.device == "cpu" else 0,
         )
         self._tokens: dict[str, list[str]] = {}
+        self._warned: set[int] = set()
         # OPUS-MT configs force </s> as the last of max_new_tokens in transformers, so the
         # text there is one token shorter; CTranslate2 counts only text tokens.
         self._forced_eos = getattr(self.config, "forced_eos_token_id", None) is not None
@@ -194,6 +208,9 @@ class CTranslate2Engine:
         tokens = self.tokenize(texts)
         for text in texts:  # the cache only bridges count_tokens and generate
             self._tokens.pop(text, None)
+        max_new_tokens, min_new_tokens = clamp_lengths(
+            output_limit(self.config), self.ref.ref, max_new_tokens, min_new_tokens, self._warned
+        )
         steps = max_new_tokens - int(self._forced_eos)
         results = self.translator.translate_batch(
             tokens,

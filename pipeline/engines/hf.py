@@ -30,6 +30,31 @@ def input_limit(config: Any, tokenizer: Any) -> int:
     return min(known) if known else 512
 
 
+def output_limit(config: Any) -> int | None:
+    """The longest output, in tokens, the decoder has positions for (None: no fixed limit).
+    The decoder reads the start token and all but the last generated token, so it can
+    generate as many tokens as it has positions."""
+    limit = getattr(config, "max_position_embeddings", None)
+    return int(limit) if limit else None
+
+
+def clamp_lengths(
+    limit: int | None, model: str, max_new_tokens: int, min_new_tokens: int, warned: set[int]
+) -> tuple[int, int]:
+    """Generation lengths the model can reach: a longer request would index past its
+    position embeddings and fail on every text. Warned once per requested length."""
+    if limit is None or max_new_tokens <= limit:
+        return max_new_tokens, min_new_tokens
+    if max_new_tokens not in warned:
+        warned.add(max_new_tokens)
+        log.warning(
+            "max_new_tokens=%d is more than %s can generate (%d positions); generating at "
+            "most %d tokens (lower translate.max_new_tokens or summarise.max_new_tokens)",
+            max_new_tokens, model, limit, limit,
+        )  # fmt: skip
+    return limit, min(min_new_tokens, limit)
+
+
 def resolve_device(device: str) -> str:
     """`auto` means CUDA when torch sees a GPU, else CPU."""
     import torch
@@ -84,6 +109,7 @@ class Seq2SeqEngine:
         self.model.generation_config.max_length = None
         self.model.generation_config.min_length = None
         self._torch = torch
+        self._warned: set[int] = set()
         log.info("loaded %s (%s) on %s as %s", model.ref, model.revision, self.device, self.dtype)
 
     @property
@@ -102,6 +128,12 @@ class Seq2SeqEngine:
         self, texts: list[str], *, max_new_tokens: int, **generate_kwargs: Any
     ) -> list[str]:
         """Generate one output per input text, in order (one batch: the caller sizes it)."""
+        max_new_tokens, min_new = clamp_lengths(
+            output_limit(self.model.config), self.ref.ref, max_new_tokens,
+            int(generate_kwargs.pop("min_new_tokens", 0) or 0), self._warned,
+        )  # fmt: skip
+        if min_new:
+            generate_kwargs["min_new_tokens"] = min_new
         batch = self.tokenizer(texts, return_tensors="pt", padding=True, truncation=False)
         batch = {key: value.to(self.device) for key, value in batch.items()}
         with self._torch.inference_mode():

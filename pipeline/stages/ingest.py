@@ -87,19 +87,19 @@ def _check_entry(path: Path, root: Path, allow_links_outside: bool) -> CorpusEnt
             target = path.resolve(strict=True)
         except (OSError, RuntimeError):  # missing target, or a loop of links
             return CorpusEntry(path, "is a symbolic link whose target is missing; remove it")
-        if not allow_links_outside and not target.is_relative_to(root):
-            return CorpusEntry(
-                path,
-                "is a symbolic link to a file outside corpus.dir, which is not read; copy "
-                "the file into the folder, or set corpus.allow_links_outside=true",
-            )
     try:
         mode = target.stat().st_mode
     except OSError as err:
         return CorpusEntry(path, f"cannot be read: {err.strerror}")
-    if stat.S_ISDIR(mode):
+    if stat.S_ISDIR(mode):  # a folder named *.txt, or a link to one
         log.debug("%s is a folder; ignored", display_path(path))
         return None
+    if target != path and not allow_links_outside and not target.is_relative_to(root):
+        return CorpusEntry(
+            path,
+            "is a symbolic link to a file outside corpus.dir, which is not read; copy "
+            "the file into the folder, or set corpus.allow_links_outside=true",
+        )
     if not stat.S_ISREG(mode):
         return CorpusEntry(path, "is not a regular file (a pipe, socket or device); remove it")
     return CorpusEntry(path, target=target)
@@ -114,25 +114,34 @@ def release_id(path: Path) -> str:
 
 
 def unique_ids(paths: list[Path]) -> dict[Path, str]:
-    """Release ids for `paths`, distinct even on a file system that ignores case. Names that
-    collide once made safe (`a b.txt`, `a_b.txt`; `Köln.txt` in NFC and NFD; `A.txt`,
-    `a.txt`) and names the pipeline writes itself (`index`) get a suffix from a hash of
-    the file name's bytes: stable across runs, whatever order the files come in."""
+    """Release ids for `paths`, distinct even on a file system that ignores case.
+
+    A name that had to be changed to be safe (`a b.txt`, `Köln.txt`, `-rf.txt`, a long
+    name) gets a suffix from a hash of the file name's bytes, so its id never depends on
+    which other files are in the folder: `rf.txt` arriving next to `-rf.txt` changes
+    nobody's id. So do names the pipeline writes itself or Windows reserves (`index`), and
+    names that differ from another only in case (`A.txt`, `a.txt`)."""
     ids = {path: release_id(path) for path in paths}
+    plain = [rid for path, rid in ids.items() if _kept_as_is(path, rid)]
     counts: dict[str, int] = {}
-    for rid in ids.values():
+    for rid in plain:
         counts[rid.casefold()] = counts.get(rid.casefold(), 0) + 1
     taken: set[str] = set()
     for path in sorted(paths, key=lambda p: os.fsencode(p.name)):
         rid = ids[path]
-        if counts[rid.casefold()] > 1 or rid.casefold() in RESERVED_IDS:
-            digest = hashlib.sha256(os.fsencode(path.name)).hexdigest()
+        digest = hashlib.sha256(os.fsencode(path.name)).hexdigest()
+        if not _kept_as_is(path, rid) or counts[rid.casefold()] > 1:
             rid = f"{rid}_{digest[:8]}"
-            if rid.casefold() in taken:  # a name that happened to look like a suffixed id
-                rid = f"{ids[path]}_{digest[:16]}"
+        if rid.casefold() in taken:  # a name that happens to look like a suffixed id
+            rid = f"{ids[path]}_{digest[:16]}"
         ids[path] = rid
         taken.add(rid.casefold())
     return ids
+
+
+def _kept_as_is(path: Path, rid: str) -> bool:
+    """The file name's stem is already a safe id, and not a reserved one."""
+    return rid == path.stem and rid.casefold() not in RESERVED_IDS
 
 
 def read_release(
@@ -152,8 +161,10 @@ def read_release(
     raw = source.read_bytes()
     decoded = decode(raw, name)
     text = decoded.text
-    if not text.strip():
-        raise InputError(name, "the file is empty or holds only whitespace; remove it")
+    if not CONTROL_CHARS.sub("", text).strip():
+        raise InputError(
+            name, "the file is empty or holds only whitespace and control characters; remove it"
+        )
     if looks_like_html(text):
         raise InputError(
             name,
@@ -171,8 +182,8 @@ def read_release(
         )
     if decoded.control_chars:
         log.warning(
-            "%s: %d control character(s) (NUL, ...) in the text; kept in the source, never "
-            "sent to a model",
+            "%s: %d control character(s) (such as NUL or BEL) in the text; kept in the source, "
+            "never sent to a model",
             name,
             decoded.control_chars,
         )
@@ -211,6 +222,12 @@ class Decoded:
     control_chars: int = 0  # NUL and other control characters kept in the text
 
 
+_UNICODE_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
 # Formats that are never text, by their first bytes: the message can say what the file is.
 MAGIC_NUMBERS = {
     b"%PDF-": "a PDF document",
@@ -252,10 +269,11 @@ def decode(raw: bytes, name: str) -> Decoded:
     """Decode a release's bytes: UTF-8 (with or without BOM, with a few damaged bytes
     replaced and counted), UTF-16 (with BOM, or without one when the NUL pattern says
     so), or a legacy code page when the bytes look like one; refuse binary data."""
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        text = raw.decode("utf-16", errors="replace")
-        already = raw.decode("utf-16", errors="ignore").count("\ufffd")  # in the text itself
-        return _decoded(text, "utf-16", text.count("\ufffd") - already)
+    for bom, encoding in _UNICODE_BOMS:  # UTF-32 first: its little-endian mark starts
+        if raw.startswith(bom):  # with UTF-16's
+            text = raw.decode(encoding, errors="replace")
+            already = raw.decode(encoding, errors="ignore").count("\ufffd")  # in the text
+            return _decoded(text, encoding, text.count("\ufffd") - already)
     if raw.startswith(b"\xef\xbb\xbf"):
         # The mark declares UTF-8: invalid bytes after it are damage, however many.
         text, replaced = _utf8_with_damage(raw[3:])

@@ -20,7 +20,7 @@ from pipeline.stages.translate import Engine, Translator, model_text
 from pipeline.textsplit import split_to_fit
 
 log = logging.getLogger(__name__)
-traceback_log = logging.getLogger("pipeline.tracebacks")  # the run's log file only
+file_log = logging.getLogger("pipeline.file")  # the run's log file only
 
 MAX_REDUCE_ROUNDS = 8
 
@@ -114,7 +114,7 @@ def summarise_bundles(
         except Exception as error:
             if is_run_fault(error):
                 raise
-            traceback_log.error("summarise %s failed", bundle.release.id, exc_info=error)
+            file_log.error("summarise %s failed", bundle.release.id, exc_info=error)
             failures[bundle.release.id] = (
                 f"the {lang} summariser failed ({type(error).__name__}: {error}); the other "
                 "releases are not affected. The traceback is in pipeline.log"

@@ -30,7 +30,7 @@ from pipeline.memory import TranslationMemory
 from pipeline.textsplit import split_to_fit
 
 log = logging.getLogger(__name__)
-traceback_log = logging.getLogger("pipeline.tracebacks")  # the run's log file only
+file_log = logging.getLogger("pipeline.file")  # the run's log file only
 
 
 class Engine(Protocol):
@@ -305,7 +305,7 @@ class Translator:
             if is_run_fault(error):
                 raise
             if len(inputs) == 1:
-                traceback_log.error("%s failed on %r", self.label, inputs[0][:200], exc_info=error)
+                file_log.error("%s failed on %r", self.label, inputs[0][:200], exc_info=error)
                 log.error("%s: the model failed on one text (%s: %s)", self.label,
                           type(error).__name__, error)  # fmt: skip
                 return [_Failed(error)]
