@@ -66,10 +66,15 @@ class Bundle:
     config_hash: str = ""
 
     def to_json(self) -> dict[str, Any]:
+        return self.json_fields([asdict(s) for s in self.segments])
+
+    def json_fields(self, segments: Any) -> dict[str, Any]:
+        """`to_json()` with `segments` in the place of the segment dicts: the bundle stage
+        writes those one at a time, so that a long release is never all dicts at once."""
         return {
             "schema_version": SCHEMA_VERSION,
             "release": asdict(self.release),
-            "segments": [asdict(s) for s in self.segments],
+            "segments": segments,
             "summaries": {lang: asdict(s) for lang, s in self.summaries.items()},
             "models": self.models,
             "config_hash": self.config_hash,

@@ -3,27 +3,27 @@ post-editing in a CAT tool, and Parquet/JSONL tables for datasets work.
 
 Everything here reads bundle dicts exactly as the bundle stage writes them to JSON (see
 README "Bundle format"), so it works on a finished run's `bundles/*.json` without the
-models or the pipeline's dataclasses. Every file is written with `write_atomic`: a reader
-never sees half an export.
+models or the pipeline's dataclasses. Every file is written a piece at a time (a long
+release holds tens of thousands of segments) into a temporary file that is renamed when it
+is complete (`open_atomic`): a reader never sees half an export.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.data import SOURCE_LANG
-from pipeline.io import write_atomic
+from pipeline.io import open_atomic
 
 Bundle = dict[str, Any]
 
@@ -62,19 +62,51 @@ def nmtoken(value: str) -> str:
     return _NOT_NMTOKEN.sub("_", value) or "_"
 
 
-def _serialise(root: ET.Element) -> bytes:
-    """UTF-8 XML with a fixed declaration. ElementTree escapes only `& < >` in text and
-    adds `"` in attributes, so the only entities in the file are the predefined ones.
+def _write_xml(
+    handle: IO[str], root: ET.Element, container: ET.Element, children: Iterable[ET.Element]
+) -> None:
+    """UTF-8 XML with a fixed declaration: the tree `root`, indented by two spaces per
+    level (`ET.indent`), with `children` in `container` (the last child of `root`), written
+    one child at a time, so that an export never holds a release's tree."""
+    handle.write(XML_DECLARATION + _start_tag(root) + "\n  ")
+    for element in root[:-1]:
+        handle.write(_serialised(element, level=1) + "\n  ")
+    start = _start_tag(container)
+    empty = True
+    for child in children:
+        handle.write(f"{start if empty else ''}\n    {_serialised(child, level=2)}")
+        empty = False
+    container_end = _serialised(container, level=1) if empty else f"\n  </{container.tag}>"
+    handle.write(f"{container_end}\n</{root.tag}>\n")
 
-    A literal CR would come back as LF from any parser (XML end-of-line handling), so it
-    is written as the character reference `&#13;` (a character reference, not an entity;
-    every parser resolves it), needed for the text to round-trip exactly. ElementTree
-    already does this for CR, LF and tab in attribute values (ids, which never hold them);
-    this covers element text, where it leaves CR as it is.
-    """
-    ET.indent(root, space="  ")  # only touches elements with children: never seg/source/target
-    body = ET.tostring(root, encoding="unicode")
-    return (XML_DECLARATION + body.replace("\r", "&#13;") + "\n").encode("utf-8")
+
+def _serialised(element: ET.Element, level: int) -> str:
+    """`element` as it appears in the indented document, `level` elements deep, without the
+    whitespace that follows it."""
+    ET.indent(element, space="  ", level=level)  # only touches elements with children
+    return _characters(ET.tostring(element, encoding="unicode"))
+
+
+def _start_tag(element: ET.Element) -> str:
+    """`<tag attributes>`: the start tag of `element` as ElementTree writes it."""
+    bare = ET.Element(element.tag, element.attrib)
+    bare.text = _MARK
+    text = ET.tostring(bare, encoding="unicode")
+    return text[: text.rindex(_MARK)]
+
+
+_MARK = "\ue000"  # a placeholder text: legal in XML, and escaped by nothing
+
+
+def _characters(xml: str) -> str:
+    """A literal CR would come back as LF from any parser (XML end-of-line handling), so
+    it is written as the character reference `&#13;` (a character reference, not an
+    entity; every parser resolves it), needed for the text to round-trip exactly.
+    ElementTree already does this for CR, LF and tab in attribute values (ids, which never
+    hold them); this covers element text, where it leaves CR as it is. ElementTree escapes
+    only `& < >` in text and adds `"` in attributes, so the only entities in the file are
+    the predefined ones."""
+    return xml.replace("\r", "&#13;")
 
 
 def _texts(segment: Bundle) -> dict[str, str]:
@@ -103,15 +135,14 @@ def _languages(bundles: Iterable[Bundle]) -> list[str]:
 # --------------------------------------------------------------------------------- TMX
 
 
-def write_tmx(bundles: list[Bundle], path: Path) -> None:
+def write_tmx(bundles: Iterable[Bundle], path: Path) -> None:
     """TMX 1.4b of every translated segment of `bundles` (one release or a whole run).
 
     One `<tu tuid=segment id>` per segment with `translate` true and at least one target
     text; segments copied through untranslated (`2019`, sign-offs) would only teach a
     translation memory that text equals itself. Each `<tu>` has `x-kind` and `x-release`
-    props and one `<tuv>` per language present, the source first.
+    props and one `<tuv>` per language present, the source first, then the targets sorted.
     """
-    languages = _languages(bundles)
     root = ET.Element("tmx", {"version": "1.4"})
     ET.SubElement(
         root,
@@ -128,20 +159,25 @@ def write_tmx(bundles: list[Bundle], path: Path) -> None:
         },
     )
     body = ET.SubElement(root, "body")
+    with open_atomic(path) as handle:
+        _write_xml(handle, root, body, _translation_units(bundles))
+
+
+def _translation_units(bundles: Iterable[Bundle]) -> Iterator[ET.Element]:
     for bundle in bundles:
         release_id = str(bundle["release"]["id"])
         for segment in bundle.get("segments") or []:
             texts = _texts(segment)
             if not segment.get("translate", True) or not set(texts) - {SOURCE_LANG}:
                 continue
-            tu = ET.SubElement(body, "tu", {"tuid": xml_text(str(segment["id"]))})
+            tu = ET.Element("tu", {"tuid": xml_text(str(segment["id"]))})
             ET.SubElement(tu, "prop", {"type": "x-kind"}).text = xml_text(str(segment["kind"]))
             ET.SubElement(tu, "prop", {"type": "x-release"}).text = xml_text(release_id)
-            for lang in languages:
-                if lang in texts:
-                    tuv = ET.SubElement(tu, "tuv", {f"{{{XML_NS}}}lang": lang})
-                    ET.SubElement(tuv, "seg").text = xml_text(texts[lang])
-    write_atomic(path, _serialise(root))
+            targets = sorted(set(texts) - {SOURCE_LANG})
+            for lang in [SOURCE_LANG, *targets] if SOURCE_LANG in texts else targets:
+                tuv = ET.SubElement(tu, "tuv", {f"{{{XML_NS}}}lang": lang})
+                ET.SubElement(tuv, "seg").text = xml_text(texts[lang])
+            yield tu
 
 
 # ------------------------------------------------------------------------------- XLIFF
@@ -165,7 +201,6 @@ def write_xliff(bundle: Bundle, target: str, path: Path) -> None:
     mt = (bundle.get("models") or {}).get(f"translate.{target}") or {}
     provenance = f"machine translation by {mt.get('model', 'unknown')}@{mt.get('revision', '')}"
 
-    space = {f"{{{XML_NS}}}space": "preserve"}
     # The namespace is declared as a plain `xmlns` attribute on unqualified tags: ElementTree's
     # own default-namespace support refuses unqualified attributes (`id`, `state`, ...), and
     # otherwise it would invent `ns0:` prefixes that some CAT tools reject.
@@ -178,10 +213,16 @@ def write_xliff(bundle: Bundle, target: str, path: Path) -> None:
         "file",
         {"id": nmtoken(str(release["id"])), "original": xml_text(str(release["id"]))},
     )
+    with open_atomic(path) as handle:
+        _write_xml(handle, root, file, _units(bundle, target, provenance))
+
+
+def _units(bundle: Bundle, target: str, provenance: str) -> Iterator[ET.Element]:
+    space = {f"{{{XML_NS}}}space": "preserve"}
     for index, segment in enumerate(bundle.get("segments") or []):
         texts = _texts(segment)
         translated = bool(segment.get("translate", True))
-        unit = ET.SubElement(file, "unit", {"id": f"u{index}"})
+        unit = ET.Element("unit", {"id": f"u{index}"})
         if not translated:
             unit.set("translate", "no")
         notes = ET.SubElement(unit, "notes")
@@ -205,7 +246,7 @@ def write_xliff(bundle: Bundle, target: str, path: Path) -> None:
         ET.SubElement(seg, "source", space).text = xml_text(source)
         if target_text is not None:
             ET.SubElement(seg, "target", space).text = xml_text(target_text)
-    write_atomic(path, _serialise(root))
+        yield unit
 
 
 # ---------------------------------------------------------------------------- datasets
@@ -244,8 +285,7 @@ def _utf8(text: Any) -> Any:
     return _SURROGATE.sub("\ufffd", text) if isinstance(text, str) else text
 
 
-def _segment_rows(bundles: list[Bundle], languages: list[str]) -> list[dict[str, Any]]:
-    rows = []
+def _segment_rows(bundles: Iterable[Bundle], languages: list[str]) -> Iterator[dict[str, Any]]:
     for bundle in bundles:
         release_id = _utf8(str(bundle["release"]["id"]))
         for index, segment in enumerate(bundle.get("segments") or []):
@@ -263,57 +303,99 @@ def _segment_rows(bundles: list[Bundle], languages: list[str]) -> list[dict[str,
             }
             row.update({lang: _utf8(texts.get(lang)) for lang in languages})
             row["qa"] = None if qa is None else _utf8(json.dumps(qa, ensure_ascii=False))
-            rows.append(row)
-    return rows
+            yield row
 
 
-def _summary_rows(bundles: list[Bundle]) -> list[dict[str, Any]]:
-    rows = []
+def _summary_rows(bundles: Iterable[Bundle]) -> Iterator[dict[str, Any]]:
     for bundle in bundles:
         release_id = _utf8(str(bundle["release"]["id"]))
         for lang, summary in (bundle.get("summaries") or {}).items():
             if not isinstance(summary, dict):  # a language whose summary was not made
                 continue
-            rows.append(
-                {
-                    "release_id": release_id,
-                    "lang": lang,
-                    "text": _utf8(summary.get("text")),
-                    "model": _utf8(summary.get("model")),
-                    "method": _utf8(summary.get("method")),
-                }
-            )
-    return rows
+            yield {
+                "release_id": release_id,
+                "lang": lang,
+                "text": _utf8(summary.get("text")),
+                "model": _utf8(summary.get("model")),
+                "method": _utf8(summary.get("method")),
+            }
 
 
-def _jsonl(rows: list[dict[str, Any]]) -> str:
-    lines = []
-    for row in rows:
-        line = json.dumps(row, ensure_ascii=False)
-        # json.dumps escapes C0 controls but leaves NEL/LS/PS raw, and str.splitlines()
-        # (unlike JSONL readers) breaks lines there; escaping them keeps one row one line.
-        line = line.replace("\x85", "\\u0085").replace("\u2028", "\\u2028")
-        lines.append(line.replace("\u2029", "\\u2029"))
-    return "".join(f"{line}\n" for line in lines)
+def _jsonl_line(row: dict[str, Any]) -> str:
+    line = json.dumps(row, ensure_ascii=False)
+    # json.dumps escapes C0 controls but leaves NEL/LS/PS raw, and str.splitlines()
+    # (unlike JSONL readers) breaks lines there; escaping them keeps one row one line.
+    line = line.replace("\x85", "\\u0085").replace("\u2028", "\\u2028")
+    return line.replace("\u2029", "\\u2029") + "\n"
 
 
-def _parquet(rows: list[dict[str, Any]], schema: pa.Schema) -> bytes:
-    # The explicit schema fixes column names, order and types even for zero rows.
-    table = pa.Table.from_pylist(rows, schema=schema)
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer)
-    return buffer.getvalue()
+# Rows are turned into Arrow a batch at a time, and a Parquet row group is written once the
+# batches held reach this size: a table of any length is written in bounded memory. (A
+# table smaller than this is one row group, the file `pq.write_table` would write.)
+_BATCH_ROWS = 256
+_ROW_GROUP_BYTES = 1 << 20
+
+
+def _record_batch(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.RecordBatch:
+    """`pa.RecordBatch.from_pylist(rows, schema)` in memory from the C library's allocator:
+    Arrow's default allocator (mimalloc) keeps several times what a long table's batches
+    ever held at once (measured: 30 MB for a 7 MB table), the system one gives it back."""
+    pool = pa.system_memory_pool()
+    columns = [
+        pa.array([row.get(field.name) for row in rows], type=field.type, memory_pool=pool)
+        for field in schema
+    ]
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
+def _write_table(rows: Iterable[dict[str, Any]], schema: pa.Schema, parquet: Path) -> None:
+    """One table as Parquet (`parquet`) and as JSONL (the same name, `.jsonl`), row by row."""
+    with (
+        open_atomic(parquet, "wb") as parquet_file,
+        open_atomic(parquet.with_suffix(".jsonl")) as jsonl,
+        # The explicit schema fixes column names, order and types even for zero rows.
+        pq.ParquetWriter(parquet_file, schema, memory_pool=pa.system_memory_pool()) as writer,
+    ):
+        batches: list[pa.RecordBatch] = []
+        held = 0  # bytes of Arrow data in `batches`
+        written = False
+        batch: list[dict[str, Any]] = []
+        for row in rows:
+            jsonl.write(_jsonl_line(row))
+            batch.append(row)
+            if len(batch) == _BATCH_ROWS:
+                batches.append(_record_batch(batch, schema))
+                held += batches[-1].nbytes
+                batch = []
+            if held >= _ROW_GROUP_BYTES:
+                writer.write_table(pa.Table.from_batches(batches, schema=schema))
+                batches, held, written = [], 0, True
+        if batch:
+            batches.append(_record_batch(batch, schema))
+        if batches or not written:
+            writer.write_table(pa.Table.from_batches(batches, schema=schema))
 
 
 def check_dataset_rows(bundle: Bundle) -> None:
     """Raise if `bundle` cannot become rows of the datasets (a field of the wrong type),
-    so that one release, not the whole export, fails."""
+    so that one release, not the whole export, fails. Checked a batch at a time, in the
+    memory of one batch."""
     languages = _languages([bundle])
-    pa.Table.from_pylist(_segment_rows([bundle], languages), schema=segments_schema(languages))
-    pa.Table.from_pylist(_summary_rows([bundle]), schema=SUMMARIES_SCHEMA)
+    tables = (
+        (_segment_rows([bundle], languages), segments_schema(languages)),
+        (_summary_rows([bundle]), SUMMARIES_SCHEMA),
+    )
+    for rows, schema in tables:
+        batch: list[dict[str, Any]] = []
+        for row in rows:
+            batch.append(row)
+            if len(batch) == _BATCH_ROWS:
+                _record_batch(batch, schema)
+                batch = []
+        _record_batch(batch, schema)
 
 
-def write_datasets(bundles: list[Bundle], folder: Path) -> None:
+def write_datasets(bundles: Sequence[Bundle], folder: Path) -> None:
     """`segments` and `summaries` tables of `bundles`, as Parquet and as JSONL, in `folder`.
 
     segments: release_id, segment_id, index (position in its bundle), kind, block, start,
@@ -324,9 +406,7 @@ def write_datasets(bundles: list[Bundle], folder: Path) -> None:
     """
     folder = Path(folder)
     languages = _languages(bundles)
-    segments = _segment_rows(bundles, languages)
-    summaries = _summary_rows(bundles)
-    write_atomic(folder / "segments.parquet", _parquet(segments, segments_schema(languages)))
-    write_atomic(folder / "segments.jsonl", _jsonl(segments))
-    write_atomic(folder / "summaries.parquet", _parquet(summaries, SUMMARIES_SCHEMA))
-    write_atomic(folder / "summaries.jsonl", _jsonl(summaries))
+    _write_table(
+        _segment_rows(bundles, languages), segments_schema(languages), folder / "segments.parquet"
+    )
+    _write_table(_summary_rows(bundles), SUMMARIES_SCHEMA, folder / "summaries.parquet")

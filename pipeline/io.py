@@ -5,29 +5,45 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import io
 import json
 import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 
 def write_atomic(path: str | Path, data: str | bytes) -> None:
     """Write to a temporary file beside `path`, flush it to disk, then rename over `path`."""
+    with open_atomic(path, "wb") as handle:
+        handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+
+
+@contextlib.contextmanager
+def open_atomic(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
+    """`write_atomic` for a file written piece by piece: `with open_atomic(path) as handle:`
+    gives a handle on a temporary file beside `path` (`.<name>.<random>.tmp`; UTF-8 text
+    with mode "w", bytes with "wb"); when the block ends, the file is flushed to disk and
+    renamed over `path`. If the block raises, the temporary file is removed and `path` is
+    left as it was: a reader sees the old file or the whole new one, never a part."""
+    if mode not in ("w", "wb"):
+        raise ValueError(f"open_atomic writes with mode 'w' or 'wb', not {mode!r}")
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    payload = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         # mkstemp makes the file owner-only (0600); outputs are for reviewers and tools on
         # a shared folder, so they get the mode any new file gets (0666 less the umask).
         os.fchmod(fd, 0o666 & ~process_umask())
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
+        raw = os.fdopen(fd, "wb")
+        # newline="": "\n" is written as it is on every platform.
+        handle = raw if mode == "wb" else io.TextIOWrapper(raw, encoding="utf-8", newline="")
+        with handle:
+            yield handle
             handle.flush()
-            os.fsync(handle.fileno())
+            os.fsync(raw.fileno())
         os.replace(tmp, target)
     except OSError as err:
         Path(tmp).unlink(missing_ok=True)

@@ -19,6 +19,8 @@ predict them:
 
 from __future__ import annotations
 
+import functools
+import itertools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -48,6 +50,7 @@ class QAConfig:
 # of it, and neither is `§` or a unit.
 _NUMBER = re.compile(r"[0-9]+(?:[.,:/][0-9]+)*")
 _DIGIT_RUN = re.compile(r"[0-9]+")
+_WORD = re.compile(r"\S+")
 # German thousands separators inside one number: `5.000`, `2.500.000`, `5.000,50`.
 # Exactly three digits per group, so dates (`24.04.2018`) and times (`10.30`) never match.
 _DE_THOUSANDS = re.compile(r"(?<![0-9.,])[0-9]{1,3}(?:\.[0-9]{3})+(?![0-9]|\.[0-9])")
@@ -65,22 +68,29 @@ def qa_flags(source: str, translation: str, config: QAConfig) -> list[dict[str, 
     if not translation.strip():
         # Nothing else can be judged on an empty translation, and every other check would
         # only restate this one.
-        return [{"code": "empty", "detail": ""}]
+        return [_flag("empty", "")]
     flags: list[dict[str, str]] = []
-    if _normalise(translation) == _normalise(source) and any(c.isalpha() for c in source):
-        flags.append({"code": "untranslated", "detail": ""})
+    if _same_words(translation, source) and any(c.isalpha() for c in source):
+        flags.append(_flag("untranslated", ""))
     missing = _missing_numbers(source, translation)
     if missing:
-        flags.append({"code": "missing_number", "detail": ", ".join(missing)})
+        flags.append(_flag("missing_number", ", ".join(missing)))
     source_chars = len(source.strip())
     if source_chars >= config.min_chars_for_ratio:
         ratio = len(translation.strip()) / source_chars
         if not config.min_length_ratio <= ratio <= config.max_length_ratio:
-            flags.append({"code": "length_ratio", "detail": f"{ratio:.2f}"})
+            flags.append(_flag("length_ratio", f"{ratio:.2f}"))
     loop = _find_loop(_words(translation), config)
     if loop is not None:
-        flags.append({"code": "repetition", "detail": loop})
+        flags.append(_flag("repetition", loop))
     return flags
+
+
+@functools.lru_cache(maxsize=4096)
+def _flag(code: str, detail: str) -> dict[str, str]:
+    """One flag. Equal flags are one shared dict (never change one in place): a long
+    release from a weak model has hundreds of thousands of them, mostly alike."""
+    return {"code": code, "detail": detail}
 
 
 def count_flags(bundles: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
@@ -104,8 +114,12 @@ def count_flags(bundles: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
     }
 
 
-def _normalise(text: str) -> str:
-    return " ".join(text.split()).casefold()
+def _same_words(text: str, other: str) -> bool:
+    """Whether both are the same words, whitespace and case aside, compared word by word
+    (a release may be one segment of millions of words)."""
+    words = (match.group().casefold() for match in _WORD.finditer(text))
+    others = (match.group().casefold() for match in _WORD.finditer(other))
+    return all(a == b for a, b in itertools.zip_longest(words, others))
 
 
 def _missing_numbers(source: str, translation: str) -> list[str]:

@@ -57,7 +57,13 @@ from pipeline.io import write_json
 from pipeline.memory import TranslationMemory
 from pipeline.models import ModelRef, resolve_model
 from pipeline.qa import QAConfig, count_flags, qa_flags
-from pipeline.stages.bundle import TEMP_FOLDERS, load_bundle, write_bundle, write_formats
+from pipeline.stages.bundle import (
+    TEMP_FOLDERS,
+    load_bundle,
+    read_bundle,
+    write_bundle,
+    write_formats,
+)
 from pipeline.stages.ingest import display_path, find_releases, read_release, unique_ids
 from pipeline.stages.segment import SegmentConfig, segment_release
 
@@ -593,7 +599,7 @@ def _up_to_date(release: Any, chash: str, output_dir: Path, report: RunReport) -
     release is recorded as skipped)."""
     path = output_dir / "bundles" / f"{release.id}.json"
     try:
-        bundle = json.loads(path.read_text(encoding="utf-8"))
+        bundle = read_bundle(path)  # the segments stay on disk
         unchanged = bundle["release"]["sha256"] == release.sha256 and bundle["config_hash"] == chash
     except (OSError, ValueError, KeyError, TypeError):
         return False  # no bundle (or an unreadable one): make it

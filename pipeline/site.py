@@ -14,13 +14,14 @@ from __future__ import annotations
 import html
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from pipeline.data import SOURCE_LANG
-from pipeline.io import write_atomic
+from pipeline.io import open_atomic, write_atomic
 
 INDEX = "index.html"
 # Column headings in each language's own name: reviewers look for their language.
@@ -96,7 +97,7 @@ tr:target > td { outline: 2px solid #0645ad; outline-offset: -2px; }
 
 
 def write_site(
-    bundles: list[dict[str, Any]], folder: Path, run_info: dict[str, Any] | None = None
+    bundles: Sequence[dict[str, Any]], folder: Path, run_info: dict[str, Any] | None = None
 ) -> None:
     """Write `folder/index.html` and `folder/<release id>.html` for each bundle.
 
@@ -120,11 +121,13 @@ def write_release_page(bundle: dict[str, Any], folder: Path) -> Path:
     rid = str(bundle["release"]["id"])
     _check_page_name(rid)
     path = Path(folder) / f"{rid}.html"
-    write_atomic(path, release_page(bundle))
+    # A page is written as it is made: a long release's page is tens of megabytes.
+    with open_atomic(path) as handle:
+        handle.writelines(_release_page(bundle, _facts(bundle)))
     return path
 
 
-def write_index(bundles: list[dict[str, Any]], folder: Path, run_info: dict[str, Any]) -> Path:
+def write_index(bundles: Sequence[dict[str, Any]], folder: Path, run_info: dict[str, Any]) -> Path:
     """`folder/index.html` over `bundles` (whose pages are written); returns its path."""
     path = Path(folder) / INDEX
     write_atomic(path, index_page(bundles, run_info))
@@ -148,39 +151,72 @@ def _check_page_name(rid: str) -> None:
 # --- release page ---------------------------------------------------------------------
 
 
+@dataclass
+class _Facts:
+    """What a release's page header and its index row say about its segments, gathered
+    in one pass over them (a bundle's segments may be read from disk on each pass)."""
+
+    source_lang: str
+    segments: int = 0
+    texts: Counter[str] = field(default_factory=Counter)  # lang -> segments with a text
+    flagged: Counter[str] = field(default_factory=Counter)  # lang -> segments with flags
+    codes: dict[str, Counter[str]] = field(default_factory=dict)  # lang -> code -> flags
+
+    @property
+    def languages(self) -> list[str]:
+        """`page_languages` of the segments."""
+        return _ordered_languages(set(self.texts), self.source_lang)
+
+
+def _facts(bundle: dict[str, Any]) -> _Facts:
+    facts = _Facts(str(bundle["release"].get("lang") or SOURCE_LANG))
+    for segment in bundle.get("segments") or []:
+        facts.segments += 1
+        facts.texts.update((segment.get("text") or {}).keys())
+        for lang, flags in (segment.get("qa") or {}).items():
+            if flags:
+                facts.flagged[lang] += 1
+                codes = facts.codes.setdefault(lang, Counter())
+                codes.update(str(flag.get("code", "?")) for flag in flags)
+    return facts
+
+
 def release_page(bundle: dict[str, Any]) -> str:
     """The review page of one release: summaries, then every segment in every language."""
+    return "".join(_release_page(bundle, _facts(bundle)))
+
+
+def _release_page(bundle: dict[str, Any], facts: _Facts) -> Iterator[str]:
+    """`release_page`, piece by piece."""
     release = bundle["release"]
     rid = str(release["id"])
-    source_lang = str(release.get("lang") or SOURCE_LANG)
-    segments: list[dict[str, Any]] = bundle.get("segments") or []
-    langs = page_languages(segments, source_lang)
+    langs = facts.languages
     summaries: dict[str, Any] = bundle.get("summaries") or {}
-    flagged = _flag_counts(segments)
 
-    meta = [f"Source: {_e(release.get('path', ''))}", f"{len(segments)} segments"]
+    meta = [f"Source: {_e(release.get('path', ''))}", f"{facts.segments} segments"]
     for lang in langs[1:]:
-        meta.append(f"{_e(_lang_name(lang))}: {flagged.get(lang, 0)} with QA flags")
+        meta.append(f"{_e(_lang_name(lang))}: {facts.flagged.get(lang, 0)} with QA flags")
     if bundle.get("config_hash"):
         meta.append(f"config {_e(bundle['config_hash'])}")
 
-    parts = [
-        _head(f"{rid} · review"),
-        '<nav><a href="index.html">← All releases</a></nav>',
-        f"<h1>{_e(rid)}</h1>",
-        f'<p class="meta">{" · ".join(meta)}</p>',
-        _summaries(summaries, langs[1:]),
-        _segment_table(segments, langs, source_lang),
-        "</body>\n</html>\n",
-    ]
-    return "\n".join(parts)
+    yield _head(f"{rid} · review") + "\n"
+    yield '<nav><a href="index.html">← All releases</a></nav>\n'
+    yield f"<h1>{_e(rid)}</h1>\n"
+    yield f'<p class="meta">{" · ".join(meta)}</p>\n'
+    yield _summaries(summaries, langs[1:]) + "\n"
+    yield from _segment_table(bundle.get("segments") or [], langs, facts.source_lang)
+    yield "\n</body>\n</html>\n"
 
 
 def page_languages(segments: Iterable[dict[str, Any]], source_lang: str = SOURCE_LANG) -> list[str]:
     """The source language, then every target that any segment has text for: a bundle of
     a segmentation-only run gets one text column, not two empty ones."""
     present = {lang for segment in segments for lang in (segment.get("text") or {})}
-    present.discard(source_lang)
+    return _ordered_languages(present, source_lang)
+
+
+def _ordered_languages(present: set[str], source_lang: str) -> list[str]:
+    present = present - {source_lang}
     ordered = [lang for lang in _TARGET_ORDER if lang in present]
     ordered += sorted(present - set(ordered))
     return [source_lang, *ordered]
@@ -206,14 +242,22 @@ def _summaries(summaries: dict[str, Any], targets: list[str]) -> str:
     return '<h2>Summaries</h2>\n<div class="summaries">\n' + "\n".join(items) + "\n</div>"
 
 
-def _segment_table(segments: list[dict[str, Any]], langs: list[str], source_lang: str) -> str:
+def _segment_table(
+    segments: Iterable[dict[str, Any]], langs: list[str], source_lang: str
+) -> Iterator[str]:
+    """The table of segments, a row at a time."""
     cols = '<col class="num"><col class="kind">' + "<col>" * len(langs)
     heads = "".join(
         f'<th scope="col" lang="{_e(lang)}">{_e(_lang_name(lang))}</th>' for lang in langs
     )
-    rows = []
+    yield (
+        f'<h2>Segments</h2>\n<table class="segments">\n<colgroup>{cols}</colgroup>\n'
+        f'<thead><tr><th scope="col">#</th><th scope="col">kind</th>{heads}</tr></thead>\n'
+        "<tbody>\n"
+    )
     used_ids: set[str] = set()
     previous_block: object = None
+    number = 0
     for number, segment in enumerate(segments, start=1):
         sid = str(segment.get("id", number))
         anchor = html_id(sid, used_ids)
@@ -240,16 +284,11 @@ def _segment_table(segments: list[dict[str, Any]], langs: list[str], source_lang
                     lang, texts.get(lang), qa.get(lang) or [], copied and lang != source_lang
                 )
             )
-        rows.append(f'<tr id="{_e(anchor)}" class="{" ".join(classes)}">{"".join(cells)}</tr>')
-    if not rows:
-        body = f'<tr><td colspan="{2 + len(langs)}" class="empty">No segments.</td></tr>'
-    else:
-        body = "\n".join(rows)
-    return (
-        f'<h2>Segments</h2>\n<table class="segments">\n<colgroup>{cols}</colgroup>\n'
-        f'<thead><tr><th scope="col">#</th><th scope="col">kind</th>{heads}</tr></thead>\n'
-        f"<tbody>\n{body}\n</tbody>\n</table>"
-    )
+        separator = "\n" if number > 1 else ""
+        yield f'{separator}<tr id="{_e(anchor)}" class="{" ".join(classes)}">{"".join(cells)}</tr>'
+    if not number:
+        yield f'<tr><td colspan="{2 + len(langs)}" class="empty">No segments.</td></tr>'
+    yield "\n</tbody>\n</table>"
 
 
 def _text_cell(lang: str, text: object, flags: list[dict[str, Any]], copied: bool) -> str:
@@ -276,9 +315,15 @@ def _text_cell(lang: str, text: object, flags: list[dict[str, Any]], copied: boo
 # --- index ---------------------------------------------------------------------------
 
 
-def index_page(bundles: list[dict[str, Any]], run_info: dict[str, Any]) -> str:
+def index_page(bundles: Sequence[dict[str, Any]], run_info: dict[str, Any]) -> str:
     """The table of releases with links to their pages, and the releases that failed."""
-    targets = _run_targets(bundles)
+    return _index_page(bundles, [_facts(bundle) for bundle in bundles], run_info)
+
+
+def _index_page(
+    bundles: Sequence[dict[str, Any]], facts: list[_Facts], run_info: dict[str, Any]
+) -> str:
+    targets = _run_targets(facts)
     skipped = {str(item.get("id")): item for item in run_info.get("skipped") or []}
     failed: list[dict[str, Any]] = list(run_info.get("failed") or [])
 
@@ -294,7 +339,8 @@ def index_page(bundles: list[dict[str, Any]], run_info: dict[str, Any]) -> str:
     cols = '<col class="id"><col class="file"><col class="status"><col class="count">'
     cols += '<col class="count">' * len(targets) + "<col>"
     rows = [
-        _index_row(bundle, targets, str(bundle["release"]["id"]) in skipped) for bundle in bundles
+        _index_row(bundle, fact, targets, str(bundle["release"]["id"]) in skipped)
+        for bundle, fact in zip(bundles, facts, strict=True)
     ]
     if not rows:
         rows = [f'<tr><td colspan="{5 + len(targets)}" class="empty">No releases.</td></tr>']
@@ -321,21 +367,20 @@ def index_page(bundles: list[dict[str, Any]], run_info: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def _index_row(bundle: dict[str, Any], targets: list[str], unchanged: bool) -> str:
+def _index_row(bundle: dict[str, Any], facts: _Facts, targets: list[str], unchanged: bool) -> str:
     release = bundle["release"]
     rid = str(release["id"])
-    segments: list[dict[str, Any]] = bundle.get("segments") or []
-    status = _status(segments, str(release.get("lang") or SOURCE_LANG), targets)
+    status = _status(facts, targets)
     if unchanged:
         status += " (unchanged)"
     cells = [
         f'<td><a href="{_e(quote(rid, safe="") + ".html")}">{_e(rid)}</a></td>',
         f"<td>{_e(release.get('path', ''))}</td>",
         f"<td>{_e(status)}</td>",
-        f'<td class="count">{len(segments)}</td>',
+        f'<td class="count">{facts.segments}</td>',
     ]
     for lang in targets:
-        flagged, codes = _flags_in(segments, lang)
+        flagged, codes = facts.flagged.get(lang, 0), facts.codes.get(lang, Counter())
         title = ", ".join(f"{code}: {n}" for code, n in sorted(codes.items()))
         cls = "count qa" if flagged else "count"
         attr = f' title="{_e(title)}"' if title else ""
@@ -375,15 +420,15 @@ def _skipped_table(skipped: list[dict[str, Any]]) -> str:
     )
 
 
-def _status(segments: list[dict[str, Any]], source_lang: str, targets: list[str]) -> str:
+def _status(facts: _Facts, targets: list[str]) -> str:
     """What the bundle holds: a reviewer should not open a page expecting translations
     that a segmentation-only run never made."""
-    if not segments:
+    if not facts.segments:
         return "no segments"
-    have = [lang for lang in targets if any(lang in (s.get("text") or {}) for s in segments)]
+    have = [lang for lang in targets if facts.texts.get(lang)]
     if not have:
         return "segmented only"
-    complete = all(lang in (s.get("text") or {}) for s in segments for lang in have)
+    complete = all(facts.texts[lang] == facts.segments for lang in have)
     return "translated" if complete else "incomplete"
 
 
@@ -428,34 +473,11 @@ def html_id(segment_id: str, used: set[str] | None = None) -> str:
     return candidate
 
 
-def _flag_counts(segments: list[dict[str, Any]]) -> dict[str, int]:
-    """Language -> number of segments with at least one QA flag in it."""
-    counts: Counter[str] = Counter()
-    for segment in segments:
-        for lang, flags in (segment.get("qa") or {}).items():
-            if flags:
-                counts[lang] += 1
-    return dict(counts)
-
-
-def _flags_in(segments: list[dict[str, Any]], lang: str) -> tuple[int, Counter[str]]:
-    """Segments flagged in `lang`, and how often each flag code occurs there."""
-    flagged = 0
-    codes: Counter[str] = Counter()
-    for segment in segments:
-        flags = (segment.get("qa") or {}).get(lang) or []
-        if flags:
-            flagged += 1
-            codes.update(str(flag.get("code", "?")) for flag in flags)
-    return flagged, codes
-
-
-def _run_targets(bundles: list[dict[str, Any]]) -> list[str]:
+def _run_targets(facts: list[_Facts]) -> list[str]:
     """Every target language of any bundle, for the index's QA columns."""
     langs: set[str] = set()
-    for bundle in bundles:
-        source_lang = str(bundle["release"].get("lang") or SOURCE_LANG)
-        langs.update(page_languages(bundle.get("segments") or [], source_lang)[1:])
+    for fact in facts:
+        langs.update(fact.languages[1:])
     return [lang for lang in _TARGET_ORDER if lang in langs] + sorted(langs - set(_TARGET_ORDER))
 
 

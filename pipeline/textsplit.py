@@ -22,18 +22,32 @@ _BOUNDARIES = [
 ]
 
 
+# No model takes this many characters as one input (that would be more than 16 characters
+# per token even for a 4096-token model), so a longer text is cut without asking `fits`:
+# a tokenizer would hold a few hundred bytes per token of it at once.
+MAX_FITTING_CHARS = 65536
+
+
 def split_to_fit(text: str, fits: Callable[[str], bool]) -> list[str]:
     """Pieces of `text` that each satisfy `fits` and concatenate back to `text` exactly."""
-    if fits(text) or len(text) <= 1:
+    if len(text) <= 1 or (len(text) <= MAX_FITTING_CHARS and fits(text)):
         return [text]
     cut = _best_cut(text)
     return split_to_fit(text[:cut], fits) + split_to_fit(text[cut:], fits)
 
 
 def _best_cut(text: str) -> int:
+    """The end of the strongest boundary nearest the middle (the first of two equally near)."""
     middle = len(text) / 2
     for pattern in _BOUNDARIES:
-        cuts = [m.end() for m in pattern.finditer(text) if 0 < m.end() < len(text)]
-        if cuts:
-            return min(cuts, key=lambda cut: abs(cut - middle))
+        best: int | None = None
+        for match in pattern.finditer(text):
+            cut = match.end()
+            if not 0 < cut < len(text):
+                continue
+            if best is not None and cut - middle >= abs(best - middle):
+                break  # cuts only grow from here: none is nearer the middle
+            best = cut
+        if best is not None:
+            return best
     return len(text) // 2  # one unbroken word longer than the limit: cut it in half

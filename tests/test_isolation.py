@@ -90,7 +90,8 @@ def inject(stage: str, monkeypatch: pytest.MonkeyPatch) -> None:
     elif stage == "bundle":
         monkeypatch.setattr(runner, "write_bundle", _raise_for(_is_bad_bundle, runner.write_bundle))
     elif stage == "bundle (site)":
-        monkeypatch.setattr(site, "release_page", _raise_for(_is_bad_bundle, site.release_page))
+        monkeypatch.setattr(site, "write_release_page", _raise_for(
+            _is_bad_bundle, site.write_release_page))  # fmt: skip
     elif stage == "bundle (tmx)":
         monkeypatch.setattr(exports, "write_tmx", _raise_for(
             lambda bundles, path: len(bundles) == 1 and _is_bad_bundle(bundles[0]),

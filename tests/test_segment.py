@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import random
 import unicodedata
 from pathlib import Path
 
 import pytest
 
 from pipeline.data import Release, Segment
-from pipeline.stages.segment import SegmentConfig, segment_release, split_sentences
+from pipeline.stages.segment import SegmentConfig, _normalise, segment_release, split_sentences
 
 CORPUS = Path(__file__).parent.parent / "corpus"
 CORPUS_FILES = sorted(CORPUS.glob("*.txt"))
@@ -321,6 +322,55 @@ def test_invisible_characters_do_not_change_decisions() -> None:
         "Die Wirt\u00adschafts\u00adförderung lädt ca\u00ad. 50 Gäste ein.\u200b",
         "Sie plant viel.",
     ]
+
+
+def normalise_by_character(text: str) -> tuple[str, list[int]]:
+    """What `_normalise` computes, character by character (it keeps no per-character map):
+    invisible characters dropped, a combining mark composed onto the character before it
+    where NFC has one character for both, whitespace a space; origin[i] is the index in
+    `text` of normalised[i], and origin[len(normalised)] is len(text)."""
+    chars: list[str] = []
+    origin: list[int] = []
+    for index, char in enumerate(text):
+        if char in "\u00ad\u200b\u200c\u200d\u2060\ufeff":
+            continue
+        if chars and unicodedata.combining(char):
+            composed = unicodedata.normalize("NFC", chars[-1] + char)
+            if len(composed) == 1:
+                chars[-1] = composed
+                continue
+        chars.append(" " if char.isspace() else char)
+        origin.append(index)
+    return "".join(chars), [*origin, len(text)]
+
+
+_NORMALISATION_ALPHABET = list(
+    "aeA .\n\u00a0\u2028\u0308\u0301\u0323\u00ad\u200b\ufeff\u2060„–\u1161"
+)
+_RANDOM = random.Random(7)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "\u200b",
+        "\u200bÜber",
+        "a\u0308",
+        "\u0308a",
+        " \u0308x",
+        "a\u00ad\u0308",
+        "a\u0308\u0301e\u0301\u0323",
+        "Ä\u00a0b\u2028c\td",
+        unicodedata.normalize("NFD", "Über Köln. Ärger o. ä.") + "\u200b\u200b",
+        *("".join(_RANDOM.choices(_NORMALISATION_ALPHABET, k=12)) for _ in range(300)),
+    ],
+)
+def test_normalised_text_maps_back_to_every_original_offset(text: str) -> None:
+    normalised, origin = _normalise(text)
+    expected, expected_origin = normalise_by_character(text)
+    assert normalised == expected
+    assert [origin[i] for i in range(len(normalised) + 1)] == expected_origin
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\n\t\u00a0\u2028"])

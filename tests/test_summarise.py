@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pipeline.data import Bundle, Release, Segment, Summary
 from pipeline.stages.summarise import (
+    MAX_BATCH_TOKENS,
     Summariser,
     SummaryDecoding,
     summarise_bundles,
@@ -39,6 +40,16 @@ def test_segment_longer_than_the_limit_is_split_not_truncated() -> None:
     long_segment = " ".join(f"w{i}" for i in range(30))
     Summariser(engine, SummaryDecoding()).summarise([long_segment])
     assert " ".join(engine.calls[0]).split() == long_segment.split()
+
+
+def test_chunks_go_to_the_model_a_few_at_a_time() -> None:
+    engine = FirstWordsEngine(max_input_tokens=1024)
+    segments = [f"Satz {i} hat genau sechs Wörter hier." for i in range(2000)]
+    Summariser(engine, SummaryDecoding()).summarise(segments)
+    first_round = [chunk for call in engine.calls[:-1] for chunk in call]
+    assert " ".join(first_round).split() == " ".join(segments).split()
+    assert all(n <= 1024 for n in engine.count_tokens(first_round))
+    assert max(len(call) for call in engine.calls) <= MAX_BATCH_TOKENS // 1024
 
 
 def test_empty_release_gets_empty_summary_without_model_call() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.textsplit import split_to_fit
+from pipeline.textsplit import MAX_FITTING_CHARS, split_to_fit
 
 
 def max_words(n: int):  # type: ignore[no-untyped-def]
@@ -43,3 +43,17 @@ def test_unbroken_word_longer_than_limit_is_cut() -> None:
     word = "x" * 50
     pieces = split_to_fit(word, lambda t: len(t) <= 10)
     assert "".join(pieces) == word and all(len(p) <= 10 for p in pieces)
+
+
+def test_text_no_model_could_take_is_cut_before_it_is_measured() -> None:
+    text = "wort " * 40_000  # 200,000 characters, no boundary but spaces
+    measured: list[int] = []
+
+    def fits(piece: str) -> bool:
+        measured.append(len(piece))
+        return len(piece.split()) <= 1000
+
+    pieces = split_to_fit(text, fits)
+    assert "".join(pieces) == text
+    assert all(len(piece.split()) <= 1000 for piece in pieces)
+    assert max(measured) <= MAX_FITTING_CHARS  # a tokenizer never sees the whole text

@@ -10,6 +10,7 @@ import pytest
 from pipeline.data import Bundle, Release, Segment
 from pipeline.memory import TranslationMemory
 from pipeline.stages.translate import Decoding, Translator, has_letters, translate_bundles
+from pipeline.textsplit import MAX_FITTING_CHARS
 from tests.fakes import EchoEngine
 
 DECODING = Decoding(num_beams=2, max_new_tokens=16)
@@ -75,6 +76,30 @@ def test_configured_limit_below_the_model_limit_is_used() -> None:
     assert translator.max_input_tokens == 4
     translator.translate(["eins zwei drei vier fünf sechs sieben"])
     assert len(engine.calls[0]) > 1
+
+
+class CountingEngine(EchoEngine):
+    """Records what each count_tokens call was given."""
+
+    def __init__(self, max_input_tokens: int) -> None:
+        super().__init__(max_input_tokens)
+        self.counted: list[list[str]] = []
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        self.counted.append(list(texts))
+        return super().count_tokens(texts)
+
+
+def test_lengths_are_counted_a_slice_at_a_time_and_huge_text_is_cut_first() -> None:
+    engine = CountingEngine(max_input_tokens=50)
+    huge = "wort " * 100_000  # one 500,000-character segment without a sentence end
+    texts = [f"Satz Nummer {i}." for i in range(3000)] + [huge]
+    outputs = make_translator(engine).translate(texts)
+    assert outputs[:3000] == [f"T:{text}" for text in texts[:3000]]
+    assert outputs[-1].replace("T:", "").split() == huge.split()
+    # The tokenizer never holds more than a slice of the texts, or a text no model takes.
+    assert max(len(call) for call in engine.counted) <= 512
+    assert max(len(text) for call in engine.counted for text in call) <= MAX_FITTING_CHARS
 
 
 @pytest.mark.parametrize(("batch_size", "max_batch_tokens"), [(2, 10_000), (16, 12), (3, 20)])

@@ -156,7 +156,9 @@ def read_release(
         raise InputError(
             name,
             f"file is {size / 2**20:.1f} MiB, over the {max_bytes / 2**20:g} MiB limit for "
-            "one release (corpus.max_release_mib); split it into separate releases",
+            "one release (corpus.max_release_mib; a release needs up to 50 times its size in "
+            "memory); split it into separate releases, or raise the limit on a host with the "
+            "memory for it",
         )
     raw = source.read_bytes()
     decoded = decode(raw, name)

@@ -38,31 +38,66 @@ class SegmentConfig:
 
 # Invisible format characters: they must not hide an abbreviation or a sentence end.
 _INVISIBLE = frozenset("\u00ad\u200b\u200c\u200d\u2060\ufeff")
+# What may be dropped: the invisible characters, and combining marks (all from U+0300 on).
+_DROPPABLE = re.compile("[\u00ad\u0300-\U0010ffff]")
+_OTHER_SPACE = re.compile(r"[^\S ]")  # whitespace other than " " (str.isspace's set)
+_SPACE_RUN = re.compile("  +")
 
 
-def _normalise(text: str) -> tuple[str, list[int]]:
-    """`text` for decisions, and `origin`: origin[i] is the index in `text` of the character
-    that became normalised[i]; a final entry len(text) closes the map."""
-    chars: list[str] = []
-    origin: list[int] = []
-    for index, char in enumerate(text):
+class _Origins:
+    """origin[i]: the index in the original text of the character that became
+    normalised[i]; origin[len(normalised)] is len(text). Only the positions where
+    characters were dropped are stored, so a release of millions of characters needs a
+    few bytes here, not a Python int per character."""
+
+    __slots__ = ("_drops",)
+
+    def __init__(self, drops: list[int]) -> None:
+        # The normalised index of the first character kept after each dropped one, in order.
+        self._drops = drops
+
+    def __getitem__(self, index: int) -> int:
+        return index + bisect_right(self._drops, index)
+
+
+def _normalise(text: str) -> tuple[str, _Origins]:
+    """`text` for decisions, and its `origin` map (see `_Origins`): invisible characters
+    dropped, combining marks composed onto the letter before them where NFC has one
+    character for both (NFD umlauts: "ä" is one letter, as in NFC), every whitespace
+    character a plain space."""
+    pieces: list[str] = []
+    drops: list[int] = []
+    kept = 0  # characters of the normalised text before `position`
+    position = 0  # start of the text not yet in `pieces`
+    for match in _DROPPABLE.finditer(text):
+        index = match.start()
+        char = match.group()
         if char in _INVISIBLE:
-            continue
-        if chars and unicodedata.combining(char):
-            # NFD umlauts: compose onto the base letter so "ä" is one letter, as in NFC.
-            composed = unicodedata.normalize("NFC", chars[-1] + char)
-            if len(composed) == 1:
-                chars[-1] = composed
+            if index > position:
+                pieces.append(text[position:index])
+        else:
+            if not unicodedata.combining(char):
+                continue  # kept as it is
+            # The normalised character before it; `pieces` never ends with an empty string.
+            before = text[index - 1] if index > position else pieces[-1][-1] if pieces else ""
+            composed = unicodedata.normalize("NFC", before + char)
+            if not before or len(composed) != 1:
                 continue
-        chars.append(" " if char.isspace() else char)
-        origin.append(index)
-    origin.append(len(text))
-    return "".join(chars), origin
+            if index > position:
+                pieces.append(text[position : index - 1])
+            else:
+                pieces[-1] = pieces[-1][:-1]
+            pieces.append(composed)
+        kept += index - position
+        drops.append(kept)
+        position = index + 1
+    normalised = "".join([*pieces, text[position:]])
+    return _OTHER_SPACE.sub(" ", normalised), _Origins(drops)
 
 
 def _plain(text: str) -> str:
     """Normalised text with runs of whitespace collapsed, for classifying a block."""
-    return " ".join(_normalise(text)[0].split())
+    return _SPACE_RUN.sub(" ", _normalise(text)[0]).strip(" ")
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:

@@ -16,13 +16,17 @@ from tqdm import tqdm
 
 from pipeline.data import Bundle, Summary
 from pipeline.errors import is_run_fault
-from pipeline.stages.translate import Engine, Translator, model_text
+from pipeline.stages.translate import Engine, Translator, count_tokens, model_text
 from pipeline.textsplit import split_to_fit
 
 log = logging.getLogger(__name__)
 file_log = logging.getLogger("pipeline.file")  # the run's log file only
 
 MAX_REDUCE_ROUNDS = 8
+# Input tokens per generate call (chunks times the input limit): a long release has hundreds
+# of chunks, and the model's activations grow with the batch (bart-large-cnn's cross-attention
+# cache alone is about 400 MB per 1024-token chunk with 4 beams in float32).
+MAX_BATCH_TOKENS = 2048
 
 
 @dataclass(frozen=True)
@@ -68,28 +72,78 @@ class Summariser:
         return self.engine.count_tokens([text])[0] <= self.max_input_tokens
 
     def _chunks(self, texts: list[str]) -> list[str]:
-        """Greedily pack consecutive texts into chunks that each fit the input limit."""
-        pieces = [p.strip() for text in texts for p in split_to_fit(text, self._fits)]
+        """Consecutive texts packed into as few chunks as fit the input limit, in order;
+        a text over the limit is split first."""
+        limit = self.max_input_tokens
+        pieces: list[str] = []
+        sizes: list[int | None] = []  # input tokens of each piece, where known
+        for text, count in zip(texts, count_tokens(self.engine, texts), strict=True):
+            if count is not None and count <= limit:
+                pieces.append(text.strip())
+                sizes.append(count)
+                continue
+            for piece in split_to_fit(text, self._fits):
+                pieces.append(piece.strip())
+                sizes.append(None)
+        unknown = [i for i, size in enumerate(sizes) if size is None]
+        counted = count_tokens(self.engine, [pieces[i] for i in unknown])
+        for i, count in zip(unknown, counted, strict=True):
+            sizes[i] = count
+        kept = [(piece, size or 0) for piece, size in zip(pieces, sizes, strict=True) if piece]
+        # Tokens that every input has (<s>, </s>), counted once per chunk, not per piece.
+        specials = self.engine.count_tokens([""])[0]
         chunks: list[str] = []
-        for piece in filter(None, pieces):
-            candidate = f"{chunks[-1]} {piece}" if chunks else piece
-            if chunks and self._fits(candidate):
-                chunks[-1] = candidate
-            else:
-                chunks.append(piece)
+        start = 0
+        while start < len(kept):
+            end = self._chunk_end(kept, start, specials)
+            chunks.append(" ".join(piece for piece, _ in kept[start:end]))
+            start = end
         return chunks
+
+    def _chunk_end(self, pieces: list[tuple[str, int]], start: int, specials: int) -> int:
+        """The end of the longest run of pieces from `start` that fits as one chunk (at
+        least one piece). The sum of the pieces' tokens guesses it; the tokenizer decides,
+        so a chunk costs two or three tokenizations of its own length, not one per piece."""
+
+        def fits(end: int) -> bool:
+            return self._fits(" ".join(piece for piece, _ in pieces[start:end]))
+
+        end = start + 1
+        total = pieces[start][1]
+        while end < len(pieces) and total + pieces[end][1] - specials <= self.max_input_tokens:
+            total += pieces[end][1] - specials
+            end += 1
+        if end > start + 1 and not fits(end):
+            low, high = start + 1, end  # low fits, high does not
+        else:
+            low, step = end, 1  # extend while the guess was short
+            while low + step <= len(pieces) and fits(low + step):
+                low += step
+                step *= 2
+            high = min(low + step, len(pieces) + 1)
+        while high - low > 1:
+            middle = (low + high) // 2
+            if fits(middle):
+                low = middle
+            else:
+                high = middle
+        return low
 
     def _generate(self, chunks: list[str]) -> list[str]:
         self.chunks_sent += len(chunks)
         decoding = self.decoding
-        return self.engine.generate(
-            chunks,
-            num_beams=decoding.num_beams,
-            max_new_tokens=decoding.max_new_tokens,
-            min_new_tokens=min(decoding.min_new_tokens, decoding.max_new_tokens),
-            no_repeat_ngram_size=decoding.no_repeat_ngram_size,
-            length_penalty=decoding.length_penalty,
-        )
+        per_batch = max(1, MAX_BATCH_TOKENS // self.max_input_tokens)
+        outputs: list[str] = []
+        for start in range(0, len(chunks), per_batch):
+            outputs += self.engine.generate(
+                chunks[start : start + per_batch],
+                num_beams=decoding.num_beams,
+                max_new_tokens=decoding.max_new_tokens,
+                min_new_tokens=min(decoding.min_new_tokens, decoding.max_new_tokens),
+                no_repeat_ngram_size=decoding.no_repeat_ngram_size,
+                length_penalty=decoding.length_penalty,
+            )
+        return outputs
 
 
 def summary_input(bundle: Bundle, lang: str) -> list[str]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -27,10 +27,15 @@ from tqdm import tqdm
 from pipeline.data import CONTROL_CHARS, SOURCE_LANG, Bundle
 from pipeline.errors import is_run_fault
 from pipeline.memory import TranslationMemory
-from pipeline.textsplit import split_to_fit
+from pipeline.textsplit import MAX_FITTING_CHARS, split_to_fit
 
 log = logging.getLogger(__name__)
 file_log = logging.getLogger("pipeline.file")  # the run's log file only
+
+# A tokenizer holds every token of a call (ids, offsets, masks) until it returns, so texts
+# whose lengths alone are wanted go to it this many (or this many characters) at a time.
+_COUNT_TEXTS = 512
+_COUNT_CHARS = 1 << 18
 
 
 class Engine(Protocol):
@@ -69,6 +74,29 @@ def model_text(text: str) -> str:
     """What the model reads of a source text: control characters (a stray NUL) stay in the
     source, where offsets need them, and never reach a tokenizer."""
     return CONTROL_CHARS.sub("", text)
+
+
+def count_tokens(engine: Engine, texts: Iterable[str]) -> list[int | None]:
+    """`engine.count_tokens` of each text, a slice of them per call; None for a text too
+    long for any model to take whole (`textsplit.MAX_FITTING_CHARS`): never tokenised."""
+    counts: list[int | None] = []
+    batch: list[str] = []
+    slots: list[int] = []
+    chars = 0
+    for text in texts:
+        if len(text) <= MAX_FITTING_CHARS:
+            slots.append(len(counts))
+            batch.append(text)
+            chars += len(text)
+        counts.append(None)
+        if len(batch) >= _COUNT_TEXTS or chars >= _COUNT_CHARS:
+            for slot, count in zip(slots, engine.count_tokens(batch), strict=True):
+                counts[slot] = count
+            batch, slots, chars = [], [], 0
+    if batch:
+        for slot, count in zip(slots, engine.count_tokens(batch), strict=True):
+            counts[slot] = count
+    return counts
 
 
 def has_letters(text: str) -> bool:
@@ -173,35 +201,40 @@ class Translator:
 
     def _translate_texts(self, texts: list[str]) -> dict[str, str]:
         pieces: list[str] = []
-        owners: list[int] = []
-        for owner, text in enumerate(texts):
-            for piece in self._pieces(text):
-                pieces.append(piece)
-                owners.append(owner)
+        split: dict[int, list[str]] = {}  # the pieces of each text over the limit
+        lengths: dict[str, int] = {}  # input tokens of the pieces counted on the way
+        whole = count_tokens(self.engine, (self._prefixed(text.strip()) for text in texts))
+        for index, (text, count) in enumerate(zip(texts, whole, strict=True)):
+            if count is not None and count <= self.max_input_tokens:
+                lengths[text.strip()] = count
+                pieces.append(text.strip())
+            else:
+                split[index] = self._pieces(text)
+                pieces += split[index]
         # A piece of a split text may be in the memory even when the whole text is not.
         known = self._remembered(list(dict.fromkeys(pieces)))
         new = list(dict.fromkeys(piece for piece in pieces if piece not in known))
         outputs: dict[str, str | _Failed] = {
-            **dict(zip(new, self._translate_pieces(new), strict=True)),
+            **dict(zip(new, self._translate_pieces(new, lengths), strict=True)),
             **known,
         }
-        parts: list[list[str]] = [[] for _ in texts]
-        for owner, piece in zip(owners, pieces, strict=True):
-            output = outputs[piece]
-            if isinstance(output, _Failed):
-                self.failed[texts[owner]] = f"{type(output.error).__name__}: {output.error}"
+        joined: dict[str, str] = {}
+        for index, text in enumerate(texts):
+            parts = (
+                [outputs[piece] for piece in split[index]]
+                if index in split
+                else [outputs[text.strip()]]
+            )
+            failure = next((part for part in parts if isinstance(part, _Failed)), None)
+            if failure is not None:
+                self.failed[text] = f"{type(failure.error).__name__}: {failure.error}"
             else:
-                parts[owner].append(output)
-        joined = {
-            text: " ".join(p for p in part if p)
-            for text, part in zip(texts, parts, strict=True)
-            if text not in self.failed
-        }
+                joined[text] = " ".join(part for part in parts if isinstance(part, str) and part)
         if self.memory is not None:  # whole split texts too, so a re-run needs no tokenizer
             self.memory.store(
                 self.memory_settings,
-                [(t, joined[t]) for t, part in zip(texts, parts, strict=True)
-                 if len(part) > 1 and t in joined],
+                [(texts[i], joined[texts[i]]) for i, parts in split.items()
+                 if len(parts) > 1 and texts[i] in joined],
             )  # fmt: skip
         return joined
 
@@ -212,30 +245,38 @@ class Translator:
     def _pieces(self, text: str) -> list[str]:
         """`text` as one piece, or split at clause boundaries when it is over the limit."""
         limit = self.max_input_tokens
-        if self.engine.count_tokens([self._prefixed(text.strip())])[0] <= limit:
-            return [text.strip()]
 
         def fits(piece: str) -> bool:
             return self.engine.count_tokens([self._prefixed(piece.strip())])[0] <= limit
 
         pieces = [piece.strip() for piece in split_to_fit(text, fits)]
-        log.info(
-            "%s: split a segment of %d characters into %d pieces to fit %d tokens",
-            self.label,
-            len(text),
-            len(pieces),
-            limit,
-        )
+        if len(pieces) > 1:
+            log.info(
+                "%s: split a segment of %d characters into %d pieces to fit %d tokens",
+                self.label,
+                len(text),
+                len(pieces),
+                limit,
+            )
         return [piece for piece in pieces if piece]
 
-    def _translate_pieces(self, pieces: list[str]) -> list[str | _Failed]:
+    def _translate_pieces(
+        self, pieces: list[str], lengths: dict[str, int] | None = None
+    ) -> list[str | _Failed]:
+        """Translations of `pieces`, in order (a `_Failed` for a piece the model failed
+        on); `lengths` may hold their input tokens."""
         if not pieces:
             return []
-        inputs = [self._prefixed(piece) for piece in pieces]
-        lengths = self.engine.count_tokens(inputs)
-        outputs: list[str | _Failed] = [""] * len(inputs)
+        given = lengths or {}
+        missing = [piece for piece in pieces if piece not in given]
+        counted = dict(
+            zip(missing, count_tokens(self.engine, map(self._prefixed, missing)), strict=True)
+        )
+        # Every piece fits the model's limit, so every piece was counted.
+        sizes = [given[piece] if piece in given else counted[piece] or 0 for piece in pieces]
+        outputs: list[str | _Failed] = [""] * len(pieces)
         # disable=None: a bar on a terminal, silent in cron jobs and CI logs.
-        with tqdm(total=len(inputs), desc=self.label, unit="seg", disable=None) as progress:
+        with tqdm(total=len(pieces), desc=self.label, unit="seg", disable=None) as progress:
 
             def record(batch: list[int], generated: list[str | _Failed]) -> None:
                 done = []
@@ -249,16 +290,17 @@ class Translator:
 
             workers = getattr(self.engine, "workers", 1)
             if workers > 1 and hasattr(self.engine, "submit"):
-                self._pipelined(inputs, lengths, workers, record)
+                self._pipelined(pieces, sizes, workers, record)
             else:
-                for batch in self._batches(lengths):
-                    record(batch, self._generate_isolating([inputs[i] for i in batch]))
-        self.segments_sent += len(inputs)
+                for batch in self._batches(sizes):
+                    inputs = [self._prefixed(pieces[i]) for i in batch]
+                    record(batch, self._generate_isolating(inputs))
+        self.segments_sent += len(pieces)
         return outputs
 
     def _pipelined(
         self,
-        inputs: list[str],
+        pieces: list[str],
         lengths: list[int],
         workers: int,
         record: Callable[[list[int], list[str | _Failed]], None],
@@ -277,11 +319,12 @@ class Translator:
                 if is_run_fault(error):
                     raise
                 # Out of memory: in halves; any other error: isolate the text that fails.
-                generated = self._generate_isolating([inputs[i] for i in batch])
+                generated = self._generate_isolating([self._prefixed(pieces[i]) for i in batch])
             record(batch, generated)
 
         for batch in self._batches(lengths):
-            pending.append((batch, submit([inputs[i] for i in batch], **self._decoding_kwargs())))
+            inputs = [self._prefixed(pieces[i]) for i in batch]
+            pending.append((batch, submit(inputs, **self._decoding_kwargs())))
             if len(pending) >= workers:
                 finish()
         while pending:

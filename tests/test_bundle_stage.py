@@ -1,0 +1,71 @@
+"""The bundle file: written a segment at a time as the JSON it always was, read back with its
+segments left on disk."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pipeline.data import Bundle, Release
+from pipeline.stages.bundle import StoredSegments, load_bundles, read_bundle, write_bundle
+from tests.test_golden_outputs import dataclass_bundle
+
+EMPTY = Bundle(release=Release(id="empty", path="e.txt", source="", sha256=""))
+
+
+@pytest.mark.parametrize("bundle", [dataclass_bundle(), EMPTY], ids=["segments", "empty"])
+def test_bundle_file_is_the_indented_json_of_the_bundle(bundle: Bundle, tmp_path: Path) -> None:
+    path = write_bundle(bundle, tmp_path)
+    expected = json.dumps(bundle.to_json(), ensure_ascii=False, indent=2) + "\n"
+    assert path.read_text(encoding="utf-8") == expected
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left
+
+
+def test_read_bundle_keeps_segments_on_disk_and_gives_them_back_exactly(tmp_path: Path) -> None:
+    path = write_bundle(dataclass_bundle(), tmp_path)
+    whole = json.loads(path.read_text(encoding="utf-8"))
+    read = read_bundle(path)
+    segments = read["segments"]
+    assert isinstance(segments, StoredSegments)
+    assert {key: value for key, value in read.items() if key != "segments"} == {
+        key: value for key, value in whole.items() if key != "segments"
+    }
+    assert len(segments) == 3 and bool(segments)
+    assert list(segments) == list(segments) == whole["segments"]  # every pass reads again
+    assert segments[0] == whole["segments"][0] and segments[-1] == whole["segments"][-1]
+    assert segments[1:] == whole["segments"][1:]
+    with pytest.raises(IndexError):
+        segments[3]
+
+
+def test_a_bundle_without_segments_reads_as_an_empty_sequence(tmp_path: Path) -> None:
+    read = read_bundle(write_bundle(EMPTY, tmp_path))
+    assert len(read["segments"]) == 0 and list(read["segments"]) == []
+    assert read["release"]["id"] == "empty"
+
+
+@pytest.mark.parametrize("indent", [None, 4])
+def test_a_bundle_in_another_layout_is_read_whole(tmp_path: Path, indent: int | None) -> None:
+    path = tmp_path / "hand.json"
+    bundle = dataclass_bundle().to_json()
+    path.write_text(json.dumps(bundle, indent=indent), encoding="utf-8")
+    assert read_bundle(path) == bundle
+
+
+def test_a_bundle_file_replaced_after_reading_is_not_misread(tmp_path: Path) -> None:
+    path = write_bundle(dataclass_bundle(), tmp_path)
+    segments = read_bundle(path)["segments"]
+    write_bundle(EMPTY, tmp_path)
+    (tmp_path / "bundles" / "empty.json").replace(path)
+    with pytest.raises(RuntimeError, match="changed"):
+        list(segments)
+
+
+def test_load_bundles_in_the_order_asked(tmp_path: Path) -> None:
+    write_bundle(dataclass_bundle(), tmp_path)
+    write_bundle(EMPTY, tmp_path)
+    loaded = load_bundles(tmp_path, ["empty", "r"])
+    assert [bundle["release"]["id"] for bundle in loaded] == ["empty", "r"]
+    assert [len(bundle["segments"]) for bundle in loaded] == [0, 3]
