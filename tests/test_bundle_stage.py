@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.data import Bundle, Release
-from pipeline.stages.bundle import StoredSegments, load_bundles, read_bundle, write_bundle
+from pipeline.stages.bundle import StoredSegments, load_bundle, read_bundle, write_bundle
 from tests.test_golden_outputs import dataclass_bundle
 
 EMPTY = Bundle(release=Release(id="empty", path="e.txt", source="", sha256=""))
@@ -63,9 +63,9 @@ def test_a_bundle_file_replaced_after_reading_is_not_misread(tmp_path: Path) -> 
         list(segments)
 
 
-def test_load_bundles_in_the_order_asked(tmp_path: Path) -> None:
+def test_load_bundle_by_release_id(tmp_path: Path) -> None:
     write_bundle(dataclass_bundle(), tmp_path)
     write_bundle(EMPTY, tmp_path)
-    loaded = load_bundles(tmp_path, ["empty", "r"])
+    loaded = [load_bundle(tmp_path, rid) for rid in ("empty", "r")]
     assert [bundle["release"]["id"] for bundle in loaded] == ["empty", "r"]
     assert [len(bundle["segments"]) for bundle in loaded] == [0, 3]
