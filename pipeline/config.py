@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,16 +16,18 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
-from pipeline.engines.ct2 import COMPUTE_TYPES
+from pipeline.engines import COMPUTE_TYPES, DTYPES, ENGINES, EngineConfigs
 from pipeline.errors import ConfigError
 from pipeline.qa import QAConfig
 from pipeline.stages.bundle import FORMATS
 from pipeline.stages.segment import BOILERPLATE_POLICIES, SegmentConfig
+from pipeline.stages.summarise import SummariseConfig
+from pipeline.stages.translate import TranslateConfig
+
+log = logging.getLogger(__name__)
 
 ALL_STAGES = ("ingest", "segment", "translate", "summarise", "bundle", "evaluate")
-BACKENDS = ("transformers", "ctranslate2")
 DEVICES = ("auto", "cpu", "cuda")
-DTYPES = ("auto", "float32", "float16", "bfloat16")
 SUMMARY_METHODS = ("translate", "summarise")
 
 
@@ -60,43 +63,6 @@ class PathsConfig:
 
 
 @dataclass
-class TranslateConfig:
-    backend: str = "transformers"
-    models: dict[str, str] = field(default_factory=dict)
-    target_tokens: dict[str, str | None] = field(default_factory=dict)
-    num_beams: int = 4
-    max_new_tokens: int = 512
-    batch_size: int = 32
-    max_batch_tokens: int = 8192
-    max_input_tokens: int | None = None
-    dtype: str = "auto"  # transformers backend: auto (float16 on CUDA) | float32 | ...
-    compute_type: str = "auto"  # ctranslate2 backend: auto (int8 on CPU, float16 on CUDA)
-    threads: int = 0  # ctranslate2 CPU threads; 0: every core this process may use
-    memory: str | None = None
-
-
-@dataclass
-class SummaryTargetConfig:
-    method: str = "translate"
-    model: str = MISSING
-    target_token: str | None = None
-
-
-@dataclass
-class SummariseConfig:
-    model: str = MISSING
-    lang: str = "en"
-    by_target: dict[str, SummaryTargetConfig] = field(default_factory=dict)
-    num_beams: int = 4
-    max_new_tokens: int = 142
-    min_new_tokens: int = 0
-    no_repeat_ngram_size: int = 0
-    length_penalty: float = 1.0
-    max_input_tokens: int | None = None
-    dtype: str = "auto"
-
-
-@dataclass
 class PipelineConfig:
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
@@ -104,7 +70,7 @@ class PipelineConfig:
     stages: list[str] = field(default_factory=lambda: list(ALL_STAGES))
     targets: list[str] = field(default_factory=lambda: ["en", "ru"])
     device: str = "auto"
-    executor: str = "local"
+    executor: str = "local"  # configs/executor/: local, or ray
     # Redo releases whose bundle in output.dir is up to date (same input bytes, same config
     # hash); by default they are skipped.
     force: bool = False
@@ -113,6 +79,7 @@ class PipelineConfig:
     segment: SegmentConfig = field(default_factory=SegmentConfig)
     translate: TranslateConfig = field(default_factory=TranslateConfig)
     summarise: SummariseConfig = field(default_factory=SummariseConfig)
+    engine: EngineConfigs = field(default_factory=EngineConfigs)
     qa: QAConfig = field(default_factory=QAConfig)
 
 
@@ -147,13 +114,17 @@ RANGES: tuple[tuple[str, float, float, bool], ...] = (
     ("translate.batch_size", 1, _UNBOUNDED, False),
     ("translate.max_batch_tokens", 1, _UNBOUNDED, False),
     ("translate.max_input_tokens", 8, _UNBOUNDED, True),
-    ("translate.threads", 0, 4096, False),
+    ("translate.max_length_factor", 0.1, 100, True),
+    ("translate.threads", 0, 4096, True),
     ("summarise.num_beams", 1, 64, False),
     ("summarise.max_new_tokens", 1, 65536, False),
     ("summarise.min_new_tokens", 0, 65536, False),
     ("summarise.no_repeat_ngram_size", 0, 1024, False),
     ("summarise.length_penalty", -10, 10, False),
     ("summarise.max_input_tokens", 8, _UNBOUNDED, True),
+    ("summarise.max_batch_tokens", 1, _UNBOUNDED, False),
+    ("engine.transformers.threads", 0, 4096, False),
+    ("engine.ctranslate2.threads", 0, 4096, False),
     ("qa.min_length_ratio", 0, _UNBOUNDED, False),
     ("qa.max_length_ratio", 0, _UNBOUNDED, False),
     ("qa.min_chars_for_ratio", 0, _UNBOUNDED, False),
@@ -186,8 +157,31 @@ def _check_ranges(cfg: DictConfig) -> None:
             )
 
 
+# Keys that moved, old name -> new name: the old one still works (when set, it wins), with a
+# warning that names the new one.
+ALIASES = {
+    "translate.backend": "translate.engine",
+    "translate.dtype": "engine.transformers.dtype",
+    "summarise.dtype": "engine.transformers.dtype",
+    "translate.compute_type": "engine.ctranslate2.compute_type",
+    "translate.threads": "engine.ctranslate2.threads",
+}
+
+
+def apply_aliases(cfg: DictConfig) -> None:
+    """Copy the values of old keys that are set into their new keys."""
+    for old, new in ALIASES.items():
+        value = OmegaConf.select(cfg, old)
+        if value is not None:
+            if value != OmegaConf.select(cfg, new):
+                log.warning("%s is now %s; using %s=%s", old, new, new, value)
+            OmegaConf.update(cfg, new, value)
+
+
 def validate(cfg: DictConfig) -> None:
-    """Reject contradictory settings before any model is loaded, saying which key to fix."""
+    """Take the old names of moved keys (`apply_aliases`), then reject contradictory
+    settings before any model is loaded, saying which key to fix."""
+    apply_aliases(cfg)
     _check_ranges(cfg)
     for key in ("corpus.dir", "output.dir", "paths.cache_dir", "translate.memory"):
         if OmegaConf.select(cfg, key) == "":
@@ -214,18 +208,21 @@ def validate(cfg: DictConfig) -> None:
         )
     if cfg.executor not in ("local", "ray"):
         raise ConfigError(f"executor={cfg.executor!r}: choose local or ray")
-    if cfg.translate.backend not in BACKENDS:
+    for stage in ("translate", "summarise"):
+        if cfg[stage].engine not in ENGINES:
+            raise ConfigError(
+                f"{stage}.engine={cfg[stage].engine!r}: choose from {sorted(ENGINES)}"
+            )
+    if cfg.engine.transformers.dtype not in DTYPES:
         raise ConfigError(
-            f"translate.backend={cfg.translate.backend!r}: choose from {list(BACKENDS)}"
+            f"engine.transformers.dtype={cfg.engine.transformers.dtype!r}: "
+            f"choose from {list(DTYPES)}"
         )
-    if cfg.translate.compute_type not in COMPUTE_TYPES:
+    if cfg.engine.ctranslate2.compute_type not in COMPUTE_TYPES:
         raise ConfigError(
-            f"translate.compute_type={cfg.translate.compute_type!r}: "
+            f"engine.ctranslate2.compute_type={cfg.engine.ctranslate2.compute_type!r}: "
             f"choose from {list(COMPUTE_TYPES)}"
         )
-    for section in (cfg.translate, cfg.summarise):
-        if section.dtype not in DTYPES:
-            raise ConfigError(f"dtype={section.dtype!r}: choose from {list(DTYPES)}")
     if len(set(cfg.targets)) != len(cfg.targets):
         raise ConfigError(f"targets: {list(cfg.targets)} lists a language twice")
     for lang in cfg.targets:
@@ -270,8 +267,9 @@ def to_plain(cfg: DictConfig) -> dict[str, Any]:
 
 
 def config_hash(cfg: DictConfig, revisions: dict[str, str] | None = None) -> str:
-    """Hash of everything that changes a bundle's content (not paths, device or executor):
-    the settings of the stages that run and the exact revision of every model used."""
+    """Hash of everything that changes a bundle's content (not paths, device, executor or
+    threads): the settings of the stages that run, the engine of each model stage and its
+    numeric type, and the exact revision of every model used."""
     stages = effective_stages(cfg)
     relevant: dict[str, Any] = {
         "stages": stages,
@@ -285,7 +283,16 @@ def config_hash(cfg: DictConfig, revisions: dict[str, str] | None = None) -> str
     if "translate" in stages:
         relevant["targets"] = list(cfg.targets)
         relevant["qa"] = OmegaConf.to_container(cfg.qa, resolve=True)
-        for key in ("memory", "threads"):  # where results are cached and how fast, not what
-            relevant["translate"].pop(key, None)
+    for stage in ("translate", "summarise"):
+        if stage in stages:
+            for key in (*_ALIAS_KEYS, "memory"):  # where results are cached, old key names
+                relevant[stage].pop(key, None)
+            engine = OmegaConf.to_container(cfg.engine[cfg[stage].engine], resolve=True)
+            assert isinstance(engine, dict)
+            engine.pop("threads", None)  # how fast, not what
+            relevant[stage]["engine_settings"] = engine
     canonical = json.dumps(relevant, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+_ALIAS_KEYS = {old.split(".", 1)[1] for old in ALIASES}

@@ -16,6 +16,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from omegaconf import DictConfig
+
 from pipeline.errors import MissingModelsError, ModelNotAvailableError
 
 log = logging.getLogger(__name__)
@@ -112,23 +114,68 @@ def _directory_fingerprint(path: Path) -> str:
     return "sha256:" + digest.hexdigest()[:16]
 
 
+# --- the models a run needs ----------------------------------------------------------------
+
+
+def model_refs(cfg: DictConfig, stages: list[str]) -> dict[str, tuple[str, str]]:
+    """Every model this run needs: name -> (config key, reference)."""
+    refs: dict[str, tuple[str, str]] = {}
+    if "translate" in stages:
+        for lang in cfg.targets:
+            refs[f"translate.{lang}"] = (f"translate.models.{lang}", cfg.translate.models[lang])
+    if "summarise" in stages:
+        lang = cfg.summarise.lang
+        refs[f"summarise.{lang}"] = ("summarise.model", cfg.summarise.model)
+        for target in cfg.targets:
+            if target != lang:
+                key = f"summarise.by_target.{target}.model"
+                refs[f"summarise.{target}"] = (key, cfg.summarise.by_target[target].model)
+    return refs
+
+
+def engine_stage(cfg: DictConfig, name: str) -> str:
+    """The stage whose engine (`<stage>.engine`) runs model `name` (a `model_refs` key):
+    the translate engine for every translation model, the summary's included."""
+    stage, _, lang = name.partition(".")
+    summary_translation = (
+        stage == "summarise"
+        and lang != cfg.summarise.lang
+        and cfg.summarise.by_target[lang].method == "translate"
+    )
+    return "translate" if summary_translation else stage
+
+
+def resolve_models(cfg: DictConfig, stages: list[str]) -> dict[str, ModelRef]:
+    """Find every model first; one error lists all that are missing."""
+    resolved: dict[str, ModelRef] = {}
+    missing: list[ModelNotAvailableError] = []
+    for name, (key, ref) in model_refs(cfg, stages).items():
+        try:
+            resolved[name] = resolve_model(ref, cfg.paths.cache_dir, config_key=key)
+        except ModelNotAvailableError as err:
+            missing.append(err)
+    if missing:
+        raise MissingModelsError(missing)
+    return resolved
+
+
 # --- `python -m pipeline.models prefetch`: fill a cache for an air-gapped host -------------
 
 
 def prefetch(overrides: list[str]) -> list[ModelRef]:
     """Download (or build, or check) every model the config with `overrides` needs, and
-    convert it for CTranslate2 when that backend is configured."""
+    prepare it for its engine (converted, for CTranslate2)."""
     from hydra import compose, initialize_config_dir
 
     from pipeline.config import ALL_STAGES, register_configs, validate
-    from pipeline.runner import _model_refs
+    from pipeline.context import engine_spec
 
     register_configs()
     configs = Path(__file__).resolve().parent.parent / "configs"
     with initialize_config_dir(config_dir=str(configs), version_base="1.3"):
         cfg = compose(config_name="config", overrides=overrides)
     validate(cfg)  # the same checks as a run: a config a run refuses is not prefetched
-    refs = _model_refs(cfg, list(ALL_STAGES))
+    refs = model_refs(cfg, list(ALL_STAGES))
     fetched: list[ModelRef] = []
     missing: list[ModelNotAvailableError] = []
     for name, (key, ref) in refs.items():
@@ -138,13 +185,9 @@ def prefetch(overrides: list[str]) -> list[ModelRef]:
             missing.append(err)
             continue
         print(f"{name:16} {ref} -> {model.path} ({model.revision})")
-        if cfg.translate.backend == "ctranslate2" and name.startswith("translate."):
-            from pipeline.engines import ct2
-
-            device = ct2.resolve_device(cfg.device)
-            compute = ct2.resolve_compute_type(cfg.translate.compute_type, device)
-            folder = ct2.ensure_converted(model, ct2.quantization_for(compute), cfg.paths.cache_dir)
-            print(f"{'':16} CTranslate2 {compute} -> {folder}")
+        prepared = engine_spec(cfg, engine_stage(cfg, name)).prepare(model)
+        if prepared:
+            print(f"{'':16} {prepared}")
         fetched.append(model)
     if missing:
         raise MissingModelsError(missing)

@@ -24,7 +24,11 @@ import itertools
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pipeline.context import RunContext
+    from pipeline.data import Bundle
 
 # The order flags are reported in, and the order of codes in `count_flags`.
 FLAG_CODES = ("empty", "untranslated", "missing_number", "length_ratio", "repetition")
@@ -210,3 +214,22 @@ def _repeats_needed(size: int, config: QAConfig) -> int:
         # loop_ngram is 1: a single word is a loop under either rule.
         return min(config.loop_repeats, config.loop_word_repeats)
     return config.loop_repeats
+
+
+# --- the stage --------------------------------------------------------------------------
+
+
+def run(bundles: list[Bundle], ctx: RunContext) -> list[Bundle]:
+    """QA flags for every translated segment and target, stored in the bundle."""
+    config = QAConfig(**ctx.cfg.qa)
+    targets = list(ctx.cfg.targets)
+
+    def flag(bundle: Bundle) -> None:
+        for segment in bundle.segments:
+            if not segment.translate:
+                continue  # copied through on purpose: identical text is not a finding
+            for lang in targets:
+                if lang in segment.text:
+                    segment.qa[lang] = qa_flags(segment.text["de"], segment.text[lang], config)
+
+    return ctx.report.each("qa", bundles, flag)

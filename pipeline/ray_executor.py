@@ -15,11 +15,6 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-# Joins a release's segments into one text for a summariser actor, which splits it back. It
-# is a control character, which `summary_input` removes from the segments (never sent to a
-# model), so it cannot occur inside one.
-SEPARATOR = "\x1e"
-
 
 def start(address: str | None, num_cpus: int | None) -> None:
     """Connect to the cluster at `address`, or start a local Ray instance."""
@@ -51,7 +46,8 @@ def start(address: str | None, num_cpus: int | None) -> None:
 
 
 class _Actor:
-    """Holds one worker-side object with a `translate(texts) -> outputs` method."""
+    """Holds one worker (a Translator, a SummariserWorker): `worker.run(texts) -> outputs`,
+    with the texts its model failed on in `worker.failed` (text -> reason)."""
 
     def __init__(self, make: Callable[[], Any]) -> None:
         self.worker = make()
@@ -60,7 +56,7 @@ class _Actor:
         import numpy
 
         texts = [str(text) for text in batch["text"]]
-        outputs = self.worker.translate(texts)
+        outputs = self.worker.run(texts)
         # The worker isolates what the model fails on: those texts carry an error instead.
         failed = self.worker.failed
         errors = [failed.pop(text.strip(), "") for text in texts]
@@ -78,18 +74,22 @@ def map_texts(
     gpus_per_actor: float,
     batch_size: int,
 ) -> tuple[list[str], dict[int, str]]:
-    """`make().translate` applied to `texts` on a pool of `actors` actors: the outputs in
-    order, and the texts the model failed on (index -> reason)."""
+    """`make().run` applied to `texts` on a pool of `actors` actors: the outputs in order,
+    and the texts the model failed on (index -> reason). Each actor gets an equal share of
+    the CPUs (Ray sets its OMP_NUM_THREADS, which the engines take as their default
+    threads), so actors on one machine never each take every core."""
     import ray
 
     if not texts:
         return [], {}
+    cpus = max(1, int(ray.cluster_resources().get("CPU", 1)) // actors)
     dataset = ray.data.from_items([{"index": i, "text": text} for i, text in enumerate(texts)])
     rows = dataset.map_batches(
         _Actor,
         fn_constructor_kwargs={"make": make},
         batch_size=batch_size,
         compute=ray.data.ActorPoolStrategy(size=actors),
+        num_cpus=cpus,
         num_gpus=gpus_per_actor or None,
         batch_format="numpy",
     ).take_all()
@@ -100,26 +100,3 @@ def map_texts(
         if row["error"]:
             errors[int(row["index"])] = str(row["error"])
     return outputs, errors
-
-
-class SummariserWorker:
-    """A Summariser behind the `translate(texts)` interface the actors call; a release the
-    model fails on is listed in `failed` (text -> reason), like a Translator's."""
-
-    def __init__(self, summariser: Any) -> None:
-        self.summariser = summariser
-        self.failed: dict[str, str] = {}
-
-    def translate(self, texts: list[str]) -> list[str]:
-        outputs = []
-        for text in texts:
-            try:
-                outputs.append(self.summariser.summarise(text.split(SEPARATOR)))
-            except Exception as error:
-                from pipeline.errors import is_run_fault
-
-                if is_run_fault(error):
-                    raise
-                self.failed[text.strip()] = f"{type(error).__name__}: {error}"
-                outputs.append("")
-        return outputs

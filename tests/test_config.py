@@ -18,13 +18,42 @@ from tests.conftest import CONFIG_DIR, ROOT, make_config
 BASE = ["output.dir=/tmp/unused"]
 
 
-@pytest.mark.parametrize(
-    "overrides",
-    [[f"preset={p.stem}"] for p in sorted((CONFIG_DIR / "preset").glob("*.yaml"))]
-    + [[f"experiment={p.stem}"] for p in sorted((CONFIG_DIR / "experiment").glob("*.yaml"))],
-)
-def test_every_preset_and_experiment_composes_and_validates(overrides: list[str]) -> None:
-    validate(make_config(BASE + overrides))
+def _group_options() -> list[str]:
+    """`group=option` for every option of every config group (configs/<group>/...)."""
+    options = []
+    for path in sorted(CONFIG_DIR.rglob("*.yaml")):
+        group = path.parent.relative_to(CONFIG_DIR).as_posix()
+        if group != ".":
+            options.append(f"{group}={path.stem}")
+    return options
+
+
+@pytest.mark.parametrize("option", _group_options())
+def test_every_option_of_every_config_group_composes_and_validates(option: str) -> None:
+    validate(make_config([*BASE, option]))
+
+
+def test_the_config_tree_mirrors_the_code() -> None:
+    groups = {option.split("=")[0] for option in _group_options()}
+    assert {"segment", "translate", "summarise", "engine/transformers",
+            "engine/ctranslate2", "executor", "preset", "experiment"} <= groups  # fmt: skip
+
+
+def test_executor_is_chosen_by_its_config_group() -> None:
+    assert make_config(BASE).executor == "local"
+    assert make_config([*BASE, "executor=ray"]).executor == "ray"
+    with pytest.raises(Exception, match="executor"):
+        make_config([*BASE, "executor=spark"])
+
+
+def test_old_key_names_still_work() -> None:
+    cfg = make_config([*BASE, "translate.backend=ctranslate2", "translate.compute_type=float32",
+                       "translate.threads=1", "summarise.dtype=bfloat16"])  # fmt: skip
+    validate(cfg)
+    assert cfg.translate.engine == "ctranslate2"
+    assert cfg.engine.ctranslate2.compute_type == "float32"
+    assert cfg.engine.ctranslate2.threads == 1
+    assert cfg.engine.transformers.dtype == "bfloat16"
 
 
 def test_defaults_name_real_models() -> None:
@@ -53,10 +82,13 @@ def test_typo_in_an_override_fails_at_compose_time() -> None:
         (["stages=[ingest,tokenise]"], "unknown"),
         (["stages=[segment,summarise]"], "needs translate"),
         (["device=tpu"], "device"),
-        (["translate.backend=marian"], "translate.backend"),
-        (["translate.compute_type=int4"], "translate.compute_type"),
+        (["translate.backend=marian"], "translate.engine='marian'"),  # the old name works
+        (["translate.engine=marian"], "translate.engine"),
+        (["summarise.engine=onnx"], "summarise.engine"),
+        (["translate.compute_type=int4"], "engine.ctranslate2.compute_type"),
+        (["engine.ctranslate2.compute_type=int4"], "engine.ctranslate2.compute_type"),
+        (["engine.transformers.dtype=int3"], "engine.transformers.dtype"),
         (["translate.threads=-1"], "translate.threads"),
-        (["executor=spark"], "executor"),
         (["executor=ray", "ray.actors=0"], "ray.actors"),
         (["targets=[en,fr]"], "translate.models.fr"),
         (["targets=[de]"], "source language"),

@@ -60,14 +60,15 @@ def _is_bad_bundle(bundle: Any, *_: Any, **__: Any) -> bool:
 def inject(stage: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Make `stage` fail on the release `schlecht` (and only there)."""
     import pipeline.exports as exports
-    import pipeline.runner as runner
     import pipeline.site as site
+    import pipeline.stages.bundle as bundle
+    import pipeline.stages.segment as segment
     import pipeline.stages.summarise as summarise
     from pipeline.engines.hf import Seq2SeqEngine
 
     if stage == "segment":
-        monkeypatch.setattr(runner, "segment_release", _raise_for(
-            lambda release, config: release.id == "schlecht", runner.segment_release))  # fmt: skip
+        monkeypatch.setattr(segment, "segment_release", _raise_for(
+            lambda release, config: release.id == "schlecht", segment.segment_release))  # fmt: skip
     elif stage == "translate (en)":
         real_generate = Seq2SeqEngine.generate
 
@@ -84,11 +85,16 @@ def inject(stage: str, monkeypatch: pytest.MonkeyPatch) -> None:
             return ["POISON"] if bundle.release.id == "schlecht" else real_input(bundle, lang)
 
         monkeypatch.setattr(summarise, "summary_input", summary_input)
-        real_summarise = summarise.Summariser.summarise
-        monkeypatch.setattr(summarise.Summariser, "summarise", _raise_for(
-            lambda self, texts: texts == ["POISON"], real_summarise))  # fmt: skip
+        real_generate = Seq2SeqEngine.generate
+
+        def summarise_generate(self: Any, texts: list[str], **kwargs: Any) -> list[str]:
+            if "POISON" in texts:  # the model fails on that release's text, in any batch
+                raise RuntimeError("injected fault")
+            return real_generate(self, texts, **kwargs)
+
+        monkeypatch.setattr(Seq2SeqEngine, "generate", summarise_generate)
     elif stage == "bundle":
-        monkeypatch.setattr(runner, "write_bundle", _raise_for(_is_bad_bundle, runner.write_bundle))
+        monkeypatch.setattr(bundle, "write_bundle", _raise_for(_is_bad_bundle, bundle.write_bundle))
     elif stage == "bundle (site)":
         monkeypatch.setattr(site, "write_release_page", _raise_for(
             _is_bad_bundle, site.write_release_page))  # fmt: skip

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pipeline.data import Bundle, Release, Segment, Summary
 from pipeline.stages.summarise import (
-    MAX_BATCH_TOKENS,
     Summariser,
     SummaryDecoding,
     summarise_bundles,
@@ -29,8 +28,8 @@ def test_long_text_is_chunked_at_segment_boundaries_then_reduced() -> None:
     summary = summariser.summarise(segments)
     first_round = engine.calls[0]
     assert len(first_round) > 1
-    # Every word of the input reached the model: nothing was truncated.
-    assert " ".join(first_round).split() == " ".join(segments).split()
+    # Every word of the input reached the model (longest chunks first): nothing truncated.
+    assert sorted(" ".join(first_round).split()) == sorted(" ".join(segments).split())
     assert all(n <= 12 for n in engine.count_tokens(first_round))
     assert summary and len(engine.calls) > 1
 
@@ -39,17 +38,17 @@ def test_segment_longer_than_the_limit_is_split_not_truncated() -> None:
     engine = FirstWordsEngine(max_input_tokens=5)
     long_segment = " ".join(f"w{i}" for i in range(30))
     Summariser(engine, SummaryDecoding()).summarise([long_segment])
-    assert " ".join(engine.calls[0]).split() == long_segment.split()
+    assert sorted(" ".join(engine.calls[0]).split()) == sorted(long_segment.split())
 
 
 def test_chunks_go_to_the_model_a_few_at_a_time() -> None:
     engine = FirstWordsEngine(max_input_tokens=1024)
     segments = [f"Satz {i} hat genau sechs Wörter hier." for i in range(2000)]
-    Summariser(engine, SummaryDecoding()).summarise(segments)
+    Summariser(engine, SummaryDecoding(), max_batch_tokens=2048).summarise(segments)
     first_round = [chunk for call in engine.calls[:-1] for chunk in call]
-    assert " ".join(first_round).split() == " ".join(segments).split()
+    assert sorted(" ".join(first_round).split()) == sorted(" ".join(segments).split())
     assert all(n <= 1024 for n in engine.count_tokens(first_round))
-    assert max(len(call) for call in engine.calls) <= MAX_BATCH_TOKENS // 1024
+    assert max(len(call) for call in engine.calls) <= 2  # 2048 tokens of 1024-token chunks
 
 
 def test_empty_release_gets_empty_summary_without_model_call() -> None:
@@ -100,3 +99,41 @@ def test_summaries_per_release_and_translated_to_other_targets() -> None:
     translator = Translator(EchoEngine(prefix="RU:"), Decoding(1, 8))  # type: ignore[arg-type]
     translate_summaries([bundle], "en", "ru", translator, "m-ru")
     assert bundle.summaries["ru"] == Summary("RU:Title Text here.", "m-ru", "translate")
+
+
+def test_the_chunks_of_all_releases_go_to_the_model_together() -> None:
+    engine = FirstWordsEngine(max_input_tokens=12)
+    releases = [[f"Text {i} kurz."] for i in range(5)] + [
+        [f"Satz {i} hat genau fünf Wörter." for i in range(6)]
+    ]
+    summariser = Summariser(engine, SummaryDecoding(), max_batch_tokens=10_000)
+    summaries, failures = summariser.summarise_all(releases)
+    assert failures == {} and summaries[:5] == [f"Text {i} kurz." for i in range(5)]
+    assert len(engine.calls[0]) == 5 + 6  # five short releases and the long one's 6 chunks
+    # Then the reduce rounds, for the long release alone.
+    assert all("Text" not in chunk for call in engine.calls[1:] for chunk in call)
+    sizes = engine.count_tokens(engine.calls[0])
+    assert sizes == sorted(sizes, reverse=True)  # longest first: little padding
+
+
+def test_batches_stay_within_the_token_budget() -> None:
+    engine = FirstWordsEngine(max_input_tokens=12)
+    releases = [[f"Release {i} hat hier genau sieben Wörter."] for i in range(10)]
+    Summariser(engine, SummaryDecoding(), max_batch_tokens=20).summarise_all(releases)
+    for call in engine.calls:
+        assert len(call) * max(engine.count_tokens(call)) <= 20
+
+
+class PoisonSummariser(FirstWordsEngine):
+    def generate(self, texts: list[str], *, max_new_tokens: int, **kwargs: object) -> list[str]:
+        if any("GIFT" in text for text in texts):
+            raise ValueError("cannot summarise this")
+        return super().generate(texts, max_new_tokens=max_new_tokens, **kwargs)
+
+
+def test_a_release_the_model_fails_on_fails_alone() -> None:
+    releases = [["Erster Text hier."], ["Hier ist GIFT drin."], ["Dritter Text hier."]]
+    summariser = Summariser(PoisonSummariser(), SummaryDecoding())
+    summaries, failures = summariser.summarise_all(releases)
+    assert set(failures) == {1} and "cannot summarise" in failures[1]
+    assert summaries[0] == "Erster Text hier." and summaries[2] == "Dritter Text hier."

@@ -34,19 +34,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import ray
-    from hydra import compose, initialize_config_dir
 
     from pipeline import ray_executor
-    from pipeline.config import register_configs
+    from pipeline.engines import EngineSpec
     from pipeline.models import resolve_model
-    from pipeline.runner import _worker_translator
-    from pipeline.stages.translate import Decoding
+    from pipeline.stages.translate import Decoding, worker_translator
 
     cores = len(os.sched_getaffinity(0))
     texts = benchmark_segments(args.segments)
     model = resolve_model(MODEL, args.cache, "bench")  # built once, before any timing
-    register_configs()
-    configs = Path(__file__).resolve().parents[2] / "configs"
     rows = [
         "| actors | threads each | seconds | target tokens/s | speed-up |",
         "| ---: | ---: | ---: | ---: | ---: |",
@@ -55,20 +51,12 @@ def main(argv: list[str] | None = None) -> int:
     ray.init(num_cpus=cores, include_dashboard=False, log_to_driver=False)
     for actors in args.actors:
         threads = max(1, cores // actors)
-        with initialize_config_dir(config_dir=str(configs), version_base="1.3"):
-            cfg = compose(
-                config_name="config",
-                overrides=[
-                    f"translate.backend={args.backend}",
-                    f"translate.threads={threads}",
-                    f"paths.cache_dir={args.cache}",
-                    "device=cpu",
-                ],
-            )
+        settings = {"threads": threads}
+        spec = EngineSpec(args.backend, "cpu", settings, str(args.cache))
         decoding = Decoding(num_beams=1, max_new_tokens=args.max_new_tokens)
-        make = functools.partial(_worker_translator, cfg, model, decoding, None)
+        make = functools.partial(worker_translator, spec, model, decoding, None, 32, 8192, None)
         started = time.perf_counter()
-        outputs = ray_executor.map_texts(
+        outputs, _ = ray_executor.map_texts(
             texts, make, actors, args.gpus_per_actor, batch_size=-(-len(texts) // actors)
         )
         seconds = time.perf_counter() - started

@@ -127,7 +127,7 @@ def run_system(system: str, args: argparse.Namespace) -> dict[str, Any]:
     else:  # raw
         from pipeline.engines.ct2 import CTranslate2Engine
 
-        engine = CTranslate2Engine(model, args.device, "auto", args.threads, args.cache)
+        engine = CTranslate2Engine(model, args.device, {"threads": args.threads}, args.cache)
         tokens = dict(zip(texts, engine.tokenize(texts), strict=True))  # outside the timing
         steps = args.max_new_tokens - int(engine._forced_eos)
 
@@ -173,10 +173,10 @@ def _engine_for(system: str, model: Any, args: argparse.Namespace) -> Any:
     if system == "ctranslate2":
         from pipeline.engines.ct2 import CTranslate2Engine
 
-        return CTranslate2Engine(model, args.device, "auto", args.threads, args.cache)
+        return CTranslate2Engine(model, args.device, {"threads": args.threads}, args.cache)
     from pipeline.engines.hf import Seq2SeqEngine
 
-    return Seq2SeqEngine(model, args.device, "auto")
+    return Seq2SeqEngine(model, args.device, {"threads": args.threads})
 
 
 def run_memory(args: argparse.Namespace) -> dict[str, Any]:

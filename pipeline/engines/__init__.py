@@ -1,1 +1,152 @@
-"""Model engines: the only modules that import torch and transformers."""
+"""Model engines: a seq2seq model loaded once and called many times with batches of texts.
+
+Every model stage (translation, summarisation, the summary's translation) gets its engine
+from this registry by name, `translate.engine` and `summarise.engine` in the config; an
+engine's settings (numeric type, CPU threads) live in `engine.<name>`
+(`configs/engine/<name>.yaml`). An engine's module is imported only when that engine is
+chosen: `pipeline/engines/hf.py` and `pipeline/engines/ct2.py` are the only stage-side
+modules that import torch, transformers or ctranslate2.
+
+To add an engine: a class with the `Engine` methods and the `EngineType` class methods, a
+line in `ENGINES`, and its settings in `pipeline/config.py` and `configs/engine/`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from pipeline.errors import ConfigError
+
+# Name -> "module:class", imported on first use.
+ENGINES = {
+    "transformers": "pipeline.engines.hf:Seq2SeqEngine",
+    "ctranslate2": "pipeline.engines.ct2:CTranslate2Engine",
+}
+# Numeric types each engine knows ("auto": decided by the device).
+DTYPES = ("auto", "float32", "float16", "bfloat16")
+COMPUTE_TYPES = ("auto", "int8", "int8_float32", "int8_float16", "int8_bfloat16", "float16",
+                 "bfloat16", "float32")  # fmt: skip
+
+
+@dataclass
+class TransformersEngineConfig:
+    """`engine.transformers` (configs/engine/transformers/)."""
+
+    dtype: str = "auto"  # auto: float16 on CUDA, float32 on CPU
+    threads: int = 0  # torch's CPU threads; 0: the cores this worker may use
+
+
+@dataclass
+class CTranslate2EngineConfig:
+    """`engine.ctranslate2` (configs/engine/ctranslate2/)."""
+
+    compute_type: str = "auto"  # auto: int8 on CPU, float16 on CUDA
+    threads: int = 0  # CPU threads; 0: the cores this worker may use
+
+
+@dataclass
+class EngineConfigs:
+    transformers: TransformersEngineConfig = field(default_factory=TransformersEngineConfig)
+    ctranslate2: CTranslate2EngineConfig = field(default_factory=CTranslate2EngineConfig)
+
+
+# The decoding settings every engine honours; an engine refuses any other (it must never
+# silently decode differently from what the config says).
+DECODING_OPTIONS = frozenset(
+    {"num_beams", "max_new_tokens", "min_new_tokens", "no_repeat_ngram_size", "length_penalty"}
+)
+
+
+class Engine(Protocol):
+    """What the translator and the summariser need from a loaded model."""
+
+    @property
+    def max_input_tokens(self) -> int: ...
+
+    def count_tokens(self, texts: list[str]) -> list[int]: ...
+
+    def generate(self, texts: list[str], *, max_new_tokens: int, **decoding: Any) -> list[str]: ...
+
+
+class EngineType(Protocol):
+    """An engine class: loads a model, and says what it will run on without loading one."""
+
+    def __call__(
+        self, model: Any, device: str, settings: Mapping[str, Any], cache_dir: str | Path
+    ) -> Engine: ...
+
+    def describe(self, device: str, settings: Mapping[str, Any]) -> dict[str, str]:
+        """The resolved device and numeric type ("auto" decided), for the translation
+        memory's key and the bundles' record; raises ConfigError for what cannot run here."""
+        ...
+
+    def prepare(
+        self, model: Any, device: str, settings: Mapping[str, Any], cache_dir: str | Path
+    ) -> str | None:
+        """Make what loading `model` will need (a conversion) without loading it; says
+        what it made, or None. `python -m pipeline.models prefetch` calls it."""
+        ...
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """Which engine, on which device, with which settings: all it takes to load a model
+    with it, here or in a Ray actor (it pickles)."""
+
+    name: str
+    device: str = "auto"
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    cache_dir: str = "~/.cache/pressrelease-pipeline"
+    seed: int = 0
+
+    def load(self, model: Any) -> Engine:
+        engine = engine_type(self.name)(model, self.device, self.settings, self.cache_dir)
+        torch = sys.modules.get("torch")  # seeded once an engine has imported it
+        if torch is not None:
+            torch.manual_seed(self.seed)
+        return engine
+
+    def prepare(self, model: Any) -> str | None:
+        return engine_type(self.name).prepare(model, self.device, self.settings, self.cache_dir)
+
+    def describe(self) -> dict[str, str]:
+        """{"backend": name, "device": ..., "dtype": ...}, decided without loading a model:
+        the translation memory's key and the bundles' record. Raises ConfigError for a
+        device or numeric type this machine cannot run."""
+        return {"backend": self.name, **engine_type(self.name).describe(self.device, self.settings)}
+
+
+def engine_type(name: str) -> EngineType:
+    """The engine class registered as `name`."""
+    if name not in ENGINES:
+        raise ConfigError(f"engine {name!r}: choose from {sorted(ENGINES)}")
+    module, _, cls = ENGINES[name].partition(":")
+    engine: EngineType = getattr(importlib.import_module(module), cls)
+    return engine
+
+
+def check_decoding(engine: str, options: Mapping[str, Any]) -> None:
+    """Refuse a decoding option the engines do not know (a typo, or a feature one of them
+    would silently drop)."""
+    unknown = sorted(set(options) - DECODING_OPTIONS)
+    if unknown:
+        raise ConfigError(
+            f"the {engine} engine cannot honour decoding option(s) {unknown}; it honours "
+            f"{sorted(DECODING_OPTIONS)}"
+        )
+
+
+def default_threads() -> int:
+    """CPU threads an engine uses when its `threads` is 0: the cores this process may use,
+    or what the executor gave it (Ray sets OMP_NUM_THREADS to an actor's CPUs), so two
+    actors on one machine never each take every core."""
+    assigned = os.environ.get("OMP_NUM_THREADS", "")
+    return (
+        int(assigned) if assigned.isdigit() and int(assigned) > 0 else len(os.sched_getaffinity(0))
+    )

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from pipeline.engines import COMPUTE_TYPES
 from pipeline.engines.hf import clamp_lengths, input_limit, output_limit
 from pipeline.errors import ConfigError, ModelNotAvailableError
 from pipeline.io import ensure_directory
@@ -27,8 +27,6 @@ from pipeline.models import ModelRef
 log = logging.getLogger(__name__)
 
 CONVERSION_VERSION = "1"  # bump when the conversion recipe changes
-COMPUTE_TYPES = ("auto", "int8", "int8_float32", "int8_float16", "int8_bfloat16", "float16",
-                 "bfloat16", "float32")  # fmt: skip
 
 
 def resolve_device(device: str) -> str:
@@ -49,7 +47,7 @@ def resolve_compute_type(compute_type: str, device: str) -> str:
     """`auto`: int8 on CPU (about 4x float32 there), float16 on a GPU."""
     if compute_type not in COMPUTE_TYPES:
         raise ConfigError(
-            f"translate.compute_type={compute_type!r}: choose from {list(COMPUTE_TYPES)}"
+            f"engine.ctranslate2.compute_type={compute_type!r}: choose from {list(COMPUTE_TYPES)}"
         )
     if compute_type == "auto":
         return "float16" if device == "cuda" else "int8"
@@ -64,7 +62,7 @@ def check_compute_type(compute_type: str, device: str) -> None:
     supported = sorted(ctranslate2.get_supported_compute_types(device))
     if compute_type not in supported:
         raise ConfigError(
-            f"translate.compute_type={compute_type}: CTranslate2 cannot compute in "
+            f"engine.ctranslate2.compute_type={compute_type}: CTranslate2 cannot compute in "
             f"{compute_type} on {device} here; choose from {supported} (or auto)"
         )
 
@@ -82,47 +80,95 @@ def ensure_converted(model: ModelRef, quantization: str, cache_dir: str | Path) 
     target = Path(cache_dir).expanduser() / "ct2" / f"{safe}-{quantization}-{digest}"
 
     def convert(tmp: Path) -> None:
-        from ctranslate2.converters import TransformersConverter
-
         log.info("converting %s (%s) to CTranslate2 %s in %s", model.ref, model.revision,
                  quantization, target)  # fmt: skip
         try:
-            TransformersConverter(model.path).convert(
-                str(tmp), quantization=quantization, force=True
-            )
-        except (OSError, ValueError, NotImplementedError) as err:
+            _convert(model.path, tmp, quantization)
+        except (OSError, ValueError, NotImplementedError, AttributeError) as err:
             raise ModelNotAvailableError(
                 f"model {model.ref!r} in {model.path} could not be converted to CTranslate2 "
-                f"({err}); use translate.backend=transformers for this model"
+                f"({type(err).__name__}: {err}); use the transformers engine for this model "
+                "(translate.engine=transformers or summarise.engine=transformers)"
             ) from err
 
     return ensure_directory(target, f"{key}\n", convert)
 
 
-class CTranslate2Engine:
-    """A Hugging Face tokenizer and a CTranslate2 translator, loaded once."""
+def _convert(model_path: Path, out: Path, quantization: str) -> None:
+    """CTranslate2's Hugging Face converter, fitted to transformers 5: CTranslate2 4.8's BART
+    loader reads `config.normalize_before`, which transformers 5 no longer has (BART is a
+    post-norm model: False)."""
+    from ctranslate2.converters import TransformersConverter
 
-    backend = "ctranslate2"
+    class Converter(TransformersConverter):  # type: ignore[misc]
+        def load_model(self, model_class: Any, name: str, **kwargs: Any) -> Any:
+            model = super().load_model(model_class, name, **kwargs)
+            config = model.config
+            if config.model_type == "bart" and not hasattr(config, "normalize_before"):
+                config.normalize_before = False
+            return model
+
+    Converter(str(model_path)).convert(str(out), quantization=quantization, force=True)
+
+
+def _generation_config(path: Path, config: Any) -> Any:
+    """The model's generation settings as transformers applies them: generation_config.json
+    where there is one (transformers 5 keeps forced_bos_token_id only there), else the
+    model config's."""
+    from transformers import GenerationConfig
+
+    try:
+        return GenerationConfig.from_pretrained(path)
+    except OSError:
+        return GenerationConfig.from_model_config(config)
+
+
+class CTranslate2Engine:
+    """A Hugging Face tokenizer and a CTranslate2 model, loaded once (`engine=ctranslate2`):
+    MarianMT and BART (and the other seq2seq models CTranslate2 converts).
+
+    Settings (`engine.ctranslate2`): `compute_type` (auto: int8 on CPU, float16 on CUDA)
+    and `threads` (CPU threads; 0: the cores this worker may use)."""
+
+    name = "ctranslate2"
+
+    @staticmethod
+    def describe(device: str, settings: Mapping[str, Any]) -> dict[str, str]:
+        resolved = resolve_device(device)
+        compute_type = resolve_compute_type(settings.get("compute_type", "auto"), resolved)
+        check_compute_type(compute_type, resolved)
+        return {"device": resolved, "dtype": compute_type}
+
+    @staticmethod
+    def prepare(
+        model: ModelRef, device: str, settings: Mapping[str, Any], cache_dir: str | Path
+    ) -> str | None:
+        resolved = resolve_device(device)
+        compute_type = resolve_compute_type(settings.get("compute_type", "auto"), resolved)
+        folder = ensure_converted(model, quantization_for(compute_type), cache_dir)
+        return f"CTranslate2 {compute_type} -> {folder}"
 
     def __init__(
         self,
         model: ModelRef,
         device: str,
-        compute_type: str = "auto",
-        threads: int = 0,
+        settings: Mapping[str, Any] | None = None,
         cache_dir: str | Path = "~/.cache/pressrelease-pipeline",
     ) -> None:
         import ctranslate2
         from transformers import AutoConfig, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
+        from pipeline.engines import default_threads
+
+        settings = settings or {}
         if not sys.stderr.isatty():
             hf_logging.disable_progress_bar()
         self.ref = model
         self.device = resolve_device(device)
-        self.compute_type = resolve_compute_type(compute_type, self.device)
+        self.compute_type = resolve_compute_type(settings.get("compute_type", "auto"), self.device)
         self.dtype = self.compute_type  # what the manifest and the memory record
-        self.threads = threads or len(os.sched_getaffinity(0))
+        self.threads = int(settings.get("threads") or 0) or default_threads()
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(model.path)
             self.config = AutoConfig.from_pretrained(model.path)
@@ -143,53 +189,52 @@ class CTranslate2Engine:
             inter_threads=self.workers,
             intra_threads=self.threads // self.workers if self.device == "cpu" else 0,
         )
-        self._tokens: dict[str, list[str]] = {}
         self._warned: set[int] = set()
-        # OPUS-MT configs force </s> as the last of max_new_tokens in transformers, so the
-        # text there is one token shorter; CTranslate2 counts only text tokens.
-        self._forced_eos = getattr(self.config, "forced_eos_token_id", None) is not None
-        log.info(
-            "loaded %s (%s) with CTranslate2 on %s as %s, %d threads",
-            model.ref,
-            model.revision,
-            self.device,
-            self.compute_type,
-            self.threads,
+        # transformers forces </s> as the last of max_new_tokens where the config says so
+        # (OPUS-MT, BART), so the text there is one token shorter; CTranslate2 counts only
+        # the tokens it predicts.
+        generation = _generation_config(model.path, self.config)
+        self._forced_eos = generation.forced_eos_token_id is not None
+        # BART starts its output with a forced <s> after the decoder start token;
+        # CTranslate2 does not apply forced_bos_token_id, so it is given as a target prefix
+        # (and counts towards the output's length, as it does in transformers).
+        forced_bos = generation.forced_bos_token_id
+        # What transformers applies when a call does not say (bart-large-cnn: no repeated
+        # trigrams, length penalty 2.0), so both engines decode alike.
+        self._defaults = {
+            "no_repeat_ngram_size": generation.no_repeat_ngram_size or 0,
+            "length_penalty": 1.0
+            if generation.length_penalty is None
+            else generation.length_penalty,
+        }
+        self._prefix = (
+            [self.tokenizer.convert_ids_to_tokens(forced_bos)] if forced_bos is not None else None
         )
+        log.info("loaded %s (%s) with CTranslate2 on %s as %s, %d threads", model.ref,
+                 model.revision, self.device, self.compute_type, self.threads)  # fmt: skip
 
     @property
     def max_input_tokens(self) -> int:
         return input_limit(self.config, self.tokenizer)
 
     def tokenize(self, texts: list[str]) -> list[list[str]]:
-        """Source tokens (with </s>) of each text; remembered for the following generate."""
-        missing = [text for text in dict.fromkeys(texts) if text not in self._tokens]
-        if missing:
-            encoded = self.tokenizer(missing, add_special_tokens=True, verbose=False)
-            for text, ids in zip(missing, encoded["input_ids"], strict=True):
-                self._tokens[text] = list(self.tokenizer.convert_ids_to_tokens(ids))
-        return [self._tokens[text] for text in texts]
+        """Source tokens (with </s>) of each text."""
+        if not texts:
+            return []
+        encoded = self.tokenizer(texts, add_special_tokens=True, verbose=False)
+        return [list(self.tokenizer.convert_ids_to_tokens(ids)) for ids in encoded["input_ids"]]
 
     def count_tokens(self, texts: list[str]) -> list[int]:
-        return [len(tokens) for tokens in self.tokenize(texts)]
+        if not texts:
+            return []
+        encoded = self.tokenizer(texts, add_special_tokens=True, verbose=False)
+        return [len(ids) for ids in encoded["input_ids"]]
 
-    def generate(
-        self,
-        texts: list[str],
-        *,
-        max_new_tokens: int,
-        num_beams: int = 1,
-        min_new_tokens: int = 0,
-        **_: Any,
-    ) -> list[str]:
+    def generate(self, texts: list[str], *, max_new_tokens: int, **decoding: Any) -> list[str]:
         """One output per input, in order (one batch: the caller sizes it), the batch cut
         into one sub-batch per worker."""
         return self.submit(
-            texts,
-            max_new_tokens=max_new_tokens,
-            num_beams=num_beams,
-            min_new_tokens=min_new_tokens,
-            sub_batches=self.workers,
+            texts, max_new_tokens=max_new_tokens, sub_batches=self.workers, **decoding
         )()
 
     def submit(
@@ -199,26 +244,37 @@ class CTranslate2Engine:
         max_new_tokens: int,
         num_beams: int = 1,
         min_new_tokens: int = 0,
+        no_repeat_ngram_size: int | None = None,
+        length_penalty: float | None = None,
         sub_batches: int | None = None,
-        **_: Any,
+        **unknown: Any,
     ) -> Callable[[], list[str]]:
-        """Start translating one batch in the background, cut into one sub-batch per
+        """Start generating for one batch in the background, cut into one sub-batch per
         worker; call the result for the outputs. With several workers, the Translator keeps
-        one batch in flight per worker, so no worker waits for another."""
+        one batch in flight per worker, so no worker waits for another. A decoding option
+        CTranslate2 cannot honour is refused, never dropped."""
+        from pipeline.engines import check_decoding
+
+        check_decoding(self.name, unknown)
         tokens = self.tokenize(texts)
-        for text in texts:  # the cache only bridges count_tokens and generate
-            self._tokens.pop(text, None)
         max_new_tokens, min_new_tokens = clamp_lengths(
             output_limit(self.config), self.ref.ref, max_new_tokens, min_new_tokens, self._warned
         )
         steps = max_new_tokens - int(self._forced_eos)
         results = self.translator.translate_batch(
             tokens,
+            target_prefix=[self._prefix] * len(tokens) if self._prefix else None,
             max_batch_size=-(-len(tokens) // (sub_batches or self.workers)),  # ceil
             asynchronous=True,
             beam_size=num_beams,
             max_decoding_length=steps,
             min_decoding_length=min(min_new_tokens, steps),
+            no_repeat_ngram_size=self._defaults["no_repeat_ngram_size"]
+            if no_repeat_ngram_size is None
+            else no_repeat_ngram_size,
+            length_penalty=self._defaults["length_penalty"]
+            if length_penalty is None
+            else length_penalty,
             return_scores=False,
         )
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ModelNotAvailableError
@@ -80,20 +82,46 @@ def resolve_dtype(dtype: str, device: str) -> Any:
 
 
 class Seq2SeqEngine:
-    """A tokenizer and a seq2seq model on one device, loaded once."""
+    """A tokenizer and a seq2seq model on one device, loaded once (`engine=transformers`).
 
-    backend = "transformers"
+    Settings (`engine.transformers`): `dtype` (auto: float16 on CUDA, float32 on CPU) and
+    `threads` (torch's CPU threads; 0: the cores this worker may use)."""
 
-    def __init__(self, model: ModelRef, device: str, dtype: str = "auto") -> None:
+    name = "transformers"
+
+    @staticmethod
+    def describe(device: str, settings: Mapping[str, Any]) -> dict[str, str]:
+        resolved = resolve_device(device)
+        dtype = str(resolve_dtype(settings.get("dtype", "auto"), resolved))
+        return {"device": resolved, "dtype": dtype.removeprefix("torch.")}
+
+    @staticmethod
+    def prepare(
+        model: ModelRef, device: str, settings: Mapping[str, Any], cache_dir: str | Path
+    ) -> str | None:
+        return None  # the hub files are all it needs
+
+    def __init__(
+        self,
+        model: ModelRef,
+        device: str,
+        settings: Mapping[str, Any] | None = None,
+        cache_dir: str | Path | None = None,  # the engines' common signature; unused here
+    ) -> None:
         import torch
         from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
+        from pipeline.engines import default_threads
+
+        settings = settings or {}
         if not sys.stderr.isatty():
             hf_logging.disable_progress_bar()  # no "Loading weights" bars in cron logs
         self.ref = model
         self.device = resolve_device(device)
-        self.dtype = resolve_dtype(dtype, self.device)
+        self.dtype = resolve_dtype(settings.get("dtype", "auto"), self.device)
+        # torch's thread pool is per process: the last engine loaded sets it.
+        torch.set_num_threads(int(settings.get("threads") or 0) or default_threads())
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(model.path)
             self.model = AutoModelForSeq2SeqLM.from_pretrained(model.path, dtype=self.dtype)
@@ -103,14 +131,15 @@ class Seq2SeqEngine:
                 "must hold a complete model: config.json, tokenizer files and weights"
             ) from err
         self.model.to(self.device).eval()
-        # Every call passes max_new_tokens (and the summariser min_new_tokens) from the
-        # pipeline's config; the checkpoint's own max_length/min_length would conflict with
-        # them (bart-large-cnn: min_length 56) and warn on every batch.
+        # Every call passes every decoding setting from the pipeline's config; the
+        # checkpoint's own max_length/min_length would conflict with them (bart-large-cnn:
+        # min_length 56) and warn on every batch.
         self.model.generation_config.max_length = None
         self.model.generation_config.min_length = None
         self._torch = torch
         self._warned: set[int] = set()
-        log.info("loaded %s (%s) on %s as %s", model.ref, model.revision, self.device, self.dtype)
+        log.info("loaded %s (%s) on %s as %s, %d threads", model.ref, model.revision,
+                 self.device, self.dtype, torch.get_num_threads())  # fmt: skip
 
     @property
     def max_input_tokens(self) -> int:
@@ -128,6 +157,9 @@ class Seq2SeqEngine:
         self, texts: list[str], *, max_new_tokens: int, **generate_kwargs: Any
     ) -> list[str]:
         """Generate one output per input text, in order (one batch: the caller sizes it)."""
+        from pipeline.engines import check_decoding
+
+        check_decoding(self.name, generate_kwargs)
         max_new_tokens, min_new = clamp_lengths(
             output_limit(self.model.config), self.ref.ref, max_new_tokens,
             int(generate_kwargs.pop("min_new_tokens", 0) or 0), self._warned,

@@ -11,6 +11,7 @@ after the other: the memory this stage needs grows with one segment, not with th
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -18,10 +19,15 @@ from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import IO, Any, overload
+from typing import IO, TYPE_CHECKING, Any, overload
 
 from pipeline.data import SOURCE_LANG, Bundle
+from pipeline.errors import is_run_fault
 from pipeline.io import open_atomic
+from pipeline.runlog import RunReport, failure_reason, progress
+
+if TYPE_CHECKING:
+    from pipeline.context import RunContext
 
 log = logging.getLogger(__name__)
 
@@ -299,3 +305,74 @@ def _per_release_writers(formats: list[str], output_dir: Path) -> list[tuple[str
 def _targets(bundle: dict[str, Any]) -> list[str]:
     langs = {lang for segment in bundle["segments"] for lang in segment["text"]}
     return sorted(langs - {SOURCE_LANG})
+
+
+# --- the stage --------------------------------------------------------------------------
+
+
+def run(bundles: list[Bundle], ctx: RunContext) -> list[Bundle]:
+    """Write this run's bundles, then the site, TMX, XLIFF and datasets over every release
+    with an up-to-date bundle: this run's and the unchanged ones. A release whose bundle or
+    own outputs cannot be written fails alone. Returns the bundles written."""
+    report = ctx.report
+    for bundle in bundles:
+        bundle.models = report.models
+    written = report.each(
+        "bundle", progress(bundles, "bundle"), lambda bundle: _write(bundle, ctx.output_dir, report)
+    )
+    current = current_bundles(ctx)
+    report.outputs = write_formats(
+        current,
+        ctx.output_dir,
+        list(ctx.cfg.output.formats),
+        {
+            "started_at": ctx.started.isoformat(timespec="seconds"),
+            "failed": report.failed,
+            "skipped": report.skipped,
+        },
+        on_failure=lambda bundle, fmt, error: _output_failed(bundle, fmt, error, report),
+    )
+    from pipeline.qa import count_flags
+
+    report.qa = count_flags(current_bundles(ctx))
+    return written
+
+
+def _write(bundle: Bundle, output_dir: Path, report: RunReport) -> None:
+    path = write_bundle(bundle, output_dir)
+    entry: dict[str, Any] = {
+        "id": bundle.release.id,
+        "path": bundle.release.path,
+        "bundle": str(path.relative_to(output_dir)),
+        "segments": len(bundle.segments),
+    }
+    if bundle.release.id in report.duplicates:
+        entry["duplicate_of"] = report.duplicates[bundle.release.id]
+    if bundle.release.id in report.warnings:
+        entry["warnings"] = report.warnings[bundle.release.id]
+    report.done.append(entry)
+    report.event("done", **entry)
+
+
+def current_bundles(ctx: RunContext) -> list[dict[str, Any]]:
+    """The bundles of this run's and the unchanged releases, as written (segments left on
+    disk); one that cannot be read fails its release."""
+    current: list[dict[str, Any]] = []
+    for item in [*ctx.report.done, *ctx.report.skipped]:
+        load = functools.partial(_append, current, ctx.output_dir, item["id"])
+        ctx.report.attempt("bundle", item["id"], item["path"], load)
+    return current
+
+
+def _append(bundles: list[dict[str, Any]], output_dir: Path, release_id: str) -> None:
+    bundles.append(load_bundle(output_dir, release_id))
+
+
+def _output_failed(bundle: dict[str, Any], fmt: str, error: Exception, report: RunReport) -> None:
+    """One release's review page, TMX, XLIFF or dataset rows could not be made: that
+    release fails (its bundle stays), the run-wide files leave it out."""
+    if is_run_fault(error):
+        raise error
+    release = bundle.get("release") or {}
+    report.fail(str(release.get("path")), f"bundle ({fmt})", failure_reason(error),
+                str(release.get("id")))  # fmt: skip

@@ -33,12 +33,21 @@ for that target without an error: there is nothing to score.
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rouge_score import rouge_scorer
 from sacrebleu.metrics import BLEU, CHRF, TER
+
+from pipeline.io import write_json
+
+if TYPE_CHECKING:
+    from pipeline.context import RunContext
+    from pipeline.data import Bundle
+
+log = logging.getLogger(__name__)
 
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
 _WORD = re.compile(r"\w+")
@@ -205,3 +214,26 @@ def evaluate(
         "releases": releases,
         "errors": errors,
     }
+
+
+# --- the stage --------------------------------------------------------------------------
+
+
+def run(bundles: list[Bundle], ctx: RunContext) -> list[Bundle]:
+    """Scores of every up-to-date bundle against reference translations and summaries,
+    where there are any, into metrics.json and the manifest. Changes no bundle."""
+    from pipeline.stages.bundle import current_bundles
+
+    references = Path(ctx.cfg.corpus.references)
+    if not references.is_dir():
+        log.info("evaluate: no references folder %s; nothing to score", references)
+        return bundles
+    metrics = evaluate(current_bundles(ctx), references, list(ctx.cfg.targets))
+    for error in metrics.get("errors", []):
+        log.warning("evaluate: %s: %s", error.get("file"), error.get("reason"))
+    for lang, scores in metrics.get("translation", {}).items():
+        log.info("evaluate %s: BLEU %.1f, chrF %.1f, TER %.1f over %d lines", lang,
+                 scores["bleu"], scores["chrf"], scores["ter"], scores["lines"])  # fmt: skip
+    write_json(ctx.output_dir / "metrics.json", metrics)
+    ctx.report.metrics = metrics
+    return bundles

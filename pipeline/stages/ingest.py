@@ -21,9 +21,14 @@ import stat
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.data import CONTROL_CHARS, Release
 from pipeline.errors import ConfigError, InputError
+from pipeline.runlog import progress
+
+if TYPE_CHECKING:
+    from pipeline.context import RunContext
 
 log = logging.getLogger(__name__)
 
@@ -373,3 +378,61 @@ def _utf16_without_bom(raw: bytes) -> Decoded | None:
     if len(CONTROL_CHARS.findall(text)) > BINARY_CONTROL_SHARE_MANY * len(text):
         return None
     return _decoded(text, encoding)
+
+
+# --- the stage --------------------------------------------------------------------------
+
+
+def run(ctx: RunContext) -> list[Release]:
+    """Every release of `corpus.dir`, read and checked; the ones that cannot be used are
+    failed with their reason (the rest of the batch goes on)."""
+    cfg, report = ctx.cfg, ctx.report
+    entries = find_releases(cfg.corpus.dir, allow_links_outside=cfg.corpus.allow_links_outside)
+    if not entries:
+        log.warning("no *.txt releases in %s", Path(cfg.corpus.dir).resolve())
+    ids = unique_ids([entry.path for entry in entries])
+    max_bytes = int(cfg.corpus.max_release_mib * 2**20)
+    releases = []
+    first_with: dict[str, str] = {}  # sha256 -> release id
+    # Files before links, so that of two entries with the same bytes the link is the copy.
+    entries.sort(key=lambda entry: entry.target not in (None, entry.path))
+    for entry in progress(entries, "ingest"):
+        name, rid = display_path(entry.path), ids[entry.path]
+        if entry.refused:
+            report.fail(name, "ingest", entry.refused, rid)
+            continue
+        try:
+            release = read_release(entry.path, rid, source=entry.target, max_bytes=max_bytes)
+        except InputError as err:
+            report.fail(name, "ingest", err.reason, rid)
+            continue
+        except OSError as err:  # the input's problem (unreadable), not the machine's
+            report.fail(name, "ingest", f"cannot be read: {err.strerror or err}", rid)
+            continue
+        warnings = _decoding_warnings(release)
+        if warnings:
+            report.warnings[release.id] = warnings
+        if release.sha256 in first_with:
+            # Both get a bundle (the translations come from one batch or the memory), and
+            # the manifest says which is a copy of which.
+            report.duplicates[release.id] = first_with[release.sha256]
+            log.warning("%s has the same content as release %s", name, first_with[release.sha256])
+        first_with.setdefault(release.sha256, release.id)
+        if release.encoding not in ("utf-8", "utf-8-sig"):
+            log.info("%s decoded as %s", name, release.encoding)
+        releases.append(release)
+    return releases
+
+
+def _decoding_warnings(release: Release) -> list[str]:
+    """What the manifest says about a release that was read, but not cleanly."""
+    warnings = []
+    if release.replaced_bytes:
+        warnings.append(
+            f"{release.replaced_bytes} byte(s) not valid {release.encoding}, replaced by U+FFFD"
+        )
+    if release.control_chars:
+        warnings.append(
+            f"{release.control_chars} control character(s) kept in the source, not translated"
+        )
+    return warnings

@@ -18,8 +18,14 @@ import unicodedata
 from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pipeline.data import SOURCE_LANG, Release, Segment
+from pipeline.runlog import progress
+
+if TYPE_CHECKING:
+    from pipeline.context import RunContext
+    from pipeline.data import Bundle
 
 BOILERPLATE_POLICIES = ("language", "all", "none")
 
@@ -714,3 +720,16 @@ def _is_language(plain: str) -> bool:
     if _SIGN_OFF.fullmatch(plain) or _ICON.fullmatch(plain):
         return False
     return any(len(word) >= 3 and word.isalpha() for word in re.findall(r"\w+", plain))
+
+
+# --- the stage --------------------------------------------------------------------------
+
+
+def run(bundles: list[Bundle], ctx: RunContext) -> list[Bundle]:
+    """Segments of every release; a release the segmenter fails on fails alone."""
+    config = SegmentConfig(**ctx.cfg.segment)
+
+    def segment(bundle: Bundle) -> None:
+        bundle.segments = segment_release(bundle.release, config)
+
+    return ctx.report.each("segment", progress(bundles, "segment"), segment)

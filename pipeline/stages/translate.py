@@ -16,18 +16,25 @@ their releases fail.
 
 from __future__ import annotations
 
+import functools
 import logging
+import math
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
 from pipeline.data import CONTROL_CHARS, SOURCE_LANG, Bundle
+from pipeline.engines import Engine, EngineSpec
 from pipeline.errors import is_run_fault
 from pipeline.memory import TranslationMemory
 from pipeline.textsplit import MAX_FITTING_CHARS, split_to_fit
+
+if TYPE_CHECKING:
+    from pipeline.context import RunContext
+    from pipeline.models import ModelRef
 
 log = logging.getLogger(__name__)
 file_log = logging.getLogger("pipeline.file")  # the run's log file only
@@ -38,17 +45,25 @@ _COUNT_TEXTS = 512
 _COUNT_CHARS = 1 << 18
 
 
-class Engine(Protocol):
-    """What a translator needs from a model engine (see pipeline/engines)."""
+@dataclass
+class TranslateConfig:
+    """`translate.*` (values in configs/translate/)."""
 
-    @property
-    def max_input_tokens(self) -> int: ...
-
-    def count_tokens(self, texts: list[str]) -> list[int]: ...
-
-    def generate(
-        self, texts: list[str], *, max_new_tokens: int, **generate_kwargs: object
-    ) -> list[str]: ...
+    engine: str = "transformers"  # an engine of pipeline/engines (settings: engine.<name>)
+    backend: str | None = None  # the old name of `engine`; when set, it wins
+    models: dict[str, str] = field(default_factory=dict)
+    target_tokens: dict[str, str | None] = field(default_factory=dict)
+    num_beams: int = 4
+    max_new_tokens: int = 512
+    max_length_factor: float | None = None
+    batch_size: int = 32
+    max_batch_tokens: int = 8192
+    max_input_tokens: int | None = None
+    memory: str | None = None
+    # Old names of engine settings, still honoured when set (now engine.<name>.*).
+    dtype: str | None = None
+    compute_type: str | None = None
+    threads: int | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +71,15 @@ class Decoding:
     num_beams: int
     max_new_tokens: int
     min_new_tokens: int = 0  # > 0 only in benchmarks: every output exactly this long
+    # At most this many times the longest source of a batch, in tokens (like Marian NMT's
+    # --max-length-factor): a translation that loops stops there. None: no such cap.
+    max_length_factor: float | None = None
+
+    def max_new_tokens_for(self, longest_source: int) -> int:
+        """The output cap of a batch whose longest source has `longest_source` tokens."""
+        if self.max_length_factor is None:
+            return self.max_new_tokens
+        return min(self.max_new_tokens, max(1, math.ceil(self.max_length_factor * longest_source)))
 
 
 def is_out_of_memory(error: BaseException) -> bool:
@@ -141,6 +165,8 @@ class Translator:
             "min_new_tokens": decoding.min_new_tokens,
             "target_token": target_token,
         }
+        if decoding.max_length_factor is not None:  # absent otherwise: older keys stay valid
+            self.memory_settings["max_length_factor"] = decoding.max_length_factor
         # executor=ray: texts the memory lacks go to actors that each hold a Translator of
         # their own; this one only consults and fills the memory (pipeline/ray_executor.py).
         self.remote = remote
@@ -165,6 +191,10 @@ class Translator:
     def max_input_tokens(self) -> int:
         limit = self.engine.max_input_tokens
         return min(self._max_input_tokens or limit, limit)
+
+    def run(self, texts: list[str]) -> list[str]:
+        """`translate`: what an executor's worker is called with (pipeline/executors.py)."""
+        return self.translate(texts)
 
     def translate(self, texts: list[str]) -> list[str]:
         """Translations of `texts`, in order; text without letters is copied through. A text
@@ -294,7 +324,7 @@ class Translator:
             else:
                 for batch in self._batches(sizes):
                     inputs = [self._prefixed(pieces[i]) for i in batch]
-                    record(batch, self._generate_isolating(inputs))
+                    record(batch, self._generate_isolating(inputs, sizes[batch[0]]))
         self.segments_sent += len(pieces)
         return outputs
 
@@ -319,31 +349,33 @@ class Translator:
                 if is_run_fault(error):
                     raise
                 # Out of memory: in halves; any other error: isolate the text that fails.
-                generated = self._generate_isolating([self._prefixed(pieces[i]) for i in batch])
+                inputs = [self._prefixed(pieces[i]) for i in batch]
+                generated = self._generate_isolating(inputs, lengths[batch[0]])
             record(batch, generated)
 
-        for batch in self._batches(lengths):
+        for batch in self._batches(lengths):  # longest first: batch[0] is the longest
             inputs = [self._prefixed(pieces[i]) for i in batch]
-            pending.append((batch, submit(inputs, **self._decoding_kwargs())))
+            pending.append((batch, submit(inputs, **self._decoding_kwargs(lengths[batch[0]]))))
             if len(pending) >= workers:
                 finish()
         while pending:
             finish()
 
-    def _decoding_kwargs(self) -> dict[str, Any]:
+    def _decoding_kwargs(self, longest_source: int) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
             "num_beams": self.decoding.num_beams,
-            "max_new_tokens": self.decoding.max_new_tokens,
+            "max_new_tokens": self.decoding.max_new_tokens_for(longest_source),
         }
         if self.decoding.min_new_tokens:
             kwargs["min_new_tokens"] = self.decoding.min_new_tokens
         return kwargs
 
-    def _generate_isolating(self, inputs: list[str]) -> list[str | _Failed]:
-        """Outputs of one batch; if the model fails on it for another reason than memory,
-        the batch is retried in halves until the texts that fail are alone (and marked)."""
+    def _generate_isolating(self, inputs: list[str], longest: int) -> list[str | _Failed]:
+        """Outputs of one batch (whose longest source has `longest` tokens); if the model
+        fails on it for another reason than memory, the batch is retried in halves until
+        the texts that fail are alone (and marked)."""
         try:
-            return list(self._generate(inputs))
+            return list(self._generate(inputs, longest))
         except Exception as error:
             if is_run_fault(error):
                 raise
@@ -353,12 +385,14 @@ class Translator:
                           type(error).__name__, error)  # fmt: skip
                 return [_Failed(error)]
         half = len(inputs) // 2
-        return self._generate_isolating(inputs[:half]) + self._generate_isolating(inputs[half:])
+        return self._generate_isolating(inputs[:half], longest) + self._generate_isolating(
+            inputs[half:], longest
+        )
 
-    def _generate(self, inputs: list[str]) -> list[str]:
+    def _generate(self, inputs: list[str], longest: int) -> list[str]:
         """One batch through the model; on a device out-of-memory error, in halves."""
         try:
-            return self.engine.generate(inputs, **self._decoding_kwargs())
+            return self.engine.generate(inputs, **self._decoding_kwargs(longest))
         except (RuntimeError, MemoryError) as error:
             if len(inputs) == 1 or not is_out_of_memory(error):
                 raise
@@ -367,7 +401,7 @@ class Translator:
         half = len(inputs) // 2
         log.warning("%s: out of memory on a batch of %d; retrying in halves", self.label,
                     len(inputs))  # fmt: skip
-        return self._generate(inputs[:half]) + self._generate(inputs[half:])
+        return self._generate(inputs[:half], longest) + self._generate(inputs[half:], longest)
 
     @staticmethod
     def _release_device_memory() -> None:
@@ -419,3 +453,89 @@ def translate_bundles(bundles: list[Bundle], lang: str, translator: Translator) 
                     "releases are not affected. The traceback is in pipeline.log",
                 )
     return failures
+
+
+# --- the stage --------------------------------------------------------------------------
+
+
+def run(bundles: list[Bundle], ctx: RunContext) -> list[Bundle]:
+    """Every segment into every target, one model at a time; releases with a segment the
+    model failed on fail alone."""
+    settings = ctx.cfg.translate
+    decoding = Decoding(
+        num_beams=settings.num_beams,
+        max_new_tokens=settings.max_new_tokens,
+        max_length_factor=settings.max_length_factor,
+    )
+    for lang in ctx.cfg.targets:
+        model = ctx.models[f"translate.{lang}"]
+        target_token = settings.target_tokens.get(lang)
+        translator = translator_for(ctx, model, decoding, target_token, f"translate de->{lang}")
+        failures = translate_bundles(bundles, lang, translator)
+        bundles = ctx.report.drop_failed(bundles, failures, f"translate ({lang})")
+        ctx.report.models[f"translate.{lang}"] = translation_record(translator)
+        ctx.report.translation[f"translate.{lang}"] = {
+            "segments_sent": translator.segments_sent,
+            "memory_hits": translator.memory_hits,
+            "model_loaded": translator.loaded_engine is not None,
+            "out_of_memory_retries": translator.oom_retries,
+        }
+        del translator  # one translation model in memory at a time
+    return bundles
+
+
+def translator_for(
+    ctx: RunContext,
+    model: ModelRef,
+    decoding: Decoding,
+    target_token: str | None,
+    label: str,
+    use_memory: bool = True,
+) -> Translator:
+    """A Translator for `model` on the translate engine, whose engine is loaded only when
+    the memory does not hold everything (or, on Ray, whose texts go to actors)."""
+    spec = ctx.engine_spec("translate")
+    settings = ctx.cfg.translate
+    sizes = (settings.batch_size, settings.max_batch_tokens, settings.max_input_tokens)
+    make_worker = functools.partial(worker_translator, spec, model, decoding, target_token, *sizes)
+    return Translator(
+        functools.partial(spec.load, model),
+        decoding,
+        target_token=target_token,
+        batch_size=settings.batch_size,
+        max_batch_tokens=settings.max_batch_tokens,
+        max_input_tokens=settings.max_input_tokens,
+        label=label,
+        memory=ctx.memory if use_memory else None,
+        memory_settings={"model": model.ref, "revision": model.revision, **spec.describe()},
+        remote=ctx.executor.remote(make_worker),
+    )
+
+
+def worker_translator(
+    spec: EngineSpec,
+    model: ModelRef,
+    decoding: Decoding,
+    target_token: str | None,
+    batch_size: int,
+    max_batch_tokens: int,
+    max_input_tokens: int | None,
+) -> Translator:
+    """The Translator an executor's worker holds: the same engine and batching, no memory
+    (the driver consults and fills that)."""
+    return Translator(
+        spec.load(model),
+        decoding,
+        target_token=target_token,
+        batch_size=batch_size,
+        max_batch_tokens=max_batch_tokens,
+        max_input_tokens=max_input_tokens,
+    )
+
+
+def translation_record(translator: Translator) -> dict[str, Any]:
+    """What made a translation (the bundles' record): the memory's key, which holds whether
+    or not the model was loaded in this run."""
+    return {
+        key: value for key, value in translator.memory_settings.items() if key != "min_new_tokens"
+    }

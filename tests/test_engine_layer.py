@@ -1,0 +1,81 @@
+"""The engine layer and the executors: chosen by name from small registries, loaded only
+when chosen; and the CTranslate2 summariser end to end."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline.engines import ENGINES, EngineSpec, engine_type
+from pipeline.errors import ConfigError
+from pipeline.executors import EXECUTORS, LocalExecutor, make_executor
+from pipeline.runner import EXIT_OK, run
+from pipeline.stages.translate import Decoding, Translator
+from tests.conftest import CORPUS, ROOT, make_config
+from tests.fakes import EchoEngine
+
+pytestmark = pytest.mark.filterwarnings("ignore:Recommended. pip install sacremoses")
+
+
+def test_starting_the_command_imports_no_engine() -> None:
+    code = (
+        "import sys, pipeline.__main__, pipeline.runner\n"
+        "heavy = {'torch', 'transformers', 'ctranslate2', 'ray', 'pipeline.engines.hf',"
+        " 'pipeline.engines.ct2', 'pipeline.ray_executor'} & set(sys.modules)\n"
+        "print(sorted(heavy))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, check=True)  # fmt: skip
+    assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("name", sorted(ENGINES))
+def test_every_registered_engine_describes_itself_without_a_model(name: str) -> None:
+    spec = EngineSpec(name, "cpu", {})
+    described = spec.describe()
+    assert described["backend"] == name and described["device"] == "cpu"
+    assert described["dtype"] in ("float32", "int8")
+    assert pickle.loads(pickle.dumps(spec)) == spec  # what a Ray actor receives
+
+
+def test_an_unknown_engine_names_the_choices() -> None:
+    with pytest.raises(ConfigError, match=r"ctranslate2.*transformers"):
+        engine_type("onnx")
+
+
+def test_executors_are_chosen_once_by_name() -> None:
+    assert set(EXECUTORS) == {"local", "ray"}
+    local = make_executor(make_config(["output.dir=/tmp/unused"]))
+    assert isinstance(local, LocalExecutor) and local.remote(lambda: None) is None
+    ray = make_executor(make_config(["output.dir=/tmp/unused", "executor=ray"]))
+    assert ray.name == "ray"  # nothing started until the run calls start()
+
+
+@pytest.mark.parametrize(("factor", "expected"), [(None, 16), (1.5, 6), (0.1, 1)])
+def test_max_length_factor_caps_each_batch_by_its_longest_source(
+    factor: float | None, expected: int
+) -> None:
+    engine = EchoEngine()  # a word is a token, plus one for the end
+    decoding = Decoding(num_beams=1, max_new_tokens=16, max_length_factor=factor)
+    Translator(engine, decoding).translate(["eins zwei drei"])  # type: ignore[arg-type]
+    assert engine.kwargs[0]["max_new_tokens"] == expected
+
+
+@pytest.mark.slow
+def test_the_whole_run_on_ctranslate2_engines(tmp_path: Path, model_cache: Path) -> None:
+    cfg = make_config(["preset=smoke", f"corpus.dir={CORPUS}", f"output.dir={tmp_path}",
+                       f"paths.cache_dir={model_cache}", "translate.memory=null",
+                       "translate.engine=ctranslate2", "summarise.engine=ctranslate2"])  # fmt: skip
+    assert run(cfg) == EXIT_OK
+    manifest = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
+    models = manifest["models"]
+    assert {models[key]["backend"] for key in models} == {"ctranslate2"}
+    assert {models[key]["dtype"] for key in models} == {"int8"}
+    for bundle in (tmp_path / "bundles").glob("*.json"):
+        summaries = json.loads(bundle.read_text(encoding="utf-8"))["summaries"]
+        assert summaries["en"]["text"] and summaries["ru"]["text"]
