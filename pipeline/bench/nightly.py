@@ -95,7 +95,7 @@ MODEL_SETS = {
 RU_TOKEN = ">>rus<<"
 NAIVE_BATCH = 8
 STAGES = "[ingest,segment,translate,summarise,bundle]"
-BUSY_LOAD = 0.5  # 1-minute load average above which the output warns
+BUSY_LOAD = 0.5  # 1-minute load average per core above which the output warns
 TRANSLATE_GOAL = 4.0  # whole night, pipeline-ctranslate2 against naive
 SUMMARISE_GOAL = 4.0  # summarise stage, CTranslate2 against the transformers summariser
 
@@ -709,7 +709,7 @@ def main(argv: list[str] | None = None) -> int:
     args.cache = args.cache.expanduser().resolve()
     notes: list[str] = []
     load = os.getloadavg()[0]
-    if load > BUSY_LOAD:
+    if load > BUSY_LOAD * len(os.sched_getaffinity(0)):
         # Measured: with other work on the cores, torch's threads slowed down up to 14 times.
         notes.append(
             f"the load average was {load:.1f} at the start: other work shares the "
