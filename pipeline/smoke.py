@@ -38,6 +38,9 @@ logger = logging.getLogger(__name__)
 #: Bump whenever the recipe below changes: it is part of the directory name and of the marker,
 #: so caches built by an older recipe are rebuilt instead of silently reused.
 BUILD_VERSION = "1"
+#: The same for the real-size benchmark models alone (:data:`BENCH_MODELS`), so that a change
+#: that only concerns them leaves the tiny models, and every cache of them, as they are.
+BENCH_BUILD_VERSION = "2"
 
 _CORPUS_RESOURCE = "assets/smoke_corpus.txt"
 
@@ -81,6 +84,24 @@ _NEVER = -1.0e4
 
 
 @dataclass(frozen=True)
+class FullSize:
+    """A real model's architecture, for benchmarks: random weights that cost what the real
+    model's do. The vocabulary is padded with filler pieces to the real size, so that the
+    embeddings and the output projection are as large as the real model's."""
+
+    d_model: int
+    layers: int  # encoder and decoder each
+    heads: int
+    ffn_dim: int
+    vocab_size: int
+    #: Position embeddings (the tokenizers of the Marian models still cut at 512, as the real
+    #: opus-mt tokenizers do).
+    max_positions: int = 512
+    #: None: the recipe's own (swish for Marian, gelu for BART).
+    activation: str | None = None
+
+
+@dataclass(frozen=True)
 class SmokeModelSpec:
     """Recipe of one tiny model."""
 
@@ -93,10 +114,8 @@ class SmokeModelSpec:
     cyrillic_target: bool = False
     #: Target-language tokens of multi-target Marian models (``>>rus<<`` ...).
     language_codes: tuple[str, ...] = ()
-    #: Real-size architecture (for benchmarks): (d_model, layers, heads, ffn_dim, vocab size).
-    #: The vocabulary is padded with filler pieces to the real size, so that the output
-    #: projection costs what the real model's does.
-    full_size: tuple[int, int, int, int, int] | None = None
+    #: Real-size architecture (benchmarks only); None: the tiny one.
+    full_size: FullSize | None = None
 
 
 SMOKE_MODELS: dict[str, SmokeModelSpec] = {
@@ -130,15 +149,55 @@ SMOKE_MODELS: dict[str, SmokeModelSpec] = {
 }
 
 
+# The real models' architectures with random weights, as slow as the real ones; their output
+# is noise. End-of-sentence is suppressed (see _save_model), so every output runs to the
+# length the caller allows. So is every piece that is not a word of the SentencePiece model
+# (fillers of the padded vocabulary, pieces inside a word), and the BART model writes only
+# those words too, each of which its tokenizer keeps whole: where a model reads another's
+# output (the summariser the English translation, opus-mt-en-ru the summary), it gets one
+# token per token written, as it would about get from real text, not two to six (a filler
+# "w12345" is six pieces to another tokenizer).
+# Sizes are those of the hub repositories' config.json; the vocabulary sizes are the real
+# ones except where noted.
 BENCH_MODELS: dict[str, SmokeModelSpec] = {
-    # Helsinki-NLP/opus-mt-de-en's architecture with random weights: what the translation
-    # benchmark runs (python -m pipeline.bench); as slow as the real model, output is noise.
+    # What the translation benchmark runs (python -m pipeline.bench) and the English side of
+    # the nightly benchmark (python -m pipeline.bench.nightly): Marian base.
     "opus-mt-de-en-random": SmokeModelSpec(
         kind="marian",
         imitates="Helsinki-NLP/opus-mt-de-en",
         source_lang="de",
         target_lang="en",
-        full_size=(512, 6, 8, 2048, 58101),
+        full_size=FullSize(512, 6, 8, 2048, 58101),
+    ),
+    # Transformer-big Marian (relu, 1024 positions). Its config.json was not at hand: 57000 is
+    # an estimate (the hub's float16 model.safetensors, 478 MB, puts it between 55k and 61k).
+    "opus-mt-tc-big-de-zle-random": SmokeModelSpec(
+        kind="marian",
+        imitates="Helsinki-NLP/opus-mt-tc-big-de-zle",
+        source_lang="deu",
+        target_lang="zle",
+        cyrillic_target=True,
+        language_codes=(">>bel<<", ">>rus<<", ">>ukr<<"),
+        full_size=FullSize(1024, 6, 16, 4096, 57000, max_positions=1024, activation="relu"),
+    ),
+    # Marian base; vocabulary 62518 as in its config.json.
+    "opus-mt-en-ru-random": SmokeModelSpec(
+        kind="marian",
+        imitates="Helsinki-NLP/opus-mt-en-ru",
+        source_lang="en",
+        target_lang="ru",
+        cyrillic_target=True,
+        full_size=FullSize(512, 6, 8, 2048, 62518),
+    ),
+    # BART-large with bart-large-cnn's generation settings (num_beams 4, max_length 142,
+    # min_length 56, no_repeat_ngram_size 3, length_penalty 2.0, forced_bos_token_id 0) and
+    # its 1024-token context.
+    "bart-large-cnn-random": SmokeModelSpec(
+        kind="bart",
+        imitates="facebook/bart-large-cnn",
+        source_lang="en",
+        target_lang="en",
+        full_size=FullSize(1024, 12, 16, 4096, 50265, max_positions=1024),
     ),
 }
 
@@ -157,7 +216,7 @@ def ensure_smoke_model(name: str, cache_dir: str | Path) -> Path:
         raise ValueError(f"unknown smoke model {name!r}; known: {known}") from None
 
     cache = Path(cache_dir).expanduser().resolve()
-    target = cache / f"{name}-v{BUILD_VERSION}"
+    target = cache / f"{name}-v{_build_version(name)}"
 
     def build(tmp: Path) -> None:
         logger.info("building tiny model %s in %s", name, target)
@@ -166,8 +225,12 @@ def ensure_smoke_model(name: str, cache_dir: str | Path) -> Path:
     return ensure_directory(target, _marker_text(name), build)
 
 
+def _build_version(name: str) -> str:
+    return BENCH_BUILD_VERSION if name in BENCH_MODELS else BUILD_VERSION
+
+
 def _marker_text(name: str) -> str:
-    return f"{name} build {BUILD_VERSION}\n"
+    return f"{name} build {_build_version(name)}\n"
 
 
 def _training_lines() -> list[str]:
@@ -226,6 +289,13 @@ def _spm_pieces(model_proto: bytes) -> list[str]:
     return [processor.id_to_piece(i) for i in range(processor.get_piece_size())]
 
 
+def _spm_words() -> list[str]:
+    """The whole words among the pieces of the corpus's SentencePiece model: all that the
+    real-size Marian stand-ins write (see BENCH_MODELS)."""
+    pieces = _spm_pieces(_train_spm(_training_lines()))
+    return [piece[1:] for piece in pieces if piece.startswith("▁") and len(piece) > 1]
+
+
 def _build_marian(spec: SmokeModelSpec, out_dir: Path) -> None:
     import torch
     from transformers import GenerationConfig, MarianConfig, MarianMTModel
@@ -245,14 +315,10 @@ def _build_marian(spec: SmokeModelSpec, out_dir: Path) -> None:
     for piece in [*spec.language_codes, *_spm_pieces(source_spm), *_spm_pieces(target_spm)]:
         if piece not in vocab and piece not in ("<s>", "<pad>"):
             vocab[piece] = len(vocab)
-    d_model, layers, heads, ffn_dim, vocab_size = spec.full_size or (
-        _D_MODEL,
-        _LAYERS,
-        _HEADS,
-        _FFN_DIM,
-        0,
-    )
-    while len(vocab) < vocab_size - 1:
+    size = spec.full_size or FullSize(_D_MODEL, _LAYERS, _HEADS, _FFN_DIM, 0)
+    fillers = []
+    while len(vocab) < size.vocab_size - 1:
+        fillers.append(len(vocab))
         vocab[f"▁w{len(vocab)}"] = len(vocab)
     vocab["<pad>"] = pad_id = len(vocab)
     _write_json(out_dir / "vocab.json", vocab)
@@ -280,15 +346,15 @@ def _build_marian(spec: SmokeModelSpec, out_dir: Path) -> None:
         architectures=["MarianMTModel"],
         vocab_size=len(vocab),
         decoder_vocab_size=len(vocab),
-        d_model=d_model,
-        encoder_layers=layers,
-        decoder_layers=layers,
-        encoder_attention_heads=heads,
-        decoder_attention_heads=heads,
-        encoder_ffn_dim=ffn_dim,
-        decoder_ffn_dim=ffn_dim,
-        max_position_embeddings=512,
-        activation_function="swish",
+        d_model=size.d_model,
+        encoder_layers=size.layers,
+        decoder_layers=size.layers,
+        encoder_attention_heads=size.heads,
+        decoder_attention_heads=size.heads,
+        encoder_ffn_dim=size.ffn_dim,
+        decoder_ffn_dim=size.ffn_dim,
+        max_position_embeddings=size.max_positions,
+        activation_function=size.activation or "swish",
         scale_embedding=True,
         share_encoder_decoder_embeddings=True,
         dropout=0.1,
@@ -312,10 +378,12 @@ def _build_marian(spec: SmokeModelSpec, out_dir: Path) -> None:
         renormalize_logits=True,
     )
     # Pieces that may not be generated: the special tokens (they are stripped from the output
-    # by skip_special_tokens), the language tokens (they are not text) and bare "▁" (it
-    # decodes to nothing).  See _save_model for why.
-    never = [0, 1, pad_id, *(vocab[code] for code in spec.language_codes)]
+    # by skip_special_tokens), the language tokens (they are not text), bare "▁" (it
+    # decodes to nothing) and the fillers of a real-size vocabulary.  See _save_model for why.
+    never = [0, 1, pad_id, *(vocab[code] for code in spec.language_codes), *fillers]
     never += [i for piece, i in vocab.items() if not piece.strip("▁")]
+    if spec.full_size:  # see BENCH_MODELS
+        never += [i for piece, i in vocab.items() if not piece.startswith("▁")]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(_SEED)
         model = MarianMTModel(config)
@@ -331,10 +399,14 @@ def _build_bart(spec: SmokeModelSpec, out_dir: Path) -> None:
     from transformers import BartConfig, BartForConditionalGeneration, GenerationConfig
 
     # Byte-level BPE like GPT-2/RoBERTa/BART: <s>=0, <pad>=1, </s>=2, <unk>=3, <mask> last.
+    # A real-size model also learns the words the Marian stand-ins write (see BENCH_MODELS),
+    # twice, so that each is merged into one token.
+    size = spec.full_size
+    words = _spm_words() if size else []
     bpe = ByteLevelBPETokenizer(add_prefix_space=False)
     bpe.train_from_iterator(
-        _training_lines(),
-        vocab_size=_BPE_VOCAB_SIZE,
+        _training_lines() + ([" ".join(words)] * 2 if words else []),
+        vocab_size=size.vocab_size if size else _BPE_VOCAB_SIZE,
         min_frequency=2,
         special_tokens=["<s>", "<pad>", "</s>", "<unk>"],
         show_progress=False,
@@ -342,7 +414,16 @@ def _build_bart(spec: SmokeModelSpec, out_dir: Path) -> None:
     bpe.save_model(str(out_dir))  # vocab.json + merges.txt in the GPT-2 format
     vocab: dict[str, int] = json.loads((out_dir / "vocab.json").read_text(encoding="utf-8"))
     vocab = dict(sorted(vocab.items(), key=lambda item: item[1]))
+    # A real-size vocabulary: filler tokens (no merge ever makes them) before <mask>, which
+    # is the last id as in facebook/bart-large-cnn.
+    fillers = []
+    while size and len(vocab) < size.vocab_size - 1:
+        fillers.append(len(vocab))
+        vocab[f"Ġw{len(vocab)}"] = len(vocab)
     vocab["<mask>"] = len(vocab)
+    # The tiny model's context is short, so that the pipeline's chunking of long inputs is
+    # exercised by the smoke run.
+    context = size.max_positions if size else 256
     _write_json(out_dir / "vocab.json", vocab)
     _write_json(
         out_dir / "tokenizer_config.json",
@@ -358,24 +439,24 @@ def _build_bart(spec: SmokeModelSpec, out_dir: Path) -> None:
             "add_prefix_space": False,
             "errors": "replace",
             # Must match max_position_embeddings, or long inputs would not be truncated/chunked.
-            "model_max_length": 256,
+            "model_max_length": context,
         },
     )
 
-    # Values as in facebook/bart-large-cnn, with tiny sizes and a short context window so that
-    # the pipeline's chunking of long inputs is exercised by the smoke run.
+    # Values as in facebook/bart-large-cnn, with tiny sizes unless the spec asks for the real.
+    arch = size or FullSize(_D_MODEL, _LAYERS, _HEADS, _FFN_DIM, 0, max_positions=context)
     config = BartConfig(
         architectures=["BartForConditionalGeneration"],
         vocab_size=len(vocab),
-        d_model=_D_MODEL,
-        encoder_layers=_LAYERS,
-        decoder_layers=_LAYERS,
-        encoder_attention_heads=_HEADS,
-        decoder_attention_heads=_HEADS,
-        encoder_ffn_dim=_FFN_DIM,
-        decoder_ffn_dim=_FFN_DIM,
-        max_position_embeddings=256,
-        activation_function="gelu",
+        d_model=arch.d_model,
+        encoder_layers=arch.layers,
+        decoder_layers=arch.layers,
+        encoder_attention_heads=arch.heads,
+        decoder_attention_heads=arch.heads,
+        encoder_ffn_dim=arch.ffn_dim,
+        decoder_ffn_dim=arch.ffn_dim,
+        max_position_embeddings=arch.max_positions,
+        activation_function=arch.activation or "gelu",
         scale_embedding=False,
         dropout=0.1,
         attention_dropout=0.0,
@@ -402,11 +483,15 @@ def _build_bart(spec: SmokeModelSpec, out_dir: Path) -> None:
         num_beams=4,
         pad_token_id=1,
     )
-    # Special tokens (<s> is forced as first token via forced_bos_token_id regardless) and
-    # pure-whitespace tokens such as "Ġ" would give empty text; see _save_model.
-    never = [vocab[token] for token in ("<s>", "<pad>", "</s>", "<unk>", "<mask>")]
+    # Special tokens (<s> is forced as first token via forced_bos_token_id regardless),
+    # pure-whitespace tokens such as "Ġ" would give empty text, and fillers; see _save_model.
+    never = [vocab[token] for token in ("<s>", "<pad>", "</s>", "<unk>", "<mask>")] + fillers
     byte_level = decoders.ByteLevel()
     never += [i for token, i in vocab.items() if not byte_level.decode([token]).strip()]
+    if spec.full_size:  # only those words (see BENCH_MODELS)
+        encoded = [bpe.encode(f" {word}").ids for word in words]
+        written = {ids[0] for ids in encoded if len(ids) == 1}
+        never += [i for i in vocab.values() if i not in written]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(_SEED)
         model = BartForConditionalGeneration(config)
