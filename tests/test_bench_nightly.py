@@ -92,32 +92,20 @@ def test_table_and_goal_lines() -> None:
     assert lines[1].endswith("per release")
 
 
-def test_overrides_follow_the_keys_this_checkout_has(tmp_path: Path) -> None:
+def test_each_pipeline_system_runs_every_model_stage_on_its_engine(tmp_path: Path) -> None:
     args = nightly.parse_args(["--models", "tiny", "--threads", "2"])
-    today = {"translate": {"backend": "transformers", "threads": 0}, "summarise": {}}
-    overrides = nightly.pipeline_overrides(
-        "pipeline-ctranslate2", args, today, tmp_path, tmp_path / "out", 40
-    )
-    assert "translate.backend=ctranslate2" in overrides
-    assert "translate.max_new_tokens=40" in overrides
-    assert "translate.threads=2" in overrides
-    assert "translate.memory=null" in overrides
-    assert "summarise.model=smoke:bart-cnn-tiny" in overrides
-    engines = {
-        "translate": {"engine": "t", "max_length_factor": None},
-        "summarise": {"engine": "t"},
-    }
-    overrides = nightly.pipeline_overrides(
-        "pipeline-ctranslate2", args, engines, tmp_path, tmp_path / "out", 40
-    )
+    overrides = nightly.pipeline_overrides("pipeline-ctranslate2", args, tmp_path, tmp_path / "o")
     assert {
         "translate.engine=ctranslate2",
         "summarise.engine=ctranslate2",
         "translate.max_length_factor=1.3",
+        "translate.memory=null",
+        "summarise.model=smoke:bart-cnn-tiny",
+        "engine.transformers.threads=2",
+        "engine.ctranslate2.threads=2",
     } <= set(overrides)
-    assert not any(
-        o.startswith(("translate.backend=", "translate.max_new_tokens=")) for o in overrides
-    )
+    overrides = nightly.pipeline_overrides("pipeline-transformers", args, tmp_path, tmp_path / "o")
+    assert {"translate.engine=transformers", "summarise.engine=transformers"} <= set(overrides)
 
 
 @pytest.mark.parametrize(
@@ -160,7 +148,6 @@ def test_help_documents_every_argument() -> None:
         "--models",
         "--max-segments-per-release",
         "--length-factor",
-        "--max-new-tokens",
         "--no-warm-up",
     ):
         assert option in done.stdout

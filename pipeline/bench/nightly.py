@@ -40,11 +40,6 @@ size (wait4) are measured from outside, seconds per step from inside:
 Both pipeline runs: no translation memory (every run does the whole work), no evaluate
 stage; their seconds per stage are the manifest's timings ("other" is the rest of the
 wall time: start-up, ingest, segmentation, QA, bundles and exports).
-
-Keys the pipeline has on one branch and not yet on another are looked up in
-`python -m pipeline --cfg job`: translate.max_length_factor (without it, a fixed
-translate.max_new_tokens, and the table says so), translate.engine and summarise.engine
-(without them, translate.backend, and the summariser stays on transformers: said too).
 """
 
 from __future__ import annotations
@@ -66,6 +61,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.cli import non_negative_int, positive_int
+from pipeline.engines import ENGINES
 from pipeline.io import write_json
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -351,41 +347,9 @@ def run_naive(corpus: Path, models: dict[str, str], out: Path, args: argparse.Na
 # --- the parent -----------------------------------------------------------------------------
 
 
-def pipeline_keys() -> dict[str, Any]:
-    """The config of `python -m pipeline` in this checkout, as `--cfg job` prints it."""
-    import yaml
-
-    done = subprocess.run(
-        [sys.executable, "-m", "pipeline", "--cfg", "job"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode:
-        raise SystemExit(f"python -m pipeline --cfg job failed:\n{done.stderr[-2000:]}")
-    return dict(yaml.safe_load(done.stdout))
-
-
-def has_key(config: dict[str, Any], dotted: str) -> bool:
-    node: Any = config
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return False
-        node = node[part]
-    return True
-
-
-def pipeline_overrides(
-    system: str,
-    args: argparse.Namespace,
-    config: dict[str, Any],
-    corpus: Path,
-    out: Path,
-    fixed_tokens: int,
-) -> list[str]:
+def pipeline_overrides(system: str, args: argparse.Namespace, corpus: Path, out: Path) -> list[str]:
     names = MODEL_SETS[args.models]
-    engine = system.removeprefix("pipeline-")
+    engine = system.removeprefix("pipeline-")  # transformers or ctranslate2
     overrides = [
         f"corpus.dir={corpus}",
         f"output.dir={out}",
@@ -398,22 +362,13 @@ def pipeline_overrides(
         f"summarise.model=smoke:{names['summarise.en']}",
         f"summarise.by_target.ru.model=smoke:{names['summarise.ru']}",
     ]
-    if has_key(config, "translate.max_length_factor"):
-        overrides.append(f"translate.max_length_factor={args.length_factor}")
-    else:
-        overrides.append(f"translate.max_new_tokens={fixed_tokens}")
-    if has_key(config, "translate.engine"):
-        overrides.append(f"translate.engine={engine}")
-    else:
-        overrides.append(f"translate.backend={engine}")
-    if has_key(config, "summarise.engine"):
-        overrides.append(f"summarise.engine={engine}")
+    overrides += [
+        f"translate.max_length_factor={args.length_factor}",
+        f"translate.engine={engine}",
+        f"summarise.engine={engine}",
+    ]
     if args.threads:
-        overrides += [
-            f"{key}={args.threads}"
-            for key in ("translate.threads", "summarise.threads")
-            if has_key(config, key)
-        ]
+        overrides += [f"engine.{name}.threads={args.threads}" for name in ENGINES]
     return overrides
 
 
@@ -662,13 +617,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "batch, in tokens), as Marian's --max-length-factor (default 1.3)",
     )
     parser.add_argument(
-        "--max-new-tokens",
-        type=positive_int,
-        help="only where the pipeline lacks translate.max_length_factor: its "
-        "fixed translate.max_new_tokens (default: the factor x the mean "
-        "source unit)",
-    )
-    parser.add_argument(
         "--no-warm-up",
         action="store_true",
         help="skip the untimed CTranslate2 run before pipeline-ctranslate2 "
@@ -725,37 +673,19 @@ def main(argv: list[str] | None = None) -> int:
         role: str(resolve_model(f"smoke:{name}", args.cache, role).path)
         for role, name in MODEL_SETS[args.models].items()
     }
-    config = pipeline_keys()
     work = Path(tempfile.mkdtemp(prefix="nightly-bench-"))
     try:
         corpus = work / "corpus"
         releases = build_corpus(corpus, args.releases, args.max_segments_per_release)
         stats = corpus_stats(releases, AutoTokenizer.from_pretrained(paths["translate.en"]))
-        fixed = args.max_new_tokens or math.ceil(args.length_factor * stats["mean_unit_tokens"])
-        if not has_key(config, "translate.max_length_factor"):
-            notes.append(
-                "translate.max_length_factor is not in this checkout's config: the pipeline "
-                f"runs with a fixed translate.max_new_tokens={fixed} (summary translation "
-                "included), not a cap per batch, so its translate seconds do not compare "
-                "with naive's"
-            )
-        if not has_key(config, "translate.engine"):
-            notes.append(
-                "translate.engine is not in this checkout's config: pipeline-ctranslate2 "
-                "runs translate.backend=ctranslate2 with the summariser on transformers, "
-                "not yet the full configuration"
-            )
-        batched_note = (
-            "the transformers summariser here is today's per-release one"
-            if not has_key(config, "summarise.engine")
-            else "the transformers summariser is this checkout's (the goal's baseline is "
-            "today's per-release one: compare with a run of the code before the engines "
-            "branch where this one batches releases)"
-        )
+        # pipeline-transformers batches the chunks of all releases, as pipeline-ctranslate2
+        # does; the goal's baseline, today's per-release summariser, is the code before
+        # the engine layer (README, "A whole night").
+        batched_note = "both pipelines batch the chunks of all releases"
         results = []
         for system in args.systems:
             out = work / system
-            overrides = pipeline_overrides(system, args, config, corpus, out, fixed)
+            overrides = pipeline_overrides(system, args, corpus, out)
             if system == "pipeline-ctranslate2" and not args.no_warm_up:
                 print("warming up pipeline-ctranslate2 (untimed) ...", file=sys.stderr, flush=True)
                 warm_up(system, args, work, overrides, releases[0])
