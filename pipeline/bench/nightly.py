@@ -1,4 +1,5 @@
-"""A whole night: German releases to aligned de/en/ru bundles with summaries, three ways.
+"""A whole night: German releases to aligned de/en/ru bundles with summaries, three ways (and
+today's per-release summariser, for the summarise goal).
 
     python -m pipeline.bench.nightly [--releases 5] [--systems ...] [--device cpu] [--json F]
 
@@ -37,6 +38,12 @@ size (wait4) are measured from outside, seconds per step from inside:
   pipeline-transformers  python -m pipeline with transformers engines.
   pipeline-ctranslate2   python -m pipeline with CTranslate2 engines (converted, and run
                          once on a short release, before the timing).
+  summarise-per-release  the summarise stage as it was before the engine layer: the
+                         transformers summariser called once per release (its chunks never
+                         share a batch with another release's), each summary then
+                         translated alone; on pipeline-transformers' English translations,
+                         with its models and settings. Model loads count. It is one stage,
+                         so it has no whole-night ratio.
 Both pipeline runs: no translation memory (every run does the whole work), no evaluate
 stage; their seconds per stage are the manifest's timings ("other" is the rest of the
 wall time: start-up, ingest, segmentation, QA, bundles and exports).
