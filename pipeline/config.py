@@ -23,6 +23,7 @@ from pipeline.stages.bundle import FORMATS
 from pipeline.stages.segment import BOILERPLATE_POLICIES, SegmentConfig
 from pipeline.stages.summarise import SummariseConfig
 from pipeline.stages.translate import TranslateConfig
+from pipeline.terms import glossary_for
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +132,10 @@ RANGES: tuple[tuple[str, float, float, bool], ...] = (
     ("qa.loop_ngram", 1, 64, False),
     ("qa.loop_repeats", 2, 1024, False),
     ("qa.loop_word_repeats", 2, 1024, False),
+    ("qa.min_confidence", -1000, 0, True),
+    ("qa.repair_num_beams", 1, 64, False),
+    ("qa.repair_candidates", 1, 64, False),
+    ("qa.repair_no_repeat_ngram_size", 0, 1024, False),
 )
 
 
@@ -147,6 +152,7 @@ def _check_ranges(cfg: DictConfig) -> None:
     pairs = (
         ("summarise.min_new_tokens", "summarise.max_new_tokens"),
         ("qa.min_length_ratio", "qa.max_length_ratio"),
+        ("qa.repair_candidates", "qa.repair_num_beams"),
     )
     for low_key, high_key in pairs:
         low, high = OmegaConf.select(cfg, low_key), OmegaConf.select(cfg, high_key)
@@ -206,6 +212,8 @@ def validate(cfg: DictConfig) -> None:
             f"segment.translate_boilerplate={cfg.segment.translate_boilerplate!r}: "
             f"choose from {list(BOILERPLATE_POLICIES)}"
         )
+    if "translate" in stages:
+        glossary_for(cfg)  # a missing or malformed glossary stops the run here
     if cfg.executor not in ("local", "ray"):
         raise ConfigError(f"executor={cfg.executor!r}: choose local or ray")
     for stage in ("translate", "summarise"):
@@ -287,6 +295,12 @@ def config_hash(cfg: DictConfig, revisions: dict[str, str] | None = None) -> str
         if stage in stages:
             for key in (*_ALIAS_KEYS, "memory"):  # where results are cached, old key names
                 relevant[stage].pop(key, None)
+        if stage == "translate" and stage in stages:
+            # The terms count, not where their files are.
+            relevant[stage].pop("glossary", None)
+            glossary = glossary_for(cfg)
+            if glossary:
+                relevant[stage]["glossary"] = glossary.fingerprint()
             engine = OmegaConf.to_container(cfg.engine[cfg[stage].engine], resolve=True)
             assert isinstance(engine, dict)
             engine.pop("threads", None)  # how fast, not what

@@ -46,6 +46,17 @@ class Segment:
     translate: bool = True  # False: copied through (no letters, or boilerplate not sent)
     # Machine-translation QA flags per target: [{"code": ..., "detail": ...}] (pipeline/qa.py)
     qa: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    # Per target: the model's mean log-probability per token of its output (0 is certain,
+    # lower is less sure; None: from a translation memory entry older than scores, or from
+    # a Ray actor). Absent for a segment copied through.
+    confidence: dict[str, float | None] = field(default_factory=dict)
+    # Per target: glossary terms found in the source, and whether the translation keeps
+    # them ({"source", "target", "dnt", "found"}; pipeline/terms.py).
+    terms: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # Per target, for a segment decoded a second time (pipeline/repair.py): the first
+    # output and its confidence, the flags that called for it, the second decoding, and
+    # which output was kept ("first" or "repair").
+    repair: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass

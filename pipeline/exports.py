@@ -265,6 +265,8 @@ def segments_schema(languages: list[str]) -> pa.Schema:
             pa.field("translate", pa.bool_()),
             *(pa.field(lang, pa.string()) for lang in languages),
             pa.field("qa", pa.string()),  # JSON: its shape may still change, a column won't
+            *(pa.field(f"confidence_{lang}", pa.float64()) for lang in languages[1:]),
+            pa.field("terms", pa.string()),  # JSON, as qa
         ]
     )
 
@@ -303,6 +305,10 @@ def _segment_rows(bundles: Iterable[Bundle], languages: list[str]) -> Iterator[d
             }
             row.update({lang: _utf8(texts.get(lang)) for lang in languages})
             row["qa"] = None if qa is None else _utf8(json.dumps(qa, ensure_ascii=False))
+            confidence = segment.get("confidence") or {}
+            row.update({f"confidence_{lang}": confidence.get(lang) for lang in languages[1:]})
+            terms = segment.get("terms")
+            row["terms"] = _utf8(json.dumps(terms, ensure_ascii=False)) if terms else None
             yield row
 
 
@@ -400,8 +406,10 @@ def write_datasets(bundles: Sequence[Bundle], folder: Path) -> None:
 
     segments: release_id, segment_id, index (position in its bundle), kind, block, start,
     end, translate, one text column per language (the source first, then every target
-    found in the bundles, sorted; null where a segment lacks it) and qa (the segment's qa
-    dict as a JSON string, or null). summaries: release_id, lang, text, model, method.
+    found in the bundles, sorted; null where a segment lacks it), qa (the segment's qa
+    dict as a JSON string, or null), confidence_<lang> per target (the model's score, null
+    where there is none) and terms (the glossary terms found, JSON, or null).
+    summaries: release_id, lang, text, model, method.
     Both load with `datasets.load_dataset("parquet", data_files=...)`.
     """
     folder = Path(folder)

@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS translations (
     source TEXT NOT NULL,
     target TEXT NOT NULL,
     created REAL NOT NULL,
+    score REAL,                 -- the model's score of target (Hypothesis.score); NULL: none
     PRIMARY KEY (context, source)
 ) WITHOUT ROWID;
 """
@@ -58,13 +59,14 @@ class TranslationMemory:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints, never torn
             self._db.executescript(SCHEMA)
+            self._add_score_column()
             # A memory that cannot take a write, or whose tables are not this schema, is
             # refused now, not after the first batch.
             self._db.execute("BEGIN IMMEDIATE")
             self._db.execute("ROLLBACK")
             self._db.execute("SELECT context, settings FROM contexts LIMIT 1").fetchall()
             self._db.execute(
-                "SELECT context, source, target, created FROM translations LIMIT 1"
+                "SELECT context, source, target, created, score FROM translations LIMIT 1"
             ).fetchall()
         except (sqlite3.Error, OSError) as err:
             raise TranslationMemoryError(
@@ -74,8 +76,25 @@ class TranslationMemory:
                 "translate.memory=null to run without one"
             ) from err
 
-    def lookup(self, settings: Mapping[str, Any], sources: Iterable[str]) -> dict[str, str]:
-        """The stored translations of those `sources` that have one under `settings`."""
+    def _add_score_column(self) -> None:
+        """A memory written before scores existed gets the column (its rows: NULL). Two
+        jobs opening the same old file may both try: the second finds it there."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(translations)")}
+        if "score" not in columns:
+            try:
+                self._db.execute("ALTER TABLE translations ADD COLUMN score REAL")
+            except sqlite3.OperationalError as err:
+                if "duplicate column" not in str(err):
+                    raise
+
+    def lookup(
+        self,
+        settings: Mapping[str, Any],
+        sources: Iterable[str],
+        scores: dict[str, float | None] | None = None,
+    ) -> dict[str, str]:
+        """The stored translations of those `sources` that have one under `settings`; their
+        scores go into `scores` when it is given."""
         context = context_key(settings)
         wanted = list(dict.fromkeys(sources))
         found: dict[str, str] = {}
@@ -83,19 +102,29 @@ class TranslationMemory:
             chunk = wanted[start : start + _CHUNK]
             marks = ",".join("?" * len(chunk))
             sql = (
-                f"SELECT source, target FROM translations WHERE context = ? AND source IN ({marks})"
+                "SELECT source, target, score FROM translations "
+                f"WHERE context = ? AND source IN ({marks})"
             )
-            rows = self._query(sql, [context, *chunk])
-            found.update(rows)
+            for source, target, score in self._query(sql, [context, *chunk]):
+                found[source] = target
+                if scores is not None:
+                    scores[source] = score
         self.hits += len(found)
         self.misses += len(wanted) - len(found)
         return found
 
-    def store(self, settings: Mapping[str, Any], pairs: Iterable[tuple[str, str]]) -> None:
-        """Add (source, target) pairs under `settings`, all or nothing."""
+    def store(
+        self,
+        settings: Mapping[str, Any],
+        pairs: Iterable[tuple[str, str]],
+        scores: Mapping[str, float | None] | None = None,
+    ) -> None:
+        """Add (source, target) pairs under `settings`, all or nothing; `scores` may hold
+        the model's score of each by source."""
         context = context_key(settings)
         now = time.time()
-        rows = [(context, source, target, now) for source, target in pairs]
+        scores = scores or {}
+        rows = [(context, source, target, now, scores.get(source)) for source, target in pairs]
         if not rows:
             return
         try:
@@ -106,7 +135,9 @@ class TranslationMemory:
                     (context, json.dumps(dict(settings), sort_keys=True, ensure_ascii=False)),
                 )
                 self._db.executemany(
-                    "INSERT OR REPLACE INTO translations VALUES (?, ?, ?, ?)", rows
+                    "INSERT OR REPLACE INTO translations (context, source, target, created, "
+                    "score) VALUES (?, ?, ?, ?, ?)",
+                    rows,
                 )
                 self._db.execute("COMMIT")
             except BaseException:

@@ -11,7 +11,16 @@ predict them:
   "Rauhut") are flagged too; a name list would be more code and still incomplete. Segments
   the pipeline copies on purpose (`translate: false`) should not be checked at all.
 - `missing_number` compares digit runs, not numbers: `24.04.2018` is satisfied by
-  `24/04/2018` or `24.4.2018`, but not by "April 24, 2018" (the month became a word).
+  `24/04/2018`, `24.4.2018`, "April 24, 2018" or "24 апреля 2018" (a month name counts as
+  its number), `5.000.000` by "5 million" or "5 млн" (a scale word multiplies), `5,5 Mio.`
+  by "5.5 million".
+- `name_missing`: e-mail addresses, URLs, acronyms, companies and people found by form in
+  the source and not kept in the translation (pipeline/names.py).
+- `term_missing`: a glossary term found in the source whose required translation (or, for
+  a do-not-translate term, the term itself) is not in the translation
+  (pipeline/terms.py; the translate stage records the terms per segment).
+- `low_confidence`: the model's mean log-probability per token of its own output
+  (`confidence` in the bundle) is below `qa.min_confidence` (off when null).
 - `repetition` looks for the same word sequence repeated in a row: `loop_repeats` times
   for sequences of `loop_ngram` or more words, `loop_word_repeats` times for shorter ones
   (single words included), since short units repeat legitimately more often.
@@ -26,12 +35,19 @@ import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pipeline.names import missing_names
+
 if TYPE_CHECKING:
     from pipeline.context import RunContext
     from pipeline.data import Bundle
 
 # The order flags are reported in, and the order of codes in `count_flags`.
-FLAG_CODES = ("empty", "untranslated", "missing_number", "length_ratio", "repetition")
+FLAG_CODES = ("empty", "untranslated", "missing_number", "name_missing", "term_missing",
+              "length_ratio", "repetition", "low_confidence")  # fmt: skip
+# The flags a second decoding may cure (pipeline/repair.py); a length ratio alone is not
+# worth one.
+REPAIRABLE = ("empty", "untranslated", "missing_number", "name_missing", "term_missing",
+              "repetition", "low_confidence")  # fmt: skip
 
 
 @dataclass
@@ -47,6 +63,18 @@ class QAConfig:
     # more often ("very, very", "thank you, thank you, thank you"), so they need this many
     # repeats in a row; 4 is where MarianMT's "No, no, no, no" loop starts.
     loop_word_repeats: int = 4
+    names: bool = True  # check names (name_missing)
+    # Below this mean log-probability per output token a translation is `low_confidence`
+    # (null: never). Trained OPUS-MT models mostly score between -0.1 and -1 on good
+    # translations; random-weight models about -5.
+    min_confidence: float | None = None
+    # A segment with a repairable flag is decoded again (repair_num_beams beams, the best
+    # repair_candidates hypotheses, no repeated n-grams of repair_no_repeat_ngram_size) and
+    # the candidate with the fewest flags, then the best score, is kept.
+    repair: bool = True
+    repair_num_beams: int = 8
+    repair_candidates: int = 4
+    repair_no_repeat_ngram_size: int = 3
 
 
 # A number as written in German: digit groups joined by `.`, `,`, `:` or `/` (`24.04.2018`,
@@ -66,9 +94,17 @@ _ANY_THOUSANDS = re.compile(
 )
 
 
-def qa_flags(source: str, translation: str, config: QAConfig) -> list[dict[str, str]]:
-    """Flags as {"code": ..., "detail": ...}, in this order of codes:
-    empty, untranslated, missing_number, length_ratio, repetition."""
+def qa_flags(
+    source: str,
+    translation: str,
+    config: QAConfig,
+    lang: str = "en",
+    terms: list[dict[str, Any]] | None = None,
+    confidence: float | None = None,
+) -> list[dict[str, str]]:
+    """Flags as {"code": ..., "detail": ...}, in the order of FLAG_CODES. `terms` are the
+    glossary terms found in the segment (`TermResult.as_dict()`), `confidence` the model's
+    score of the translation."""
     if not translation.strip():
         # Nothing else can be judged on an empty translation, and every other check would
         # only restate this one.
@@ -79,6 +115,15 @@ def qa_flags(source: str, translation: str, config: QAConfig) -> list[dict[str, 
     missing = _missing_numbers(source, translation)
     if missing:
         flags.append(_flag("missing_number", ", ".join(missing)))
+    terms = terms or []
+    if config.names:
+        glossary_sources = {term["source"] for term in terms}
+        names = [n for n in missing_names(source, translation, lang) if n not in glossary_sources]
+        if names:
+            flags.append(_flag("name_missing", ", ".join(names)))
+    lost = [term["source"] for term in terms if not term["found"]]
+    if lost:
+        flags.append(_flag("term_missing", ", ".join(lost)))
     source_chars = len(source.strip())
     if source_chars >= config.min_chars_for_ratio:
         ratio = len(translation.strip()) / source_chars
@@ -87,6 +132,12 @@ def qa_flags(source: str, translation: str, config: QAConfig) -> list[dict[str, 
     loop = _find_loop(_words(translation), config)
     if loop is not None:
         flags.append(_flag("repetition", loop))
+    if (
+        confidence is not None
+        and config.min_confidence is not None
+        and confidence < config.min_confidence
+    ):
+        flags.append(_flag("low_confidence", f"{confidence:.2f}"))
     return flags
 
 
@@ -141,7 +192,11 @@ def _missing_numbers(source: str, translation: str) -> list[str]:
 
 
 def _source_runs(number: str) -> list[str]:
-    """Digit runs a translation must contain for `number` to count as present."""
+    """Digit runs a translation must contain for `number` to count as present; a decimal
+    (`5,5`) must be there as a whole, with either separator (`5.5`, `5,5`)."""
+    decimal = _DECIMAL.fullmatch(number)
+    if decimal:
+        return [_decimal(*decimal.groups())]
     collapsed = _DE_THOUSANDS.sub(lambda m: m.group().replace(".", ""), number)
     runs = [_strip_zeros(run) for run in _DIGIT_RUN.findall(collapsed)]
     # Runs of zeros only (`11:00`, `5,00`) are dropped: "11 a.m." and "5 euros" are
@@ -152,11 +207,52 @@ def _source_runs(number: str) -> list[str]:
 
 def _translation_runs(translation: str) -> set[str]:
     """Every digit run in the translation, both as written and with thousands separators
-    removed: `5,000` offers `5`, `0` and `5000`. Offering both can only make a number
-    count as present, never as missing, so an odd separator guess costs nothing."""
+    removed: `5,000` offers `5`, `0` and `5000`; a month name offers its number ("April",
+    "апреля": `4`); a number before a scale word offers its value too ("5 million",
+    "2,5 млн": `5000000`, `2500000`). Offering more can only make a number count as
+    present, never as missing, so an odd guess costs nothing."""
     collapsed = _ANY_THOUSANDS.sub(lambda m: re.sub(r"[^0-9]", "", m.group()), translation)
     runs = _DIGIT_RUN.findall(translation) + _DIGIT_RUN.findall(collapsed)
+    runs += [_decimal(*match.groups()) for match in _DECIMALS.finditer(translation)]
+    for match in _MONTH.finditer(translation):
+        runs.append(str(_MONTHS[match.group(1).casefold()[:3]]))
+    for match in _SCALED.finditer(translation):
+        value = float(match.group(1).replace(",", ".")) * _SCALES[match.group(2).casefold()[:3]]
+        runs.append(str(round(value)))
     return {_strip_zeros(run) for run in runs}
+
+
+# Month names (English, Russian in any case, German), by their first three letters.
+_MONTHS = {
+    **{m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug",
+                                   "sep", "oct", "nov", "dec"), 1)},
+    **{m: i for i, m in enumerate(("янв", "фев", "мар", "апр", "мая", "июн", "июл", "авг",
+                                   "сен", "окт", "ноя", "дек"), 1)},
+    "mai": 5, "май": 5, "mär": 3, "okt": 10, "dez": 12,
+}  # fmt: skip
+_MONTH = re.compile(
+    r"(?<!\w)(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|янв|фев|мар|апр|ма[йя]|июн|"
+    r"июл|авг|сен|окт|ноя|дек|mai|mär|okt|dez)[a-zа-яё]*\.?(?!\w)",
+    re.IGNORECASE,
+)
+_SCALES = {"tho": 10**3, "тыс": 10**3, "mil": 10**6, "mln": 10**6, "млн": 10**6,
+           "bil": 10**9, "bln": 10**9, "млр": 10**9, "tri": 10**12, "трл": 10**12}  # fmt: skip
+_SCALED = re.compile(
+    r"([0-9]+(?:[.,][0-9]+)?)\s*(thousand|million|mln|billion|bln|trillion|тыс|млн|млрд|трлн)"
+    r"[a-zа-яё]*",
+    re.IGNORECASE,
+)
+
+
+# A German decimal: one comma, 1 or 2 decimals (`5,5`, `2,75`; `1,500` is English thousands).
+_DECIMAL = re.compile(r"([0-9]+),([0-9]{1,2})")
+_DECIMALS = re.compile(r"(?<![0-9.,])([0-9]+)[.,]([0-9]{1,2})(?![0-9]|[.,][0-9])")
+
+
+def _decimal(whole: str, fraction: str) -> str:
+    """`5`,`50` -> `5.5`; `5`,`00` -> `5` (an amount written without cents)."""
+    fraction = fraction.rstrip("0")
+    return f"{_strip_zeros(whole)}.{fraction}" if fraction else _strip_zeros(whole)
 
 
 def _strip_zeros(run: str) -> str:
@@ -230,6 +326,9 @@ def run(bundles: list[Bundle], ctx: RunContext) -> list[Bundle]:
                 continue  # copied through on purpose: identical text is not a finding
             for lang in targets:
                 if lang in segment.text:
-                    segment.qa[lang] = qa_flags(segment.text["de"], segment.text[lang], config)
+                    segment.qa[lang] = qa_flags(
+                        segment.text["de"], segment.text[lang], config, lang,
+                        segment.terms.get(lang), segment.confidence.get(lang),
+                    )  # fmt: skip
 
     return ctx.report.each("qa", bundles, flag)

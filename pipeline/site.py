@@ -79,6 +79,17 @@ tr:target > td { outline: 2px solid #0645ad; outline-offset: -2px; }
   white-space: normal; vertical-align: 0.1em; }
 .badge.qa { background: #8a5a00; color: #fff; cursor: help; }
 .badge.copied { background: #d5dde8; color: #334; }
+.badge.term { background: #e3efe3; color: #254d25; cursor: help; }
+.badge.repair { background: #dfe6f5; color: #23345c; cursor: help; }
+details.repair { margin-top: 0.3rem; color: var(--muted); font-size: 0.85em; }
+details.repair summary { cursor: pointer; }
+/* Confidence: a quiet bar, fuller for a surer translation (bucket 5: surest). */
+.conf { display: inline-block; width: 1.6rem; height: 0.35rem; margin: 0 0.35rem 0 0;
+  background: #e4e4e4; vertical-align: 0.15em; cursor: help; }
+.conf::before { content: ""; display: block; height: 100%; background: #7a8a9a; }
+.conf.c1::before { width: 20%; background: #b3261e; }
+.conf.c2::before { width: 40%; background: #c77700; }
+.conf.c3::before { width: 60%; } .conf.c4::before { width: 80%; } .conf.c5::before { width: 100%; }
 .failed td { background: #fde8e8; }
 .empty { color: var(--muted); font-style: italic; }
 @media print {
@@ -91,7 +102,8 @@ tr:target > td { outline: 2px solid #0645ad; outline-offset: -2px; }
   /* Grey that still reads after a laser printer's halftoning. */
   :root { --muted: #444; }
   /* Paper cannot hover: spell out what the badge's tooltip says. */
-  .badge.qa[title]::after { content: " \\2014  " attr(title); font-weight: 400; }
+  .badge.qa[title]::after, .badge.term[title]::after { content: " \\2014  " attr(title);
+    font-weight: 400; }
 }
 """
 
@@ -121,9 +133,14 @@ def write_release_page(bundle: dict[str, Any], folder: Path) -> Path:
     rid = str(bundle["release"]["id"])
     _check_page_name(rid)
     path = Path(folder) / f"{rid}.html"
+    facts = _facts(bundle)
     # A page is written as it is made: a long release's page is tens of megabytes.
     with open_atomic(path) as handle:
-        handle.writelines(_release_page(bundle, _facts(bundle)))
+        handle.writelines(_release_page(bundle, facts))
+    if facts.scored:
+        (Path(folder) / BY_CONFIDENCE).mkdir(exist_ok=True)
+        with open_atomic(Path(folder) / BY_CONFIDENCE / f"{rid}.html") as handle:
+            handle.writelines(_confidence_page(bundle, facts))
     return path
 
 
@@ -160,6 +177,7 @@ class _Facts:
     segments: int = 0
     texts: Counter[str] = field(default_factory=Counter)  # lang -> segments with a text
     flagged: Counter[str] = field(default_factory=Counter)  # lang -> segments with flags
+    scored: int = 0  # segments with a confidence in some target
     codes: dict[str, Counter[str]] = field(default_factory=dict)  # lang -> code -> flags
 
     @property
@@ -173,6 +191,8 @@ def _facts(bundle: dict[str, Any]) -> _Facts:
     for segment in bundle.get("segments") or []:
         facts.segments += 1
         facts.texts.update((segment.get("text") or {}).keys())
+        if any(v is not None for v in (segment.get("confidence") or {}).values()):
+            facts.scored += 1
         for lang, flags in (segment.get("qa") or {}).items():
             if flags:
                 facts.flagged[lang] += 1
@@ -184,6 +204,16 @@ def _facts(bundle: dict[str, Any]) -> _Facts:
 def release_page(bundle: dict[str, Any]) -> str:
     """The review page of one release: summaries, then every segment in every language."""
     return "".join(_release_page(bundle, _facts(bundle)))
+
+
+# Confidence buckets (mean log-probability per token): below -2 is bucket 1, ... from -0.3
+# bucket 5. Trained OPUS-MT models give good translations mostly -0.1 to -0.7.
+_CONFIDENCE_BUCKETS = (-2.0, -1.2, -0.7, -0.3)
+BY_CONFIDENCE = "by-confidence"  # the folder of the pages sorted least confident first
+
+
+def _confidence_bucket(score: float) -> int:
+    return 1 + sum(score >= edge for edge in _CONFIDENCE_BUCKETS)
 
 
 def _release_page(bundle: dict[str, Any], facts: _Facts) -> Iterator[str]:
@@ -200,12 +230,67 @@ def _release_page(bundle: dict[str, Any], facts: _Facts) -> Iterator[str]:
         meta.append(f"config {_e(bundle['config_hash'])}")
 
     yield _head(f"{rid} · review") + "\n"
-    yield '<nav><a href="index.html">← All releases</a></nav>\n'
+    nav = '<a href="index.html">← All releases</a>'
+    if facts.scored:
+        nav += (f' · <a href="{BY_CONFIDENCE}/{_e(quote(rid))}.html">least confident '
+                "first</a>")  # fmt: skip
+    yield f"<nav>{nav}</nav>\n"
     yield f"<h1>{_e(rid)}</h1>\n"
     yield f'<p class="meta">{" · ".join(meta)}</p>\n'
     yield _summaries(summaries, langs[1:]) + "\n"
     yield from _segment_table(bundle.get("segments") or [], langs, facts.source_lang)
     yield "\n</body>\n</html>\n"
+
+
+def _confidence_page(bundle: dict[str, Any], facts: _Facts) -> Iterator[str]:
+    """The translated segments of a release, least confident first (by the lowest score of
+    any target), each linked to its row on the release page: where a reviewer with little
+    time starts. Static, like every page: no script sorts it."""
+    rid = str(bundle["release"]["id"])
+    langs = facts.languages
+    segments = bundle.get("segments") or []
+    used: set[str] = set()
+    anchors = [html_id(str(segment.get("id", n)), used)
+               for n, segment in enumerate(segments, start=1)]  # fmt: skip
+    order = []
+    for position, segment in enumerate(segments):
+        scores = [v for v in (segment.get("confidence") or {}).values()
+                  if isinstance(v, int | float)]  # fmt: skip
+        if scores:
+            order.append((min(scores), position))
+    order.sort()
+    page = f"../{quote(rid)}.html"
+    yield _head(f"{rid} · least confident first") + "\n"
+    back = f'<a href="../index.html">← All releases</a> · <a href="{_e(page)}">{_e(rid)}</a>'
+    yield f"<nav>{back}</nav>\n"
+    yield f"<h1>{_e(rid)}: least confident first</h1>\n"
+    yield (
+        f'<p class="meta">{len(order)} translated segments, sorted by the model\'s confidence '
+        "in its least sure target; # links to the segment in the release.</p>\n"
+    )
+    heads = "".join(
+        f'<th scope="col" lang="{_e(lang)}">{_e(_lang_name(lang))}</th>' for lang in langs
+    )
+    cols = '<col class="num"><col class="kind">' + "<col>" * len(langs)
+    yield (
+        f'<table class="segments">\n<colgroup>{cols}</colgroup>\n<thead><tr>'
+        f'<th scope="col">#</th><th scope="col">kind</th>{heads}</tr></thead>\n<tbody>\n'
+    )
+    for _, position in order:
+        segment = segments[position]
+        texts = segment.get("text") or {}
+        qa = segment.get("qa") or {}
+        confidence = segment.get("confidence") or {}
+        repair = segment.get("repair") or {}
+        terms = segment.get("terms") or {}
+        link = f"{page}#{anchors[position]}"
+        cells = [f'<td class="num"><a href="{_e(link)}">{position + 1}</a></td>',
+                 f'<td class="kind">{_e(segment.get("kind", ""))}</td>']  # fmt: skip
+        cells += [_text_cell(lang, texts.get(lang), qa.get(lang) or [], False,
+                             terms.get(lang) or [], confidence.get(lang), repair.get(lang))
+                  for lang in langs]  # fmt: skip
+        yield f"<tr>{''.join(cells)}</tr>\n"
+    yield "</tbody>\n</table>\n</body>\n</html>\n"
 
 
 def page_languages(segments: Iterable[dict[str, Any]], source_lang: str = SOURCE_LANG) -> list[str]:
@@ -278,10 +363,19 @@ def _segment_table(
         ]
         texts = segment.get("text") or {}
         qa = segment.get("qa") or {}
+        terms = segment.get("terms") or {}
+        confidence = segment.get("confidence") or {}
+        repair = segment.get("repair") or {}
         for lang in langs:
             cells.append(
                 _text_cell(
-                    lang, texts.get(lang), qa.get(lang) or [], copied and lang != source_lang
+                    lang,
+                    texts.get(lang),
+                    qa.get(lang) or [],
+                    copied and lang != source_lang,
+                    terms.get(lang) or [],
+                    confidence.get(lang),
+                    repair.get(lang),
                 )
             )
         separator = "\n" if number > 1 else ""
@@ -291,9 +385,38 @@ def _segment_table(
     yield "\n</tbody>\n</table>"
 
 
-def _text_cell(lang: str, text: object, flags: list[dict[str, Any]], copied: bool) -> str:
+def _text_cell(
+    lang: str,
+    text: object,
+    flags: list[dict[str, Any]],
+    copied: bool,
+    terms: Sequence[dict[str, Any]] = (),
+    confidence: float | None = None,
+    repair: dict[str, Any] | None = None,
+) -> str:
     classes = ["text"]
     badges = ""
+    if isinstance(confidence, int | float):
+        bucket = _confidence_bucket(float(confidence))
+        why = f"model confidence {confidence:.2f} (mean log-probability per token; 0 is sure)"
+        badges += f'<span class="conf c{bucket}" title="{_e(why)}"></span>'
+    after = ""
+    if repair and repair.get("kept") == "repair":
+        reasons = ", ".join(str(code) for code in repair.get("reasons") or [])
+        why = f"decoded again ({repair.get('method', '')}) for: {reasons}"
+        badges += f'<span class="badge repair" title="{_e(why)}">repaired</span>'
+        after = (f'<details class="repair"><summary>first output</summary>'
+                 f"{_e(repair.get('first', ''))}</details>")  # fmt: skip
+    kept = [term for term in terms if term.get("found")]
+    if kept:  # quiet: the misses are QA flags (term_missing)
+        listed = "; ".join(
+            str(term.get("source", ""))
+            + ("" if term.get("dnt") else f" → {term.get('target', '')}")
+            for term in kept
+        )
+        label = f"{len(kept)} term" + ("s" if len(kept) > 1 else "")
+        badges += f'<span class="badge term" title="glossary, kept: {_e(listed)}">{label}</span>'
+
     if copied:
         classes.append("copied")
         why = "not sent to translation: copied unchanged"
@@ -309,7 +432,7 @@ def _text_cell(lang: str, text: object, flags: list[dict[str, Any]], copied: boo
     else:
         content = _e(text)
     # No whitespace around the text: the cell is `white-space: pre-wrap`, so any would show.
-    return f'<td lang="{_e(lang)}" class="{" ".join(classes)}">{badges}{content}</td>'
+    return f'<td lang="{_e(lang)}" class="{" ".join(classes)}">{badges}{content}{after}</td>'
 
 
 # --- index ---------------------------------------------------------------------------

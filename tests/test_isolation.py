@@ -70,14 +70,14 @@ def inject(stage: str, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(segment, "segment_release", _raise_for(
             lambda release, config: release.id == "schlecht", segment.segment_release))  # fmt: skip
     elif stage == "translate (en)":
-        real_generate = Seq2SeqEngine.generate
+        real_generate = Seq2SeqEngine.generate_scored
 
-        def generate(self: Any, texts: list[str], **kwargs: Any) -> list[str]:
+        def generate(self: Any, texts: list[str], **kwargs: Any) -> Any:
             if any("Giftwort" in text for text in texts):
                 raise ValueError("the tokenizer chokes on this text")
             return real_generate(self, texts, **kwargs)
 
-        monkeypatch.setattr(Seq2SeqEngine, "generate", generate)
+        monkeypatch.setattr(Seq2SeqEngine, "generate_scored", generate)
     elif stage == "summarise (en)":
         real_input = summarise.summary_input
 

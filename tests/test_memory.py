@@ -66,8 +66,8 @@ def _killed_mid_write(path: str, ready: object) -> None:
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("BEGIN IMMEDIATE")
     db.executemany(
-        "INSERT INTO translations VALUES (?, ?, ?, ?)",
-        [("ctx", f"s{i}", "t", 0.0) for i in range(1000)],
+        "INSERT INTO translations VALUES (?, ?, ?, ?, ?)",
+        [("ctx", f"s{i}", "t", 0.0, -0.5) for i in range(1000)],
     )
     ready.set()  # type: ignore[attr-defined]
     signal.pause()  # killed here, before COMMIT

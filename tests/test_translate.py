@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.data import Bundle, Release, Segment
+from pipeline.engines import Hypothesis
 from pipeline.memory import TranslationMemory
 from pipeline.stages.translate import Decoding, Translator, has_letters, translate_bundles
 from pipeline.textsplit import MAX_FITTING_CHARS
@@ -204,8 +205,8 @@ class PoisonEngine(EchoEngine):
             raise ValueError(f"cannot handle {self.poison!r}")
         return super().generate(texts, max_new_tokens=max_new_tokens, **generate_kwargs)
 
-    def submit(self, texts: list[str], **kwargs: object) -> Callable[[], list[str]]:
-        return lambda: self.generate(texts, **kwargs)  # type: ignore[arg-type]
+    def submit(self, texts: list[str], **kwargs: object) -> Callable[[], list[list[Hypothesis]]]:
+        return lambda: self.generate_scored(texts, **kwargs)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("workers", [1, 2], ids=["batches", "pipelined"])

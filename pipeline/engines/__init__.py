@@ -63,6 +63,17 @@ DECODING_OPTIONS = frozenset(
 )
 
 
+@dataclass(frozen=True)
+class Hypothesis:
+    """One output of a model for one input: its text and its score, the mean
+    log-probability per token of the tokens the model chose (end-of-sentence included;
+    0 is certain, lower is less sure). Both engines compute it in the same search that
+    produced the text, with the same meaning (tested equal in float32)."""
+
+    text: str
+    score: float
+
+
 class Engine(Protocol):
     """What the translator and the summariser need from a loaded model."""
 
@@ -72,6 +83,13 @@ class Engine(Protocol):
     def count_tokens(self, texts: list[str]) -> list[int]: ...
 
     def generate(self, texts: list[str], *, max_new_tokens: int, **decoding: Any) -> list[str]: ...
+
+    def generate_scored(
+        self, texts: list[str], *, max_new_tokens: int, num_hypotheses: int = 1, **decoding: Any
+    ) -> list[list[Hypothesis]]:
+        """The best `num_hypotheses` outputs of each input (at most `num_beams`), best
+        first, with their scores."""
+        ...
 
 
 class EngineType(Protocol):

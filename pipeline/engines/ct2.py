@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pipeline.engines import COMPUTE_TYPES
+from pipeline.engines import COMPUTE_TYPES, Hypothesis
 from pipeline.engines.hf import clamp_lengths, input_limit, output_limit
 from pipeline.errors import ConfigError, ModelNotAvailableError
 from pipeline.io import ensure_directory
@@ -233,8 +233,22 @@ class CTranslate2Engine:
     def generate(self, texts: list[str], *, max_new_tokens: int, **decoding: Any) -> list[str]:
         """One output per input, in order (one batch: the caller sizes it), the batch cut
         into one sub-batch per worker."""
-        return self.submit(
+        outputs = self.submit(
             texts, max_new_tokens=max_new_tokens, sub_batches=self.workers, **decoding
+        )()
+        return [hypotheses[0].text for hypotheses in outputs]
+
+    def generate_scored(
+        self, texts: list[str], *, max_new_tokens: int, num_hypotheses: int = 1, **decoding: Any
+    ) -> list[list[Hypothesis]]:
+        """The best `num_hypotheses` outputs per input (at most the beams), best first,
+        with their mean log-probability per token."""
+        return self.submit(
+            texts,
+            max_new_tokens=max_new_tokens,
+            num_hypotheses=num_hypotheses,
+            sub_batches=self.workers,
+            **decoding,
         )()
 
     def submit(
@@ -246,13 +260,15 @@ class CTranslate2Engine:
         min_new_tokens: int = 0,
         no_repeat_ngram_size: int | None = None,
         length_penalty: float | None = None,
+        num_hypotheses: int = 1,
         sub_batches: int | None = None,
         **unknown: Any,
-    ) -> Callable[[], list[str]]:
+    ) -> Callable[[], list[list[Hypothesis]]]:
         """Start generating for one batch in the background, cut into one sub-batch per
-        worker; call the result for the outputs. With several workers, the Translator keeps
-        one batch in flight per worker, so no worker waits for another. A decoding option
-        CTranslate2 cannot honour is refused, never dropped."""
+        worker; call the result for the outputs (hypotheses best first, scored). With
+        several workers, the Translator keeps one batch in flight per worker, so no worker
+        waits for another. A decoding option CTranslate2 cannot honour is refused, never
+        dropped."""
         from pipeline.engines import check_decoding
 
         check_decoding(self.name, unknown)
@@ -261,28 +277,44 @@ class CTranslate2Engine:
             output_limit(self.config), self.ref.ref, max_new_tokens, min_new_tokens, self._warned
         )
         steps = max_new_tokens - int(self._forced_eos)
+        penalty = self._defaults["length_penalty"] if length_penalty is None else length_penalty
         results = self.translator.translate_batch(
             tokens,
             target_prefix=[self._prefix] * len(tokens) if self._prefix else None,
             max_batch_size=-(-len(tokens) // (sub_batches or self.workers)),  # ceil
             asynchronous=True,
             beam_size=num_beams,
+            num_hypotheses=max(1, min(num_hypotheses, num_beams)),
             max_decoding_length=steps,
             min_decoding_length=min(min_new_tokens, steps),
             no_repeat_ngram_size=self._defaults["no_repeat_ngram_size"]
             if no_repeat_ngram_size is None
             else no_repeat_ngram_size,
-            length_penalty=self._defaults["length_penalty"]
-            if length_penalty is None
-            else length_penalty,
-            return_scores=False,
+            length_penalty=penalty,
+            return_scores=True,
         )
 
-        def outputs() -> list[str]:
+        def outputs() -> list[list[Hypothesis]]:
             decoded = []
             for result in results:
-                ids = self.tokenizer.convert_tokens_to_ids(result.result().hypotheses[0])
-                decoded.append(str(self.tokenizer.decode(ids, skip_special_tokens=True)).strip())
+                done = result.result()
+                hypotheses = []
+                for tokens_out, score in zip(done.hypotheses, done.scores, strict=True):
+                    ids = self.tokenizer.convert_tokens_to_ids(tokens_out)
+                    text = str(self.tokenizer.decode(ids, skip_special_tokens=True)).strip()
+                    hypotheses.append(
+                        Hypothesis(text, _mean_log_prob(score, len(tokens_out), penalty))
+                    )
+                decoded.append(hypotheses)
             return decoded
 
         return outputs
+
+
+def _mean_log_prob(score: float, length: int, length_penalty: float) -> float:
+    """CTranslate2's score is the output's summed log-probability (end-of-sentence
+    included) divided by its length without end-of-sentence to the power of the length
+    penalty; the mean per token counts end-of-sentence as transformers does (measured
+    equal to the transformers engine's in float32)."""
+    total = score * length**length_penalty if length else score
+    return total / (length + 1)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from pipeline.engines import Hypothesis
 from pipeline.errors import ModelNotAvailableError
 from pipeline.models import ModelRef
 
@@ -157,8 +158,45 @@ class Seq2SeqEngine:
         self, texts: list[str], *, max_new_tokens: int, **generate_kwargs: Any
     ) -> list[str]:
         """Generate one output per input text, in order (one batch: the caller sizes it)."""
+        output = self._generate(texts, max_new_tokens, generate_kwargs)
+        decoded = self.tokenizer.batch_decode(output, skip_special_tokens=True)
+        return [text.strip() for text in decoded]
+
+    def generate_scored(
+        self,
+        texts: list[str],
+        *,
+        max_new_tokens: int,
+        num_hypotheses: int = 1,
+        **generate_kwargs: Any,
+    ) -> list[list[Hypothesis]]:
+        """The best `num_hypotheses` outputs per input (at most the beams), best first,
+        each with its mean log-probability per token, recorded during the search."""
+        beams = int(generate_kwargs.get("num_beams", 1))
+        count = max(1, min(num_hypotheses, beams))
+        recorder = _chosen_log_probs(beams)
+        output = self._generate(
+            texts, max_new_tokens, generate_kwargs, recorder=recorder, num_return_sequences=count
+        )
+        decoded = self.tokenizer.batch_decode(output, skip_special_tokens=True)
+        stops = {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id}
+        results: list[list[Hypothesis]] = [[] for _ in texts]
+        for row, (ids, text) in enumerate(zip(output.tolist(), decoded, strict=True)):
+            score = recorder.mean(row // count, ids, stops, self.tokenizer.eos_token_id)
+            results[row // count].append(Hypothesis(text.strip(), score))
+        return results
+
+    def _generate(
+        self,
+        texts: list[str],
+        max_new_tokens: int,
+        generate_kwargs: dict[str, Any],
+        recorder: Any = None,
+        num_return_sequences: int = 1,
+    ) -> Any:
         from pipeline.engines import check_decoding
 
+        generate_kwargs = dict(generate_kwargs)
         check_decoding(self.name, generate_kwargs)
         max_new_tokens, min_new = clamp_lengths(
             output_limit(self.model.config), self.ref.ref, max_new_tokens,
@@ -166,9 +204,63 @@ class Seq2SeqEngine:
         )  # fmt: skip
         if min_new:
             generate_kwargs["min_new_tokens"] = min_new
+        if recorder is not None:
+            from transformers import LogitsProcessorList
+
+            generate_kwargs["logits_processor"] = LogitsProcessorList([recorder])
+        if num_return_sequences > 1:
+            generate_kwargs["num_return_sequences"] = num_return_sequences
         batch = self.tokenizer(texts, return_tensors="pt", padding=True, truncation=False)
         batch = {key: value.to(self.device) for key, value in batch.items()}
         with self._torch.inference_mode():
-            output = self.model.generate(**batch, max_new_tokens=max_new_tokens, **generate_kwargs)
-        decoded = self.tokenizer.batch_decode(output, skip_special_tokens=True)
-        return [text.strip() for text in decoded]
+            return self.model.generate(**batch, max_new_tokens=max_new_tokens, **generate_kwargs)
+
+
+def _chosen_log_probs(beams: int) -> Any:
+    """A logits processor, run last, that records the log-probabilities of each running
+    output's likeliest next tokens, so that the chosen output's score can be summed
+    afterwards without keeping the vocabulary-sized scores of every step
+    (`output_scores=True` would: gigabytes for a batch of long outputs).
+
+    Greedy search hands processors logits (normalised here); beam search hands them
+    log-probabilities already. Beam search picks each beam's next token among that beam's
+    2 x beams likeliest, so 3 x beams recorded per step always hold the chosen one. A
+    running output is known by its input's index and a hash of its tokens so far."""
+    from transformers import LogitsProcessor
+
+    class ChosenLogProbs(LogitsProcessor):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.keep = 3 * beams
+            self.steps: dict[tuple[int, int], dict[int, float]] = {}
+
+        def __call__(self, input_ids: Any, scores: Any) -> Any:
+            log_probs = scores.log_softmax(-1) if beams == 1 else scores
+            values, ids = log_probs.float().topk(min(self.keep, log_probs.shape[-1]), dim=-1)
+            prefixes = input_ids.cpu().numpy()
+            for row, (top_values, top_ids) in enumerate(zip(values.tolist(), ids.tolist(),
+                                                            strict=True)):  # fmt: skip
+                key = (row // beams, hash(prefixes[row].tobytes()))
+                self.steps[key] = dict(zip(top_ids, top_values, strict=True))
+            return scores
+
+        def mean(self, index: int, ids: list[int], stops: set[int], eos: int) -> float:
+            """Mean log-probability of the tokens after the start token, end-of-sentence
+            included, padding after it not."""
+            import numpy
+
+            total, count = 0.0, 0
+            sequence = numpy.asarray(ids, dtype=numpy.int64)
+            for position in range(1, len(ids)):
+                token = ids[position]
+                if token in stops and token != eos:
+                    break
+                step = self.steps.get((index, hash(sequence[:position].tobytes())))
+                if step is None or token not in step:
+                    break  # cannot happen (see above); a shorter score beats a crash
+                total += step[token]
+                count += 1
+                if token == eos:
+                    break
+            return total / count if count else 0.0
+
+    return ChosenLogProbs()

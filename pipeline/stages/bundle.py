@@ -36,7 +36,8 @@ FORMATS = ("site", "tmx", "xliff", "dataset")
 RUN_TMX = "_run.tmx"  # release ids never start with "_", so this cannot collide
 # Folders the pipeline writes files into (besides output.dir itself): a killed run's
 # temporary files are looked for there.
-TEMP_FOLDERS = ("bundles", *FORMATS, ".hydra")
+# Where a killed run may leave temporary files (site/by-confidence: pipeline/site.py).
+TEMP_FOLDERS = ("bundles", *FORMATS, "site/by-confidence", ".hydra")
 
 
 class AlignmentError(AssertionError):

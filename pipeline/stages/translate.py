@@ -16,6 +16,7 @@ their releases fail.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import math
@@ -27,9 +28,12 @@ from typing import TYPE_CHECKING, Any
 from tqdm import tqdm
 
 from pipeline.data import CONTROL_CHARS, SOURCE_LANG, Bundle
-from pipeline.engines import Engine, EngineSpec
+from pipeline.engines import Engine, EngineSpec, Hypothesis
 from pipeline.errors import is_run_fault
 from pipeline.memory import TranslationMemory
+from pipeline.qa import QAConfig
+from pipeline.repair import Judge, repair_bundles, repair_key
+from pipeline.terms import Glossary, glossary_for, unmask
 from pipeline.textsplit import MAX_FITTING_CHARS, split_to_fit
 
 if TYPE_CHECKING:
@@ -60,6 +64,8 @@ class TranslateConfig:
     max_batch_tokens: int = 8192
     max_input_tokens: int | None = None
     memory: str | None = None
+    # Glossary files (TSV/CSV; pipeline/terms.py): one path or a list.
+    glossary: Any = field(default_factory=list)
     # Old names of engine settings, still honoured when set (now engine.<name>.*).
     dtype: str | None = None
     compute_type: str | None = None
@@ -74,6 +80,10 @@ class Decoding:
     # At most this many times the longest source of a batch, in tokens (like Marian NMT's
     # --max-length-factor): a translation that loops stops there. None: no such cap.
     max_length_factor: float | None = None
+    # A repair's second decoding (pipeline/repair.py): the best `num_hypotheses` outputs
+    # are handed to the Translator's `choose`, and n-grams of this size never repeat.
+    num_hypotheses: int = 1
+    no_repeat_ngram_size: int | None = None
 
     def max_new_tokens_for(self, longest_source: int) -> int:
         """The output cap of a batch whose longest source has `longest_source` tokens."""
@@ -147,6 +157,7 @@ class Translator:
         memory: TranslationMemory | None = None,
         memory_settings: dict[str, Any] | None = None,
         remote: Callable[[list[str]], tuple[list[str], dict[int, str]]] | None = None,
+        choose: Callable[[str, list[Hypothesis]], Hypothesis] | None = None,
     ) -> None:
         self._engine = engine if not callable(engine) else None
         self._engine_factory = engine if callable(engine) else None
@@ -165,13 +176,24 @@ class Translator:
             "min_new_tokens": decoding.min_new_tokens,
             "target_token": target_token,
         }
-        if decoding.max_length_factor is not None:  # absent otherwise: older keys stay valid
+        # Absent when unset, so that the keys of earlier entries stay valid.
+        if decoding.max_length_factor is not None:
             self.memory_settings["max_length_factor"] = decoding.max_length_factor
+        if decoding.num_hypotheses > 1:
+            self.memory_settings["num_hypotheses"] = decoding.num_hypotheses
+        if decoding.no_repeat_ngram_size is not None:
+            self.memory_settings["no_repeat_ngram_size"] = decoding.no_repeat_ngram_size
+        # Picks one of a text's hypotheses (given the text without its target token); by
+        # default the model's best.
+        self.choose = choose or (lambda _text, hypotheses: hypotheses[0])
         # executor=ray: texts the memory lacks go to actors that each hold a Translator of
         # their own; this one only consults and fills the memory (pipeline/ray_executor.py).
         self.remote = remote
         # Texts the model failed on (not stored, not returned): text -> the error, in words.
         self.failed: dict[str, str] = {}
+        # The model's score of each translated text (Hypothesis.score), None for one from
+        # a translation memory entry older than scores; text (stripped) -> score.
+        self.scores: dict[str, float | None] = {}
         self.segments_sent = 0  # pieces handed to the model, for the manifest
         self.memory_hits = 0  # unique texts taken from the translation memory
         self.oom_retries = 0
@@ -208,6 +230,8 @@ class Translator:
                 self.failed[todo[index]] = reason
             done = [(t, o) for i, (t, o) in enumerate(zip(todo, outputs, strict=True))
                     if i not in errors]  # fmt: skip
+            # An actor's scores do not travel back (yet): these have none.
+            self.scores.update((t, None) for t, _ in done)
             if self.memory is not None:
                 self.memory.store(self.memory_settings, done)
             self.segments_sent += len(todo)
@@ -222,7 +246,7 @@ class Translator:
     def _remembered(self, texts: list[str]) -> dict[str, str]:
         if self.memory is None or not texts:
             return {}
-        found = self.memory.lookup(self.memory_settings, texts)
+        found = self.memory.lookup(self.memory_settings, texts, self.scores)
         self.memory_hits += len(found)
         if found:
             log.info("%s: %d of %d texts from the translation memory", self.label,
@@ -250,23 +274,36 @@ class Translator:
         }
         joined: dict[str, str] = {}
         for index, text in enumerate(texts):
-            parts = (
-                [outputs[piece] for piece in split[index]]
-                if index in split
-                else [outputs[text.strip()]]
-            )
+            keys = split[index] if index in split else [text.strip()]
+            parts = [outputs[piece] for piece in keys]
             failure = next((part for part in parts if isinstance(part, _Failed)), None)
             if failure is not None:
                 self.failed[text] = f"{type(failure.error).__name__}: {failure.error}"
             else:
                 joined[text] = " ".join(part for part in parts if isinstance(part, str) and part)
+                if index in split:  # a split text scores the mean of its pieces
+                    scores = [self.scores.get(piece) for piece in keys]
+                    known_scores = [score for score in scores if score is not None]
+                    self.scores[text.strip()] = (
+                        sum(known_scores) / len(known_scores)
+                        if len(known_scores) == len(scores)
+                        else None
+                    )
         if self.memory is not None:  # whole split texts too, so a re-run needs no tokenizer
             self.memory.store(
                 self.memory_settings,
                 [(texts[i], joined[texts[i]]) for i, parts in split.items()
                  if len(parts) > 1 and texts[i] in joined],
+                self.scores,
             )  # fmt: skip
         return joined
+
+    def _chosen(self, texts: list[str], scored: list[list[Hypothesis]]) -> list[Hypothesis]:
+        return [self.choose(text, hypotheses) for text, hypotheses in zip(texts, scored,
+                                                                          strict=True)]  # fmt: skip
+
+    def _unprefixed(self, text: str) -> str:
+        return text[len(self.target_token) + 1 :] if self.target_token else text
 
     def _prefixed(self, text: str) -> str:
         # Multi-target OPUS-MT models pick the output language from a leading token.
@@ -308,14 +345,17 @@ class Translator:
         # disable=None: a bar on a terminal, silent in cron jobs and CI logs.
         with tqdm(total=len(pieces), desc=self.label, unit="seg", disable=None) as progress:
 
-            def record(batch: list[int], generated: list[str | _Failed]) -> None:
+            def record(batch: list[int], generated: list[Hypothesis | _Failed]) -> None:
                 done = []
-                for index, text in zip(batch, generated, strict=True):
-                    outputs[index] = text
-                    if not isinstance(text, _Failed):
-                        done.append((pieces[index], text))
+                for index, output in zip(batch, generated, strict=True):
+                    if isinstance(output, _Failed):
+                        outputs[index] = output
+                        continue
+                    outputs[index] = output.text
+                    self.scores[pieces[index]] = output.score
+                    done.append((pieces[index], output.text))
                 if self.memory is not None:  # stored batch by batch: a kill loses one batch
-                    self.memory.store(self.memory_settings, done)
+                    self.memory.store(self.memory_settings, done, self.scores)
                 progress.update(len(batch))
 
             workers = getattr(self.engine, "workers", 1)
@@ -333,18 +373,18 @@ class Translator:
         pieces: list[str],
         lengths: list[int],
         workers: int,
-        record: Callable[[list[int], list[str | _Failed]], None],
+        record: Callable[[list[int], list[Hypothesis | _Failed]], None],
     ) -> None:
         """Keep one batch in flight per engine worker (CTranslate2 on a CPU), so no worker
         idles while the other finishes a longer batch or the results are decoded."""
         submit = self.engine.submit  # type: ignore[attr-defined]
-        pending: deque[tuple[list[int], Callable[[], list[str]]]] = deque()
+        pending: deque[tuple[list[int], Callable[[], list[list[Hypothesis]]]]] = deque()
 
         def finish() -> None:
             batch, result = pending.popleft()
-            generated: list[str | _Failed]
+            generated: list[Hypothesis | _Failed]
             try:
-                generated = list(result())
+                generated = [*self._chosen([pieces[i] for i in batch], result())]
             except Exception as error:
                 if is_run_fault(error):
                     raise
@@ -368,9 +408,13 @@ class Translator:
         }
         if self.decoding.min_new_tokens:
             kwargs["min_new_tokens"] = self.decoding.min_new_tokens
+        if self.decoding.num_hypotheses > 1:
+            kwargs["num_hypotheses"] = self.decoding.num_hypotheses
+        if self.decoding.no_repeat_ngram_size is not None:
+            kwargs["no_repeat_ngram_size"] = self.decoding.no_repeat_ngram_size
         return kwargs
 
-    def _generate_isolating(self, inputs: list[str], longest: int) -> list[str | _Failed]:
+    def _generate_isolating(self, inputs: list[str], longest: int) -> list[Hypothesis | _Failed]:
         """Outputs of one batch (whose longest source has `longest` tokens); if the model
         fails on it for another reason than memory, the batch is retried in halves until
         the texts that fail are alone (and marked)."""
@@ -389,10 +433,12 @@ class Translator:
             inputs[half:], longest
         )
 
-    def _generate(self, inputs: list[str], longest: int) -> list[str]:
-        """One batch through the model; on a device out-of-memory error, in halves."""
+    def _generate(self, inputs: list[str], longest: int) -> list[Hypothesis]:
+        """One batch through the model, each output with its score; on a device
+        out-of-memory error, in halves."""
         try:
-            return self.engine.generate(inputs, **self._decoding_kwargs(longest))
+            scored = self.engine.generate_scored(inputs, **self._decoding_kwargs(longest))
+            return self._chosen([self._unprefixed(text) for text in inputs], scored)
         except (RuntimeError, MemoryError) as error:
             if len(inputs) == 1 or not is_out_of_memory(error):
                 raise
@@ -428,24 +474,46 @@ class Translator:
             yield batch
 
 
-def translate_bundles(bundles: list[Bundle], lang: str, translator: Translator) -> dict[str, str]:
-    """Fill `segment.text[lang]` for every segment of every bundle. Returns the releases
-    with a segment the model failed on: release id -> reason (their texts are incomplete)."""
+def translate_bundles(
+    bundles: list[Bundle],
+    lang: str,
+    translator: Translator,
+    glossary: Glossary | None = None,
+    sent: dict[int, str] | None = None,
+) -> dict[str, str]:
+    """Fill `segment.text[lang]` for every segment of every bundle, do-not-translate terms
+    masked and restored and every glossary term found recorded in `segment.terms[lang]`.
+    Returns the releases with a segment the model failed on: release id -> reason (their
+    texts are incomplete). `sent`, when given, gets the text sent for each segment (by
+    id())."""
     segments = [segment for bundle in bundles for segment in bundle.segments]
     todo = [segment for segment in segments if segment.translate]
     sources = [model_text(segment.text[SOURCE_LANG]) for segment in todo]
-    outputs = translator.translate(sources)
-    for segment, output in zip(todo, outputs, strict=True):
+    masked = [glossary.mask(source, lang) for source in sources] if glossary else None
+    texts = [text for text, _ in masked] if masked else sources
+    if sent is not None:
+        sent.update((id(segment), text) for segment, text in zip(todo, texts, strict=True))
+    outputs = translator.translate(texts)
+    for index, (segment, output) in enumerate(zip(todo, outputs, strict=True)):
+        if masked:
+            output, _ = unmask(output, masked[index][1])
         segment.text[lang] = output
+        if texts[index].strip() in translator.scores:
+            segment.confidence[lang] = translator.scores[texts[index].strip()]
+        if glossary:
+            found = glossary.check(sources[index], output, lang)
+            if found:
+                segment.terms[lang] = [result.as_dict() for result in found]
     for segment in segments:
         if not segment.translate:
             segment.text[lang] = segment.text[SOURCE_LANG]
+    failed = {id(segment): translator.failed[text.strip()]
+              for segment, text in zip(todo, texts, strict=True)
+              if text.strip() in translator.failed}  # fmt: skip
     failures: dict[str, str] = {}
     for bundle in bundles:
         for segment in bundle.segments:
-            error = segment.translate and translator.failed.get(
-                model_text(segment.text[SOURCE_LANG]).strip()
-            )
+            error = failed.get(id(segment))
             if error:
                 failures.setdefault(
                     bundle.release.id,
@@ -467,21 +535,70 @@ def run(bundles: list[Bundle], ctx: RunContext) -> list[Bundle]:
         max_new_tokens=settings.max_new_tokens,
         max_length_factor=settings.max_length_factor,
     )
+    glossary = glossary_for(ctx.cfg)
+    qa = QAConfig(**ctx.cfg.qa)
     for lang in ctx.cfg.targets:
         model = ctx.models[f"translate.{lang}"]
         target_token = settings.target_tokens.get(lang)
         translator = translator_for(ctx, model, decoding, target_token, f"translate de->{lang}")
-        failures = translate_bundles(bundles, lang, translator)
+        sent: dict[int, str] = {}
+        failures = translate_bundles(bundles, lang, translator, glossary, sent)
         bundles = ctx.report.drop_failed(bundles, failures, f"translate ({lang})")
+        repairs: dict[str, Any] = {"attempted": 0, "kept": 0, "by_flag": {}}
+        if qa.repair:
+            judge = Judge(lang, qa, glossary)
+            repairer = translator_for(
+                ctx, model, repair_decoding(decoding, qa), target_token, f"repair de->{lang}",
+                engine=functools.partial(getattr, translator, "engine"),  # loaded once
+                choose=judge.choose,
+                extra_settings={"repair": repair_key(qa, glossary)},
+            )  # fmt: skip
+            # A text the second decoding fails on keeps its first output.
+            repairs = repair_bundles(bundles, lang, repairer, judge, sent)
+            del repairer
         ctx.report.models[f"translate.{lang}"] = translation_record(translator)
         ctx.report.translation[f"translate.{lang}"] = {
             "segments_sent": translator.segments_sent,
             "memory_hits": translator.memory_hits,
             "model_loaded": translator.loaded_engine is not None,
             "out_of_memory_retries": translator.oom_retries,
+            "confidence": confidence_summary(
+                segment.confidence.get(lang) for bundle in bundles for segment in bundle.segments
+            ),
+            "repairs": repairs,
         }
         del translator  # one translation model in memory at a time
     return bundles
+
+
+def repair_decoding(decoding: Decoding, qa: QAConfig) -> Decoding:
+    """The second decoding of a flagged segment (pipeline/repair.py)."""
+    return dataclasses.replace(
+        decoding,
+        num_beams=qa.repair_num_beams,
+        num_hypotheses=qa.repair_candidates,
+        no_repeat_ngram_size=qa.repair_no_repeat_ngram_size,
+    )
+
+
+def confidence_summary(scores: Iterable[float | None]) -> dict[str, Any]:
+    """How sure the model was over a run's segments, for the manifest: how many have a
+    score, and the scores' minimum, deciles 1, 5 and 9 and mean."""
+    known = sorted(score for score in scores if score is not None)
+    if not known:
+        return {"segments": 0}
+
+    def decile(n: int) -> float:
+        return round(known[min(len(known) - 1, len(known) * n // 10)], 4)
+
+    return {
+        "segments": len(known),
+        "min": round(known[0], 4),
+        "p10": decile(1),
+        "p50": decile(5),
+        "p90": decile(9),
+        "mean": round(sum(known) / len(known), 4),
+    }
 
 
 def translator_for(
@@ -491,15 +608,21 @@ def translator_for(
     target_token: str | None,
     label: str,
     use_memory: bool = True,
+    engine: Callable[[], Engine] | None = None,
+    choose: Callable[[str, list[Hypothesis]], Hypothesis] | None = None,
+    extra_settings: dict[str, Any] | None = None,
 ) -> Translator:
     """A Translator for `model` on the translate engine, whose engine is loaded only when
-    the memory does not hold everything (or, on Ray, whose texts go to actors)."""
+    the memory does not hold everything (or, on Ray, whose texts go to actors). `engine`
+    may give a loaded model instead of loading one; `choose` picks among hypotheses (on
+    Ray the actors take the best: it stays here); `extra_settings` go into the memory's
+    key."""
     spec = ctx.engine_spec("translate")
     settings = ctx.cfg.translate
     sizes = (settings.batch_size, settings.max_batch_tokens, settings.max_input_tokens)
     make_worker = functools.partial(worker_translator, spec, model, decoding, target_token, *sizes)
     return Translator(
-        functools.partial(spec.load, model),
+        engine or functools.partial(spec.load, model),
         decoding,
         target_token=target_token,
         batch_size=settings.batch_size,
@@ -507,8 +630,14 @@ def translator_for(
         max_input_tokens=settings.max_input_tokens,
         label=label,
         memory=ctx.memory if use_memory else None,
-        memory_settings={"model": model.ref, "revision": model.revision, **spec.describe()},
+        memory_settings={
+            "model": model.ref,
+            "revision": model.revision,
+            **spec.describe(),
+            **(extra_settings or {}),
+        },
         remote=ctx.executor.remote(make_worker),
+        choose=choose,
     )
 
 

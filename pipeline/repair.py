@@ -1,0 +1,147 @@
+"""Automatic repair: a segment whose translation carries a flag a second try may cure
+(`qa.REPAIRABLE`: empty, untranslated, a lost number, name or term, a loop, low confidence)
+is decoded again with a stronger setting, and the better output is kept.
+
+The second decoding uses more beams (`qa.repair_num_beams`), forbids repeated n-grams
+(`qa.repair_no_repeat_ngram_size`, which breaks "Bereiche Bereiche Bereiche" loops) and
+returns the best `qa.repair_candidates` hypotheses. Every candidate, and the first output,
+is judged by the same QA checks: the one with the fewest flags wins, then the one the
+model scores best (the first output wins a tie). It reuses the loaded model and the
+Translator's batching, isolation and memory: the chosen output is stored in the
+translation memory under the repair's own key (its decoding settings, the QA settings and
+the glossary), so a re-run repairs nothing twice.
+
+The bundle records every attempt in `segment.repair[lang]`: the first output, the flags
+that called for the attempt, the decoding used, and which output was kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import Counter
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+from pipeline.engines import Hypothesis
+from pipeline.qa import REPAIRABLE, QAConfig, qa_flags
+from pipeline.terms import Glossary, unmask
+
+if TYPE_CHECKING:
+    from pipeline.data import Bundle, Segment
+    from pipeline.stages.translate import Translator
+
+log = logging.getLogger(__name__)
+
+
+def repair_method(config: QAConfig) -> str:
+    return (f"beam {config.repair_num_beams}, best of {config.repair_candidates}, no repeated "
+            f"{config.repair_no_repeat_ngram_size}-grams")  # fmt: skip
+
+
+def repair_key(config: QAConfig, glossary: Glossary | None) -> str:
+    """What a repair's choice depends on besides the model's decoding: for its memory key."""
+    settings = {"qa": asdict(config), "glossary": glossary.fingerprint() if glossary else None}
+    canonical = json.dumps(settings, sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+class Judge:
+    """The QA flags of a candidate translation of one segment, glossary terms restored."""
+
+    def __init__(self, lang: str, config: QAConfig, glossary: Glossary | None) -> None:
+        self.lang, self.config, self.glossary = lang, config, glossary
+        self.cases: dict[str, tuple[str, list[Any]]] = {}  # sent text -> (source, masked)
+
+    def add(self, sent: str, source: str) -> None:
+        masked = self.glossary.mask(source, self.lang)[1] if self.glossary else []
+        self.cases[sent.strip()] = (source, masked)
+
+    def restored(self, sent: str, text: str) -> str:
+        _, masked = self.cases.get(sent.strip(), ("", []))
+        return unmask(text, masked)[0] if masked else text
+
+    def flags(self, sent: str, text: str, score: float | None) -> list[dict[str, str]]:
+        source, _ = self.cases.get(sent.strip(), (sent, []))
+        restored = self.restored(sent, text)
+        terms = (
+            [r.as_dict() for r in self.glossary.check(source, restored, self.lang)]
+            if self.glossary
+            else None
+        )
+        return qa_flags(source, restored, self.config, self.lang, terms, score)
+
+    def choose(self, sent: str, hypotheses: list[Hypothesis]) -> Hypothesis:
+        """The hypothesis with the fewest flags, then the best score (the model's order
+        breaks ties). A piece of a split segment is not a known case: best score wins."""
+        if sent.strip() not in self.cases:
+            return hypotheses[0]
+        return min(
+            hypotheses,
+            key=lambda h: (len(self.flags(sent, h.text, h.score)), -h.score),
+        )
+
+
+def needs_repair(flags: list[dict[str, str]]) -> list[str]:
+    """The repairable flag codes of a translation's flags, in report order."""
+    return [code for code in REPAIRABLE if any(flag["code"] == code for flag in flags)]
+
+
+def repair_bundles(
+    bundles: list[Bundle],
+    lang: str,
+    repairer: Translator,
+    judge: Judge,
+    sent: dict[int, str],
+) -> dict[str, Any]:
+    """Decode the flagged segments again and keep the better output; returns the
+    manifest's record: attempts, repairs kept, and attempts per flag code. `sent` maps a
+    segment (by id()) to the text the model was given (terms masked)."""
+    from pipeline.stages.translate import model_text
+
+    todo: list[tuple[Segment, list[str]]] = []
+    for bundle in bundles:
+        for segment in bundle.segments:
+            if id(segment) not in sent or lang not in segment.text:
+                continue
+            text = sent[id(segment)]
+            judge.add(text, model_text(segment.text["de"]))
+            # The first output, restored: restoring again changes nothing.
+            flags = judge.flags(text, segment.text[lang], segment.confidence.get(lang))
+            reasons = needs_repair(flags)
+            if reasons:
+                todo.append((segment, reasons))
+    record: dict[str, Any] = {"attempted": len(todo), "kept": 0, "by_flag": {}}
+    if not todo:
+        return record
+    log.info("translate de->%s: %d segments flagged; decoding them again (%s)", lang, len(todo),
+             repair_method(judge.config))  # fmt: skip
+    texts = [sent[id(segment)] for segment, _ in todo]
+    outputs = repairer.translate(texts)
+    by_flag: Counter[str] = Counter()
+    for (segment, reasons), text, output in zip(todo, texts, outputs, strict=True):
+        by_flag.update(reasons)
+        if not output or text.strip() in repairer.failed:
+            continue  # the second try failed: the first output stays, unrecorded
+        first_output = segment.text[lang]
+        first_score = segment.confidence.get(lang)
+        score = repairer.scores.get(text.strip())
+        old = len(judge.flags(text, first_output, first_score))
+        new = len(judge.flags(text, output, score))
+        kept_repair = new < old or (
+            new == old and score is not None and first_score is not None and score > first_score
+        )
+        segment.repair[lang] = {
+            "first": first_output,
+            "first_confidence": first_score,
+            "reasons": reasons,
+            "method": repair_method(judge.config),
+            "kept": "repair" if kept_repair else "first",
+        }
+        if kept_repair:
+            segment.text[lang] = judge.restored(text, output)
+            segment.confidence[lang] = score
+            record["kept"] += 1
+    record["by_flag"] = {code: by_flag[code] for code in REPAIRABLE if by_flag[code]}
+    return record
