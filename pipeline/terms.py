@@ -1,6 +1,8 @@
 """Terminology: terms that must be translated one way, and names that must not be translated.
 
-A glossary (`translate.glossary`: one file or a list) is a UTF-8 TSV (`.tsv`) or CSV (`.csv`)
+A glossary (`translate.glossary`: one file or a list) is a TBX term base (`.tbx`, read
+with translate-toolkit: each entry's German term and its term per target; a target term
+equal to the German one means do not translate), or a UTF-8 TSV (`.tsv`) or CSV (`.csv`)
 with a header row naming at least `source` and `lang`, and optionally `target` and `dnt`:
 
     source              lang  target                dnt
@@ -39,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline.data import SOURCE_LANG
 from pipeline.errors import ConfigError
 
 YES = {"yes", "y", "true", "1", "x"}
@@ -84,10 +87,13 @@ class Glossary:
         self._source_patterns = {t.source: _source_pattern(t.source) for t in self.terms}
 
     @classmethod
-    def load(cls, paths: Iterable[str | Path]) -> Glossary:
+    def load(cls, paths: Iterable[str | Path], targets: Iterable[str] = ("en", "ru")) -> Glossary:
         terms: list[Term] = []
         for path in paths:
-            terms += read_glossary(Path(path))
+            if Path(path).suffix.lower() == ".tbx":
+                terms += read_tbx(Path(path), list(targets))
+            else:
+                terms += read_glossary(Path(path))
         return cls(terms)
 
     def __bool__(self) -> bool:
@@ -151,7 +157,7 @@ def glossary_paths(cfg: Any) -> list[str]:
 def glossary_for(cfg: Any) -> Glossary | None:
     """The run's glossary, or None without one; a bad file raises ConfigError (exit 2)."""
     paths = glossary_paths(cfg)
-    return Glossary.load(paths) if paths else None
+    return Glossary.load(paths, list(cfg.targets)) if paths else None
 
 
 def placeholder(index: int) -> str:
@@ -212,6 +218,35 @@ def target_pattern(target: str, lang: str) -> re.Pattern[str]:
     else:
         body = r"\s+".join(re.escape(word) for word in words) + r"(?:s|es|'s|’s|')?"
     return re.compile(rf"(?<!\w){body}(?!\w)", re.IGNORECASE)
+
+
+def read_tbx(path: Path, targets: list[str]) -> list[Term]:
+    """The terms of a TBX file for `targets` (German source side); an entry whose target
+    term equals its German term is do-not-translate."""
+    from translate.storage import tbx
+
+    terms = []
+    for lang in targets:
+        try:
+            with open(path, "rb") as handle:
+                store = tbx.tbxfile(handle, sourcelanguage=SOURCE_LANG, targetlanguage=lang)
+        except FileNotFoundError:
+            raise ConfigError(f"translate.glossary: {path} does not exist") from None
+        except (OSError, ValueError, SyntaxError) as err:  # lxml's XMLSyntaxError is one
+            raise ConfigError(
+                f"translate.glossary: {path} is not a TBX file translate-toolkit can read ({err})"
+            ) from None
+        for number, unit in enumerate(store.units, 1):
+            source, target = (unit.source or "").strip(), (unit.target or "").strip()
+            if source and target:
+                dnt = source == target
+                terms.append(Term(source, lang, "" if dnt else target, dnt, f"{path}#{number}"))
+    if not terms:
+        raise ConfigError(
+            f"translate.glossary: {path} holds no entry with a German ({SOURCE_LANG}) term and "
+            f"a term in {', '.join(targets)}"
+        )
+    return terms
 
 
 def read_glossary(path: Path) -> list[Term]:

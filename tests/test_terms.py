@@ -419,3 +419,17 @@ def test_a_bad_glossary_stops_the_run_before_any_work(smoke_config: Any, tmp_pat
     with pytest.raises(ConfigError, match=r"absent\.tsv does not exist"):
         run(smoke_config)
     assert not Path(smoke_config.output.dir).exists()
+
+
+def test_a_tbx_term_base_is_read_per_target(tmp_path: Path) -> None:
+    path = Path(__file__).parent / "data" / "glossary.tbx"
+    terms = Glossary.load([path], ["en", "ru"]).terms
+    assert sorted((t.source, t.lang, t.target, t.dnt) for t in terms) == [
+        ("IPRO Consult GmbH", "en", "", True),  # the same term in English: kept as is
+        ("Landrat", "en", "district administrator", False),
+        ("Landrat", "ru", "ландрат", False),
+    ]
+    broken = tmp_path / "broken.tbx"
+    broken.write_text("<martif><text><body><termEntry>", "utf-8")
+    with pytest.raises(ConfigError, match="broken.tbx"):
+        Glossary.load([broken], ["en"])
