@@ -62,14 +62,17 @@ class Judge:
         _, masked = self.cases.get(sent.strip(), ("", []))
         return unmask(text, masked)[0] if masked else text
 
+    def terms(self, sent: str, restored: str) -> list[dict[str, Any]]:
+        """The glossary terms of the segment and whether `restored` keeps them."""
+        source, _ = self.cases.get(sent.strip(), (sent, []))
+        if not self.glossary:
+            return []
+        return [result.as_dict() for result in self.glossary.check(source, restored, self.lang)]
+
     def flags(self, sent: str, text: str, score: float | None) -> list[dict[str, str]]:
         source, _ = self.cases.get(sent.strip(), (sent, []))
         restored = self.restored(sent, text)
-        terms = (
-            [r.as_dict() for r in self.glossary.check(source, restored, self.lang)]
-            if self.glossary
-            else None
-        )
+        terms = self.terms(sent, restored)
         return qa_flags(source, restored, self.config, self.lang, terms, score)
 
     def choose(self, sent: str, hypotheses: list[Hypothesis]) -> Hypothesis:
@@ -142,6 +145,11 @@ def repair_bundles(
         if kept_repair:
             segment.text[lang] = judge.restored(text, output)
             segment.confidence[lang] = score
+            found = judge.terms(text, segment.text[lang])
+            if found:
+                segment.terms[lang] = found
+            else:
+                segment.terms.pop(lang, None)
             record["kept"] += 1
     record["by_flag"] = {code: by_flag[code] for code in REPAIRABLE if by_flag[code]}
     return record

@@ -191,6 +191,9 @@ def test_a_lost_placeholder_is_repaired_and_restored() -> None:
     bundle = _bundle("IPRO bietet Praktika an.")
     _run(engine, bundle, QAConfig(), glossary)
     assert bundle.segments[0].text["en"] == "IPRO offers internships."
+    assert bundle.segments[0].terms["en"] == [
+        {"source": "IPRO", "target": "", "dnt": True, "found": True}
+    ]
     # IPRO is a glossary term: checked as a term, not again as a name.
     assert bundle.segments[0].repair["en"]["reasons"] == ["term_missing"]
 

@@ -431,5 +431,5 @@ def test_a_tbx_term_base_is_read_per_target(tmp_path: Path) -> None:
     ]
     broken = tmp_path / "broken.tbx"
     broken.write_text("<martif><text><body><termEntry>", "utf-8")
-    with pytest.raises(ConfigError, match="broken.tbx"):
+    with pytest.raises(ConfigError, match=r"broken\.tbx"):
         Glossary.load([broken], ["en"])

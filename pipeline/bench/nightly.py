@@ -45,8 +45,9 @@ size (wait4) are measured from outside, seconds per step from inside:
                          with its models and settings. Model loads count. It is one stage,
                          so it has no whole-night ratio.
 Both pipeline runs: no translation memory (every run does the whole work), no repair
-(random weights make every segment look flagged), no evaluate stage; their seconds per stage are the manifest's timings ("other" is the rest of the
-wall time: start-up, ingest, segmentation, QA, bundles and exports).
+(random weights make every segment look flagged), no evaluate stage; their seconds per
+stage are the manifest's timings ("other" is the rest of the wall time: start-up, ingest,
+segmentation, QA, bundles and exports).
 """
 
 from __future__ import annotations
