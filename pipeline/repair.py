@@ -7,9 +7,10 @@ The second decoding uses more beams (`qa.repair_num_beams`), forbids repeated n-
 returns the best `qa.repair_candidates` hypotheses. Every candidate, and the first output,
 is judged by the same QA checks: the one with the fewest flags wins, then the one the
 model scores best (the first output wins a tie). It reuses the loaded model and the
-Translator's batching, isolation and memory: the chosen output is stored in the
-translation memory under the repair's own key (its decoding settings, the QA settings and
-the glossary), so a re-run repairs nothing twice.
+Translator's batching, isolation and memory: the candidates are stored in the translation
+memory under the second decoding's settings, so a re-run decodes nothing twice, and the
+choice is made afresh each run, so a changed glossary or QA setting re-decodes nothing.
+A segment split into pieces to fit the model is not repaired.
 
 The bundle records every attempt in `segment.repair[lang]`: the first output, the flags
 that called for the attempt, the decoding used, and which output was kept.
@@ -17,11 +18,8 @@ that called for the attempt, the decoding used, and which output was kept.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections import Counter
-from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from pipeline.engines import Hypothesis
@@ -38,13 +36,6 @@ log = logging.getLogger(__name__)
 def repair_method(config: QAConfig) -> str:
     return (f"beam {config.repair_num_beams}, best of {config.repair_candidates}, no repeated "
             f"{config.repair_no_repeat_ngram_size}-grams")  # fmt: skip
-
-
-def repair_key(config: QAConfig, glossary: Glossary | None) -> str:
-    """What a repair's choice depends on besides the model's decoding: for its memory key."""
-    settings = {"qa": asdict(config), "glossary": glossary.fingerprint() if glossary else None}
-    canonical = json.dumps(settings, sort_keys=True)
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 class Judge:
@@ -77,9 +68,7 @@ class Judge:
 
     def choose(self, sent: str, hypotheses: list[Hypothesis]) -> Hypothesis:
         """The hypothesis with the fewest flags, then the best score (the model's order
-        breaks ties). A piece of a split segment is not a known case: best score wins."""
-        if sent.strip() not in self.cases:
-            return hypotheses[0]
+        breaks ties)."""
         return min(
             hypotheses,
             key=lambda h: (len(self.flags(sent, h.text, h.score)), -h.score),
@@ -101,7 +90,7 @@ def repair_bundles(
     """Decode the flagged segments again and keep the better output; returns the
     manifest's record: attempts, repairs kept, and attempts per flag code. `sent` maps a
     segment (by id()) to the text the model was given (terms masked)."""
-    from pipeline.stages.translate import model_text
+    from pipeline.stages.translate import decode_nbest, model_text
 
     todo: list[tuple[Segment, list[str]]] = []
     for bundle in bundles:
@@ -125,11 +114,13 @@ def repair_bundles(
     by_flag: Counter[str] = Counter()
     for (segment, reasons), text, output in zip(todo, texts, outputs, strict=True):
         by_flag.update(reasons)
-        if not output or text.strip() in repairer.failed:
-            continue  # the second try failed: the first output stays, unrecorded
+        candidates = decode_nbest(output)
+        if not candidates or text.strip() in repairer.failed:
+            continue  # failed, or split into pieces: the first output stays, unrecorded
+        best = judge.choose(text, candidates)
+        output, score = best.text, best.score
         first_output = segment.text[lang]
         first_score = segment.confidence.get(lang)
-        score = repairer.scores.get(text.strip())
         old = len(judge.flags(text, first_output, first_score))
         new = len(judge.flags(text, output, score))
         kept_repair = new < old or (

@@ -69,7 +69,7 @@ def _run(
     sent: dict[int, str] = {}
     assert translate_bundles([bundle], "en", first, glossary, sent) == {}
     judge = Judge("en", config, glossary)
-    repairer = Translator(lambda: engine, repair_decoding(DECODING, config), choose=judge.choose)
+    repairer = Translator(lambda: engine, repair_decoding(DECODING, config))
     return repair_bundles([bundle], "en", repairer, judge, sent)
 
 

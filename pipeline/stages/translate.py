@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import logging
 import math
 from collections import deque
@@ -32,7 +33,7 @@ from pipeline.engines import Engine, EngineSpec, Hypothesis
 from pipeline.errors import is_run_fault
 from pipeline.memory import TranslationMemory
 from pipeline.qa import QAConfig
-from pipeline.repair import Judge, repair_bundles, repair_key
+from pipeline.repair import Judge, repair_bundles
 from pipeline.terms import Glossary, glossary_for, unmask
 from pipeline.textsplit import MAX_FITTING_CHARS, split_to_fit
 
@@ -80,8 +81,9 @@ class Decoding:
     # At most this many times the longest source of a batch, in tokens (like Marian NMT's
     # --max-length-factor): a translation that loops stops there. None: no such cap.
     max_length_factor: float | None = None
-    # A repair's second decoding (pipeline/repair.py): the best `num_hypotheses` outputs
-    # are handed to the Translator's `choose`, and n-grams of this size never repeat.
+    # A repair's second decoding (pipeline/repair.py): with more than one hypothesis, the
+    # Translator's output for a text is its n-best list (`encode_nbest`), which the repair
+    # judges; n-grams of `no_repeat_ngram_size` never repeat.
     num_hypotheses: int = 1
     no_repeat_ngram_size: int | None = None
 
@@ -90,6 +92,27 @@ class Decoding:
         if self.max_length_factor is None:
             return self.max_new_tokens
         return min(self.max_new_tokens, max(1, math.ceil(self.max_length_factor * longest_source)))
+
+
+_NBEST = "\x00n-best:"  # never the start of a translation: control characters are never sent
+
+
+def encode_nbest(hypotheses: list[Hypothesis]) -> str:
+    """Hypotheses as one text (JSON after a marker), to pass through the Translator, the
+    translation memory and Ray actors like any output."""
+    return _NBEST + json.dumps([[h.text, h.score] for h in hypotheses], ensure_ascii=False)
+
+
+def decode_nbest(text: str) -> list[Hypothesis] | None:
+    """`encode_nbest`'s hypotheses; None for anything else (a text split into pieces for
+    the model comes back as pieces joined, which is not one list)."""
+    if not text.startswith(_NBEST):
+        return None
+    try:
+        items = json.loads(text[len(_NBEST) :])
+        return [Hypothesis(str(t), float(score)) for t, score in items]
+    except (ValueError, TypeError):
+        return None
 
 
 def is_out_of_memory(error: BaseException) -> bool:
@@ -157,7 +180,6 @@ class Translator:
         memory: TranslationMemory | None = None,
         memory_settings: dict[str, Any] | None = None,
         remote: Callable[[list[str]], tuple[list[str], dict[int, str]]] | None = None,
-        choose: Callable[[str, list[Hypothesis]], Hypothesis] | None = None,
     ) -> None:
         self._engine = engine if not callable(engine) else None
         self._engine_factory = engine if callable(engine) else None
@@ -183,9 +205,6 @@ class Translator:
             self.memory_settings["num_hypotheses"] = decoding.num_hypotheses
         if decoding.no_repeat_ngram_size is not None:
             self.memory_settings["no_repeat_ngram_size"] = decoding.no_repeat_ngram_size
-        # Picks one of a text's hypotheses (given the text without its target token); by
-        # default the model's best.
-        self.choose = choose or (lambda _text, hypotheses: hypotheses[0])
         # executor=ray: texts the memory lacks go to actors that each hold a Translator of
         # their own; this one only consults and fills the memory (pipeline/ray_executor.py).
         self.remote = remote
@@ -298,12 +317,11 @@ class Translator:
             )  # fmt: skip
         return joined
 
-    def _chosen(self, texts: list[str], scored: list[list[Hypothesis]]) -> list[Hypothesis]:
-        return [self.choose(text, hypotheses) for text, hypotheses in zip(texts, scored,
-                                                                          strict=True)]  # fmt: skip
-
-    def _unprefixed(self, text: str) -> str:
-        return text[len(self.target_token) + 1 :] if self.target_token else text
+    def _output(self, hypotheses: list[Hypothesis]) -> Hypothesis:
+        """The model's best hypothesis, or with several wanted, all of them in one text."""
+        if self.decoding.num_hypotheses > 1:
+            return Hypothesis(encode_nbest(hypotheses), hypotheses[0].score)
+        return hypotheses[0]
 
     def _prefixed(self, text: str) -> str:
         # Multi-target OPUS-MT models pick the output language from a leading token.
@@ -384,7 +402,7 @@ class Translator:
             batch, result = pending.popleft()
             generated: list[Hypothesis | _Failed]
             try:
-                generated = [*self._chosen([pieces[i] for i in batch], result())]
+                generated = [*map(self._output, result())]
             except Exception as error:
                 if is_run_fault(error):
                     raise
@@ -438,7 +456,7 @@ class Translator:
         out-of-memory error, in halves."""
         try:
             scored = self.engine.generate_scored(inputs, **self._decoding_kwargs(longest))
-            return self._chosen([self._unprefixed(text) for text in inputs], scored)
+            return [self._output(hypotheses) for hypotheses in scored]
         except (RuntimeError, MemoryError) as error:
             if len(inputs) == 1 or not is_out_of_memory(error):
                 raise
@@ -550,8 +568,6 @@ def run(bundles: list[Bundle], ctx: RunContext) -> list[Bundle]:
             repairer = translator_for(
                 ctx, model, repair_decoding(decoding, qa), target_token, f"repair de->{lang}",
                 engine=functools.partial(getattr, translator, "engine"),  # loaded once
-                choose=judge.choose,
-                extra_settings={"repair": repair_key(qa, glossary)},
             )  # fmt: skip
             # A text the second decoding fails on keeps its first output.
             repairs = repair_bundles(bundles, lang, repairer, judge, sent)
@@ -609,14 +625,10 @@ def translator_for(
     label: str,
     use_memory: bool = True,
     engine: Callable[[], Engine] | None = None,
-    choose: Callable[[str, list[Hypothesis]], Hypothesis] | None = None,
-    extra_settings: dict[str, Any] | None = None,
 ) -> Translator:
     """A Translator for `model` on the translate engine, whose engine is loaded only when
     the memory does not hold everything (or, on Ray, whose texts go to actors). `engine`
-    may give a loaded model instead of loading one; `choose` picks among hypotheses (on
-    Ray the actors take the best: it stays here); `extra_settings` go into the memory's
-    key."""
+    may give a loaded model instead of loading one."""
     spec = ctx.engine_spec("translate")
     settings = ctx.cfg.translate
     sizes = (settings.batch_size, settings.max_batch_tokens, settings.max_input_tokens)
@@ -634,10 +646,8 @@ def translator_for(
             "model": model.ref,
             "revision": model.revision,
             **spec.describe(),
-            **(extra_settings or {}),
         },
         remote=ctx.executor.remote(make_worker),
-        choose=choose,
     )
 
 
