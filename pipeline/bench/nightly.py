@@ -555,8 +555,8 @@ def table(results: list[dict[str, Any]]) -> str:
     ]
     for r in results:
         # The per-release summariser is one stage, not a night: no ratio to a night.
-        whole = naive and not r.get("summarise_only")
-        ratio = f"{naive['seconds'] / r['seconds']:.2f}x" if whole else "-"
+        whole = naive is not None and not r.get("summarise_only")
+        ratio = f"{naive['seconds'] / r['seconds']:.2f}x" if naive and whole else "-"
         rows.append(
             f"| {r['system']} | {r['releases']} | {r['seconds']:.1f} | {r['translate_s']:.1f} "
             f"| {r['summarise_s']:.1f} | {r['other_s']:.1f} | {r['peak_rss_mib']:.0f} "
