@@ -571,6 +571,7 @@ def run(bundles: list[Bundle], ctx: RunContext) -> list[Bundle]:
             )  # fmt: skip
             # A text the second decoding fails on keeps its first output.
             repairs = repair_bundles(bundles, lang, repairer, judge, sent)
+            repairs["segments_sent"] = repairer.segments_sent  # the rest: from the memory
             del repairer
         ctx.report.models[f"translate.{lang}"] = translation_record(translator)
         ctx.report.translation[f"translate.{lang}"] = {
