@@ -152,7 +152,6 @@ def _check_ranges(cfg: DictConfig) -> None:
     pairs = (
         ("summarise.min_new_tokens", "summarise.max_new_tokens"),
         ("qa.min_length_ratio", "qa.max_length_ratio"),
-        ("qa.repair_candidates", "qa.repair_num_beams"),
     )
     for low_key, high_key in pairs:
         low, high = OmegaConf.select(cfg, low_key), OmegaConf.select(cfg, high_key)

@@ -17,7 +17,9 @@ from omegaconf import DictConfig
 
 from pipeline.errors import ConfigError
 
-RemoteMap = Callable[[list[str]], tuple[list[str], dict[int, str]]]
+# texts -> (outputs in order, index -> why the model failed on that text, index -> the
+# model's score of that output where the worker keeps scores: a Translator does).
+RemoteMap = Callable[[list[str]], tuple[list[str], dict[int, str], dict[int, float]]]
 
 
 class Executor(Protocol):

@@ -60,10 +60,14 @@ class _Actor:
         # The worker isolates what the model fails on: those texts carry an error instead.
         failed = self.worker.failed
         errors = [failed.pop(text.strip(), "") for text in texts]
+        # A Translator scores its outputs (NaN: none, or a worker that does not score).
+        scores = getattr(self.worker, "scores", {})
+        score = [scores.pop(text.strip(), None) for text in texts]
         return {
             "index": batch["index"],
             "output": numpy.array(outputs, dtype=object),
             "error": numpy.array(errors, dtype=object),
+            "score": numpy.array([numpy.nan if s is None else s for s in score], dtype=float),
         }
 
 
@@ -73,15 +77,16 @@ def map_texts(
     actors: int,
     gpus_per_actor: float,
     batch_size: int,
-) -> tuple[list[str], dict[int, str]]:
+) -> tuple[list[str], dict[int, str], dict[int, float]]:
     """`make().run` applied to `texts` on a pool of `actors` actors: the outputs in order,
-    and the texts the model failed on (index -> reason). Each actor gets an equal share of
+    the texts the model failed on (index -> reason) and the outputs' scores (index ->
+    score, where the worker gave one). Each actor gets an equal share of
     the CPUs (Ray sets its OMP_NUM_THREADS, which the engines take as their default
     threads), so actors on one machine never each take every core."""
     import ray
 
     if not texts:
-        return [], {}
+        return [], {}, {}
     cpus = max(1, int(ray.cluster_resources().get("CPU", 1)) // actors)
     dataset = ray.data.from_items([{"index": i, "text": text} for i, text in enumerate(texts)])
     rows = dataset.map_batches(
@@ -95,8 +100,11 @@ def map_texts(
     ).take_all()
     outputs = [""] * len(texts)
     errors: dict[int, str] = {}
+    scores: dict[int, float] = {}
     for row in rows:
         outputs[int(row["index"])] = str(row["output"])
         if row["error"]:
             errors[int(row["index"])] = str(row["error"])
-    return outputs, errors
+        if row["score"] == row["score"]:  # not NaN
+            scores[int(row["index"])] = float(row["score"])
+    return outputs, errors, scores

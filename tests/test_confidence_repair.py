@@ -250,8 +250,9 @@ def test_a_smoke_run_records_confidence_and_repairs(smoke_config: Any, tmp_path:
     assert again["translation"]["translate.en"]["segments_sent"] == 0
     assert record["repairs"]["segments_sent"] > 0
     assert again["translation"]["translate.en"]["repairs"]["segments_sent"] == 0
-    assert again["translation"]["translate.en"]["repairs"]["attempted"] == (
-        record["repairs"]["attempted"]
+    assert (
+        again["translation"]["translate.en"]["repairs"]["attempted"]
+        == (record["repairs"]["attempted"])
     )
     rerun = json.loads(next((tmp_path / "again" / "bundles").glob("000_*.json")).read_text("utf-8"))
     assert [s["text"] for s in rerun["segments"]] == [s["text"] for s in bundle["segments"]]

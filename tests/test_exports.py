@@ -330,6 +330,13 @@ def expected_segment_rows(bundles: list[dict[str, Any]]) -> list[dict[str, Any]]
                         for lang in ("de", "en", "ru")
                     },
                     "qa": None if qa is None else json.dumps(qa, ensure_ascii=False),
+                    **{
+                        f"confidence_{lang}": (segment.get("confidence") or {}).get(lang)
+                        for lang in ("en", "ru")
+                    },
+                    "terms": json.dumps(segment["terms"], ensure_ascii=False)
+                    if segment.get("terms")
+                    else None,
                 }
             )
     return rows
@@ -356,6 +363,9 @@ SEGMENT_COLUMNS = [
     "en",
     "ru",
     "qa",
+    "confidence_en",
+    "confidence_ru",
+    "terms",
 ]
 SUMMARY_COLUMNS = ["release_id", "lang", "text", "model", "method"]
 
@@ -413,6 +423,6 @@ def test_datasets_of_no_bundles_still_have_the_columns(tmp_path: Path) -> None:
     write_datasets([], tmp_path)
     segments = pq.read_table(tmp_path / "segments.parquet")
     assert segments.num_rows == 0
-    assert segments.column_names == [*SEGMENT_COLUMNS[:9], "qa"]  # only the source language
+    assert segments.column_names == [*SEGMENT_COLUMNS[:9], "qa", "terms"]  # only the source
     assert pq.read_table(tmp_path / "summaries.parquet").column_names == SUMMARY_COLUMNS
     assert (tmp_path / "segments.jsonl").read_text(encoding="utf-8") == ""

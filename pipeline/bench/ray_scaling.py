@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         decoding = Decoding(num_beams=1, max_new_tokens=args.max_new_tokens)
         make = functools.partial(worker_translator, spec, model, decoding, None, 32, 8192, None)
         started = time.perf_counter()
-        outputs, _ = ray_executor.map_texts(
+        outputs, _, _ = ray_executor.map_texts(
             texts, make, actors, args.gpus_per_actor, batch_size=-(-len(texts) // actors)
         )
         seconds = time.perf_counter() - started

@@ -384,7 +384,7 @@ def _summarise_in(
              "max_batch_tokens": settings.max_batch_tokens}  # fmt: skip
     remote = ctx.executor.remote(functools.partial(worker_summariser, spec, model, decoding, sizes))
     if remote is not None:
-        texts, errors = remote([SEPARATOR.join(summary_input(b, lang)) for b in bundles])
+        texts, errors, _ = remote([SEPARATOR.join(summary_input(b, lang)) for b in bundles])
         failures = {bundles[i].release.id: _failure(lang, error) for i, error in errors.items()}
         for index, (bundle, text) in enumerate(zip(bundles, texts, strict=True)):
             if index not in errors:

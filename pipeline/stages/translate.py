@@ -39,6 +39,7 @@ from pipeline.textsplit import MAX_FITTING_CHARS, split_to_fit
 
 if TYPE_CHECKING:
     from pipeline.context import RunContext
+    from pipeline.executors import RemoteMap
     from pipeline.models import ModelRef
 
 log = logging.getLogger(__name__)
@@ -179,7 +180,7 @@ class Translator:
         label: str = "translate",
         memory: TranslationMemory | None = None,
         memory_settings: dict[str, Any] | None = None,
-        remote: Callable[[list[str]], tuple[list[str], dict[int, str]]] | None = None,
+        remote: RemoteMap | None = None,
     ) -> None:
         self._engine = engine if not callable(engine) else None
         self._engine_factory = engine if callable(engine) else None
@@ -244,15 +245,16 @@ class Translator:
         translated = self._remembered(unique)
         todo = [text for text in unique if text not in translated]
         if todo and self.remote is not None:
-            outputs, errors = self.remote(todo)
+            outputs, errors, scores = self.remote(todo)
             for index, reason in errors.items():
                 self.failed[todo[index]] = reason
             done = [(t, o) for i, (t, o) in enumerate(zip(todo, outputs, strict=True))
                     if i not in errors]  # fmt: skip
-            # An actor's scores do not travel back (yet): these have none.
-            self.scores.update((t, None) for t, _ in done)
+            self.scores.update(
+                (text, scores.get(i)) for i, text in enumerate(todo) if i not in errors
+            )
             if self.memory is not None:
-                self.memory.store(self.memory_settings, done)
+                self.memory.store(self.memory_settings, done, self.scores)
             self.segments_sent += len(todo)
             translated.update(done)
         elif todo:
@@ -370,7 +372,8 @@ class Translator:
                         outputs[index] = output
                         continue
                     outputs[index] = output.text
-                    self.scores[pieces[index]] = output.score
+                    # Four decimals: what a score means; the rest moves with the batching.
+                    self.scores[pieces[index]] = round(output.score, 4)
                     done.append((pieces[index], output.text))
                 if self.memory is not None:  # stored batch by batch: a kill loses one batch
                     self.memory.store(self.memory_settings, done, self.scores)
