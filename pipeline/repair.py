@@ -92,7 +92,7 @@ def repair_bundles(
     segment (by id()) to the text the model was given (terms masked)."""
     from pipeline.stages.translate import decode_nbest, model_text
 
-    todo: list[tuple[Segment, list[str]]] = []
+    todo: list[tuple[Segment, list[str], int]] = []  # segment, reasons, flags of the first
     for bundle in bundles:
         for segment in bundle.segments:
             if id(segment) not in sent or lang not in segment.text:
@@ -103,16 +103,16 @@ def repair_bundles(
             flags = judge.flags(text, segment.text[lang], segment.confidence.get(lang))
             reasons = needs_repair(flags)
             if reasons:
-                todo.append((segment, reasons))
+                todo.append((segment, reasons, len(flags)))
     record: dict[str, Any] = {"attempted": len(todo), "kept": 0, "by_flag": {}}
     if not todo:
         return record
     log.info("translate de->%s: %d segments flagged; decoding them again (%s)", lang, len(todo),
              repair_method(judge.config))  # fmt: skip
-    texts = [sent[id(segment)] for segment, _ in todo]
+    texts = [sent[id(segment)] for segment, _, _ in todo]
     outputs = repairer.translate(texts)
     by_flag: Counter[str] = Counter()
-    for (segment, reasons), text, output in zip(todo, texts, outputs, strict=True):
+    for (segment, reasons, old), text, output in zip(todo, texts, outputs, strict=True):
         by_flag.update(reasons)
         candidates = decode_nbest(output)
         if not candidates or text.strip() in repairer.failed:
@@ -121,7 +121,6 @@ def repair_bundles(
         output, score = best.text, best.score
         first_output = segment.text[lang]
         first_score = segment.confidence.get(lang)
-        old = len(judge.flags(text, first_output, first_score))
         new = len(judge.flags(text, output, score))
         kept_repair = new < old or (
             new == old and score is not None and first_score is not None and score > first_score
