@@ -11,6 +11,7 @@ import json
 import logging
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
@@ -87,6 +88,17 @@ class PipelineConfig:
 def register_configs() -> None:
     """Store the schema under the name `schema`, which configs/config.yaml lists first."""
     ConfigStore.instance().store(name="schema", node=PipelineConfig)
+
+
+def load_config(overrides: list[str]) -> DictConfig:
+    """The project's config with `overrides`, composed as `python -m pipeline` composes it
+    (for the commands besides the pipeline itself)."""
+    from hydra import compose, initialize_config_dir
+
+    register_configs()
+    configs = Path(__file__).resolve().parent.parent / "configs"
+    with initialize_config_dir(config_dir=str(configs), version_base="1.3"):
+        return compose(config_name="config", overrides=overrides)
 
 
 # What every run does: read the releases, cut them into segments (a bundle accounts for
@@ -258,6 +270,12 @@ def _validate_summarise(cfg: DictConfig) -> None:
             raise ConfigError(
                 f"summarise.by_target.{target} is missing: say how to make the {target!r} "
                 f"summary (method=translate with a {lang}->{target} model, or method=summarise)"
+            )
+        cap = choice.get("max_new_tokens", 512)
+        if isinstance(cap, bool) or not isinstance(cap, int) or not 1 <= cap <= 65536:
+            raise ConfigError(
+                f"summarise.by_target.{target}.max_new_tokens={choice.max_new_tokens!r}: "
+                "give a number of tokens from 1 to 65536"
             )
         if choice.method not in SUMMARY_METHODS:
             raise ConfigError(

@@ -57,6 +57,12 @@ class Segment:
     # output and its confidence, the flags that called for it, the second decoding, and
     # which output was kept ("first" or "repair").
     repair: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Per target, where the text came from: "mt" (the model, in this run), "memory" (the
+    # translation memory: the same model and settings earlier), "approved" (a reviewer's
+    # translation, pipeline/review.py) or "copied" (the source, not translated).
+    origin: dict[str, str] = field(default_factory=dict)
+    # Per approved target: who approved it, when, from which file, and what it replaced.
+    approval: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -75,6 +81,20 @@ class Bundle:
     summaries: dict[str, Summary] = field(default_factory=dict)
     models: dict[str, Any] = field(default_factory=dict)
     config_hash: str = ""
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Bundle:
+        """The bundle a `to_json()` dict (a bundle file) holds; fields a bundle from an
+        earlier version lacks get their defaults."""
+        return cls(
+            release=Release(**data["release"]),
+            segments=[Segment(**segment) for segment in data.get("segments") or []],
+            summaries={
+                lang: Summary(**summary) for lang, summary in (data.get("summaries") or {}).items()
+            },
+            models=dict(data.get("models") or {}),
+            config_hash=str(data.get("config_hash") or ""),
+        )
 
     def to_json(self) -> dict[str, Any]:
         return self.json_fields([asdict(s) for s in self.segments])

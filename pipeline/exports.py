@@ -144,23 +144,23 @@ def write_tmx(bundles: Iterable[Bundle], path: Path) -> None:
     props and one `<tuv>` per language present, the source first, then the targets sorted.
     """
     root = ET.Element("tmx", {"version": "1.4"})
-    ET.SubElement(
-        root,
-        "header",
-        {
-            "creationtool": "pressrelease-pipeline",
-            "creationtoolversion": _package_version(),
-            "segtype": "sentence",
-            "o-tmf": "pressrelease-pipeline-bundle",
-            "adminlang": "en",
-            "srclang": SOURCE_LANG,
-            "datatype": "plaintext",
-            "creationdate": time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),
-        },
-    )
+    ET.SubElement(root, "header", _tmx_header("pressrelease-pipeline-bundle"))
     body = ET.SubElement(root, "body")
     with open_atomic(path) as handle:
         _write_xml(handle, root, body, _translation_units(bundles))
+
+
+def _tmx_header(tmf: str) -> dict[str, str]:
+    return {
+        "creationtool": PACKAGE,
+        "creationtoolversion": _package_version(),
+        "segtype": "sentence",
+        "o-tmf": tmf,
+        "adminlang": "en",
+        "srclang": SOURCE_LANG,
+        "datatype": "plaintext",
+        "creationdate": time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),
+    }
 
 
 def _translation_units(bundles: Iterable[Bundle]) -> Iterator[ET.Element]:
@@ -174,10 +174,65 @@ def _translation_units(bundles: Iterable[Bundle]) -> Iterator[ET.Element]:
             ET.SubElement(tu, "prop", {"type": "x-kind"}).text = xml_text(str(segment["kind"]))
             ET.SubElement(tu, "prop", {"type": "x-release"}).text = xml_text(release_id)
             targets = sorted(set(texts) - {SOURCE_LANG})
+            origins = segment.get("origin") or {}
+            approvals = segment.get("approval") or {}
             for lang in [SOURCE_LANG, *targets] if SOURCE_LANG in texts else targets:
                 tuv = ET.SubElement(tu, "tuv", {f"{{{XML_NS}}}lang": lang})
+                approval = approvals.get(lang) or {}
+                if approval:  # who last changed this variant, and when (TMX 1.4b attributes)
+                    if approval.get("reviewer"):
+                        tuv.set("changeid", xml_text(str(approval["reviewer"])))
+                    tuv.set("changedate", tmx_date(str(approval.get("approved_at") or "")))
+                if lang in origins:
+                    ET.SubElement(tuv, "prop", {"type": "x-origin"}).text = origins[lang]
                 ET.SubElement(tuv, "seg").text = xml_text(texts[lang])
             yield tu
+
+
+def tmx_date(iso: str) -> str:
+    """An ISO 8601 time as TMX's `YYYYMMDDThhmmssZ` (UTC); now, if it does not parse."""
+    from datetime import datetime, timezone
+
+    try:
+        moment = datetime.fromisoformat(iso).astimezone(timezone.utc)
+    except ValueError:
+        moment = datetime.now(timezone.utc)
+    return moment.strftime("%Y%m%dT%H%M%SZ")
+
+
+def write_approved_tmx(approvals: Sequence[Any], path: Path) -> None:
+    """TMX 1.4b of approved translations (`pipeline.memory.Approval`), for other tools: one
+    `<tu>` per German text with one `<tuv>` per approved language, each with the reviewer as
+    `changeid`, the approval time as `changedate`, and props `x-origin` (approved),
+    `x-file` (the reviewed file), `x-replaced` (the text it replaced, when known),
+    `x-release` and `x-segment` (where it was reviewed)."""
+    by_source: dict[str, list[Any]] = {}
+    for approval in approvals:
+        by_source.setdefault(approval.source, []).append(approval)
+    root = ET.Element("tmx", {"version": "1.4"})
+    ET.SubElement(root, "header", _tmx_header("pressrelease-pipeline-approved"))
+    body = ET.SubElement(root, "body")
+
+    def units() -> Iterator[ET.Element]:
+        for source, items in by_source.items():
+            tu = ET.Element("tu")
+            tuv = ET.SubElement(tu, "tuv", {f"{{{XML_NS}}}lang": SOURCE_LANG})
+            ET.SubElement(tuv, "seg").text = xml_text(source)
+            for item in sorted(items, key=lambda a: a.lang):
+                tuv = ET.SubElement(tu, "tuv", {f"{{{XML_NS}}}lang": item.lang})
+                if item.reviewer:
+                    tuv.set("changeid", xml_text(item.reviewer))
+                tuv.set("changedate", tmx_date(item.approved_at))
+                props = {"x-origin": "approved", "x-file": item.file, "x-replaced": item.replaced,
+                         "x-release": item.release, "x-segment": item.segment}  # fmt: skip
+                for kind, value in props.items():
+                    if value is not None:
+                        ET.SubElement(tuv, "prop", {"type": kind}).text = xml_text(str(value))
+                ET.SubElement(tuv, "seg").text = xml_text(item.target)
+            yield tu
+
+    with open_atomic(path) as handle:
+        _write_xml(handle, root, body, units())
 
 
 # ------------------------------------------------------------------------------- XLIFF
@@ -232,14 +287,26 @@ def _units(bundle: Bundle, target: str, provenance: str) -> Iterator[ET.Element]
         # A copied segment's target is its source by definition (the pipeline stores the
         # same), so it is taken from the source even where no target text was stored.
         target_text = texts.get(target) if translated else source
-        if translated and target_text is not None:
+        if (
+            translated
+            and target_text is not None
+            and not (segment.get("approval") or {}).get(target)
+        ):
             ET.SubElement(notes, "note", {"category": "provenance"}).text = xml_text(provenance)
         elif not translated:
             ET.SubElement(
                 notes, "note", {"category": "provenance"}
             ).text = "copied from the source, not translated"
         attributes = {"state": "initial"}
-        if target_text is not None:
+        approval = (segment.get("approval") or {}).get(target)
+        if approval and target_text is not None:
+            # A reviewer's approved translation: final, and who approved it, in a note.
+            attributes = {"state": "final", "subState": "pipeline:approved"}
+            ET.SubElement(notes, "note", {"category": "approval"}).text = xml_text(
+                f"approved by {approval.get('reviewer') or 'unknown'} at "
+                f"{approval.get('approved_at')} (from {approval.get('file')})"
+            )
+        elif target_text is not None:
             # A custom subState (prefix:value) says how the initial target was made.
             attributes["subState"] = "pipeline:mt" if translated else "pipeline:copy"
         seg = ET.SubElement(unit, "segment", attributes)
@@ -267,6 +334,8 @@ def segments_schema(languages: list[str]) -> pa.Schema:
             pa.field("qa", pa.string()),  # JSON: its shape may still change, a column won't
             *(pa.field(f"confidence_{lang}", pa.float64()) for lang in languages[1:]),
             pa.field("terms", pa.string()),  # JSON, as qa
+            # mt | memory | approved | copied (segment.origin), null for a bundle without it
+            *(pa.field(f"origin_{lang}", pa.string()) for lang in languages[1:]),
         ]
     )
 
@@ -309,6 +378,8 @@ def _segment_rows(bundles: Iterable[Bundle], languages: list[str]) -> Iterator[d
             row.update({f"confidence_{lang}": confidence.get(lang) for lang in languages[1:]})
             terms = segment.get("terms")
             row["terms"] = _utf8(json.dumps(terms, ensure_ascii=False)) if terms else None
+            origin = segment.get("origin") or {}
+            row.update({f"origin_{lang}": origin.get(lang) for lang in languages[1:]})
             yield row
 
 
@@ -408,7 +479,8 @@ def write_datasets(bundles: Sequence[Bundle], folder: Path) -> None:
     end, translate, one text column per language (the source first, then every target
     found in the bundles, sorted; null where a segment lacks it), qa (the segment's qa
     dict as a JSON string, or null), confidence_<lang> per target (the model's score, null
-    where there is none) and terms (the glossary terms found, JSON, or null).
+    where there is none), terms (the glossary terms found, JSON, or null) and origin_<lang>
+    per target (mt, memory, approved or copied).
     summaries: release_id, lang, text, model, method.
     Both load with `datasets.load_dataset("parquet", data_files=...)`.
     """

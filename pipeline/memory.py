@@ -8,6 +8,15 @@ new model revision or another beam size simply misses and translates afresh.
 SQLite gives what an unattended nightly job needs: one file, transactions that a kill
 cannot leave half-written, WAL mode so readers never block the writer, and a busy timeout
 so two jobs sharing one memory wait for each other instead of failing.
+
+Besides machine output, the memory holds *approved* translations: a reviewer's corrections
+imported by `python -m pipeline.review import` (pipeline/review.py). They are keyed by the
+German source text and target language only, whatever the model settings, so an approved
+sentence is used wherever it appears again; machine output never replaces them, and
+nothing removes them but a newer approval of the same sentence.
+
+The file's schema has a version (`PRAGMA user_version`, `SCHEMA_VERSION`); an older file is
+upgraded in place when it is opened (`_migrate`), so existing memories keep working.
 """
 
 from __future__ import annotations
@@ -18,11 +27,14 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pipeline.errors import TranslationMemoryError
 
+# 0: contexts and translations (before scores); 1: translations.score; 2: approved.
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS contexts (
     context TEXT PRIMARY KEY,   -- sha256 of settings, below
@@ -33,11 +45,51 @@ CREATE TABLE IF NOT EXISTS translations (
     source TEXT NOT NULL,
     target TEXT NOT NULL,
     created REAL NOT NULL,
-    score REAL,                 -- the model's score of target (Hypothesis.score); NULL: none
+    score REAL,                 -- the model's score of target (Hypothesis.score), NULL: none
     PRIMARY KEY (context, source)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS approved (
+    lang TEXT NOT NULL,         -- target language
+    source TEXT NOT NULL,       -- the German source text, stripped, as the model would read it
+    target TEXT NOT NULL,       -- the approved translation
+    reviewer TEXT,              -- who approved it (the file's creator, or --reviewer)
+    approved_at TEXT NOT NULL,  -- when (ISO 8601, UTC): the file's date, or the import's
+    file TEXT NOT NULL,         -- the file it was imported from
+    replaced TEXT,              -- the translation it replaced (machine output), if known
+    release TEXT,               -- where the reviewer saw it (release id, segment id), if known
+    segment TEXT,
+    imported REAL NOT NULL,     -- when it was imported (Unix time)
+    PRIMARY KEY (lang, source)
+) WITHOUT ROWID;
 """
+APPROVED_COLUMNS = (
+    "lang, source, target, reviewer, approved_at, file, replaced, release, segment, imported"
+)
 _CHUNK = 500  # well under SQLite's limit on bound variables per statement
+
+
+@dataclass(frozen=True)
+class Approval:
+    """A reviewer's translation of one German text into one language (table `approved`)."""
+
+    lang: str
+    source: str
+    target: str
+    reviewer: str | None
+    approved_at: str
+    file: str
+    replaced: str | None = None
+    release: str | None = None
+    segment: str | None = None
+
+    def provenance(self) -> dict[str, str | None]:
+        """What a bundle records about it (`segment.approval.<lang>`)."""
+        return {
+            "reviewer": self.reviewer,
+            "approved_at": self.approved_at,
+            "file": self.file,
+            "replaced": self.replaced,
+        }
 
 
 def context_key(settings: Mapping[str, Any]) -> str:
@@ -58,8 +110,7 @@ class TranslationMemory:
             self._db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints, never torn
-            self._db.executescript(SCHEMA)
-            self._add_score_column()
+            self._migrate()
             # A memory that cannot take a write, or whose tables are not this schema, is
             # refused now, not after the first batch.
             self._db.execute("BEGIN IMMEDIATE")
@@ -76,16 +127,36 @@ class TranslationMemory:
                 "translate.memory=null to run without one"
             ) from err
 
-    def _add_score_column(self) -> None:
-        """A memory written before scores existed gets the column (its rows: NULL). Two
-        jobs opening the same old file may both try: the second finds it there."""
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(translations)")}
-        if "score" not in columns:
-            try:
+    def _migrate(self) -> None:
+        """Bring the file to `SCHEMA_VERSION`, in one transaction (two jobs opening the
+        same old file: the second waits, then finds it done). A file from a newer version
+        of the pipeline is refused rather than written in a shape it does not know."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise sqlite3.DatabaseError(
+                    f"schema version {version} is newer than this pipeline's "
+                    f"({SCHEMA_VERSION}); update the pipeline"
+                )
+            for statement in SCHEMA.split(";"):  # (no ";" in its comments)
+                if statement.strip():
+                    self._db.execute(statement)
+            # Version 0 (a memory written before scores): the column, its old rows NULL.
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(translations)")}
+            if "score" not in columns:
                 self._db.execute("ALTER TABLE translations ADD COLUMN score REAL")
-            except sqlite3.OperationalError as err:
-                if "duplicate column" not in str(err):
-                    raise
+            if version != SCHEMA_VERSION:
+                self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self._db.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+            raise
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
     def lookup(
         self,
@@ -151,6 +222,74 @@ class TranslationMemory:
                 f"translate.memory={self.path}: cannot write ({err}); free space there or "
                 "point translate.memory at another file, then re-run (finished batches are kept)"
             ) from err
+
+    # --- approved translations ------------------------------------------------------------
+
+    def approvals(self, lang: str | None = None) -> dict[tuple[str, str], Approval]:
+        """Every approved translation (of `lang` only, when given): (lang, source) -> it."""
+        sql = f"SELECT {APPROVED_COLUMNS} FROM approved"
+        rows = self._query(sql + " WHERE lang = ?", [lang]) if lang else self._query(sql, [])
+        return {(row[0], row[1]): Approval(*row[:9]) for row in rows}
+
+    def approve(self, approvals: Iterable[Approval]) -> dict[str, int]:
+        """Store approved translations, all or nothing (one transaction). One whose text
+        is already approved is unchanged (importing a file twice changes nothing); one that
+        differs replaces the earlier approval. Returns counts: added, changed, unchanged."""
+        counts = {"added": 0, "changed": 0, "unchanged": 0}
+        now = time.time()
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for item in approvals:
+                    row = self._db.execute(
+                        "SELECT target FROM approved WHERE lang = ? AND source = ?",
+                        (item.lang, item.source),
+                    ).fetchone()
+                    if row is not None and row[0] == item.target:
+                        counts["unchanged"] += 1
+                        continue
+                    counts["changed" if row else "added"] += 1
+                    replaced = item.replaced if item.replaced is not None else (row or [None])[0]
+                    self._db.execute(
+                        f"INSERT OR REPLACE INTO approved ({APPROVED_COLUMNS}) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (item.lang, item.source, item.target, item.reviewer, item.approved_at,
+                         item.file, replaced, item.release, item.segment, now),
+                    )  # fmt: skip
+                self._db.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as err:
+            raise TranslationMemoryError(
+                f"translation memory {self.path}: cannot store the approved translations "
+                f"({err}); nothing was imported. Free space there or check its permissions, "
+                "then import again"
+            ) from err
+        return counts
+
+    def backup(self, destination: str | Path) -> Path:
+        """A consistent copy of the whole memory (SQLite's online backup: safe while a run
+        writes), written beside `destination` and renamed there when complete."""
+        destination = Path(destination).expanduser()
+        partial = destination.with_name(f".{destination.name}.tmp")
+        try:
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            partial.unlink(missing_ok=True)
+            copy = sqlite3.connect(partial)
+            try:
+                self._db.backup(copy)
+            finally:
+                copy.close()
+            partial.replace(destination)
+        except (sqlite3.Error, OSError) as err:
+            partial.unlink(missing_ok=True)
+            raise TranslationMemoryError(
+                f"cannot back up {self.path} to {destination} ({err}); choose a writable "
+                "place with free space"
+            ) from err
+        return destination
 
     def __len__(self) -> int:
         return int(self._query("SELECT count(*) FROM translations", [])[0][0])

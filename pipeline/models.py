@@ -165,15 +165,10 @@ def resolve_models(cfg: DictConfig, stages: list[str]) -> dict[str, ModelRef]:
 def prefetch(overrides: list[str]) -> list[ModelRef]:
     """Download (or build, or check) every model the config with `overrides` needs, and
     prepare it for its engine (converted, for CTranslate2)."""
-    from hydra import compose, initialize_config_dir
-
-    from pipeline.config import ALL_STAGES, register_configs, validate
+    from pipeline.config import ALL_STAGES, load_config, validate
     from pipeline.context import engine_spec
 
-    register_configs()
-    configs = Path(__file__).resolve().parent.parent / "configs"
-    with initialize_config_dir(config_dir=str(configs), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=overrides)
+    cfg = load_config(overrides)
     validate(cfg)  # the same checks as a run: a config a run refuses is not prefetched
     refs = model_refs(cfg, list(ALL_STAGES))
     fetched: list[ModelRef] = []

@@ -60,6 +60,8 @@ class RunReport:
     qa: dict[str, dict[str, int]] = field(default_factory=dict)  # lang -> flag -> segments
     metrics: dict[str, Any] = field(default_factory=dict)  # evaluate stage, if references
     warnings: dict[str, list[str]] = field(default_factory=dict)  # release id -> warnings
+    # Releases re-bundled only to take approved translations (pipeline/review.py).
+    refreshed: set[str] = field(default_factory=set)
 
     events: EventLog | None = None
 

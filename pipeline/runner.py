@@ -52,6 +52,7 @@ from pipeline.executors import Executor, make_executor
 from pipeline.io import write_json
 from pipeline.memory import TranslationMemory
 from pipeline.models import ModelRef, resolve_models
+from pipeline.review import needs_refresh, refresh_bundles
 from pipeline.runlog import (
     EVENTS_FILE,
     LOG_FILE,
@@ -82,6 +83,9 @@ class Stage:
     module: str
     needs_bundles: bool = True  # skipped when no release is left to work on
     runs_with: str | None = None  # runs whenever this other stage runs
+    # Also gets the bundles that only needed approved translations put in (finished
+    # bundles read back from output.dir; the stages before it have nothing to do there).
+    takes_refreshed: bool = False
 
     def runs(self, stages: list[str], bundles: list[Bundle]) -> bool:
         return (self.runs_with or self.name) in stages and (bool(bundles) or not self.needs_bundles)
@@ -94,7 +98,7 @@ STAGES = (
     Stage("translate", "pipeline.stages.translate"),
     Stage("qa", "pipeline.qa", runs_with="translate"),
     Stage("summarise", "pipeline.stages.summarise"),
-    Stage("bundle", "pipeline.stages.bundle", needs_bundles=False),
+    Stage("bundle", "pipeline.stages.bundle", needs_bundles=False, takes_refreshed=True),
     Stage("evaluate", "pipeline.stages.evaluate", needs_bundles=False),
 )
 
@@ -222,19 +226,33 @@ def _stages(ctx: RunContext) -> int:
     stages = effective_stages(cfg)
     report.event("run-started", corpus=str(Path(cfg.corpus.dir).resolve()),
                  config_hash=ctx.config_hash)  # fmt: skip
+    # Reviewers' approved translations (pipeline/review.py): a release whose bundle is up to
+    # date but lacks one is refreshed, not redone.
+    approvals = ctx.memory.approvals() if ctx.memory is not None else {}
+    bundles: list[Bundle] = []
+    stale: list[dict[str, Any]] = []
     with report.timed("ingest"):
         from pipeline.stages import ingest
 
-        releases = [
-            release
-            for release in ingest.run(ctx)
-            if cfg.force or not _up_to_date(release, ctx.config_hash, output_dir, report)
-        ]
-        bundles = [Bundle(release=release, config_hash=ctx.config_hash) for release in releases]
+        for release in ingest.run(ctx):
+            stored = None if cfg.force else _up_to_date(release, ctx.config_hash, output_dir)
+            if stored is None:
+                bundles.append(Bundle(release=release, config_hash=ctx.config_hash))
+            elif needs_refresh(stored, approvals):
+                stale.append(stored)
+                report.refreshed.add(release.id)
+            else:
+                _skipped(release, output_dir, report)
+        refreshed = refresh_bundles(stale, approvals, cfg)
     if report.skipped:
         log.info("%d releases unchanged since their bundles; skipped (force=true redoes them)",
                  len(report.skipped))  # fmt: skip
+    if refreshed:
+        log.info("%d releases gained approved translations; re-bundled without the models",
+                 len(refreshed))  # fmt: skip
     for stage in STAGES:
+        if stage.takes_refreshed:
+            bundles, refreshed = [*bundles, *refreshed], []
         if stage.runs(stages, bundles):
             with report.timed(stage.name):
                 bundles = importlib.import_module(stage.module).run(bundles, ctx)
@@ -275,21 +293,24 @@ def _remove_leftovers(output_dir: Path) -> None:
             leftover.unlink(missing_ok=True)
 
 
-def _up_to_date(release: Any, chash: str, output_dir: Path, report: RunReport) -> bool:
-    """Whether `release`'s bundle was made from these bytes with this config hash (then the
-    release is recorded as skipped)."""
+def _up_to_date(release: Any, chash: str, output_dir: Path) -> dict[str, Any] | None:
+    """`release`'s bundle (segments left on disk) if it was made from these bytes with this
+    config hash; else None."""
     path = output_dir / "bundles" / f"{release.id}.json"
     try:
         bundle = read_bundle(path)  # the segments stay on disk
         unchanged = bundle["release"]["sha256"] == release.sha256 and bundle["config_hash"] == chash
     except (OSError, ValueError, KeyError, TypeError):
-        return False  # no bundle (or an unreadable one): make it
-    if unchanged:
-        entry = {"id": release.id, "path": release.path, "reason": "unchanged",
-                 "bundle": str(path.relative_to(output_dir))}  # fmt: skip
-        report.skipped.append(entry)
-        report.event("skipped", **entry)
-    return unchanged
+        return None  # no bundle (or an unreadable one): make it
+    return bundle if unchanged else None
+
+
+def _skipped(release: Any, output_dir: Path, report: RunReport) -> None:
+    path = output_dir / "bundles" / f"{release.id}.json"
+    entry = {"id": release.id, "path": release.path, "reason": "unchanged",
+             "bundle": str(path.relative_to(output_dir))}  # fmt: skip
+    report.skipped.append(entry)
+    report.event("skipped", **entry)
 
 
 def _versions() -> dict[str, str]:

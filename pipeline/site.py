@@ -83,6 +83,10 @@ tr:target > td { outline: 2px solid #0645ad; outline-offset: -2px; }
 .badge.repair { background: #dfe6f5; color: #23345c; cursor: help; }
 details.repair { margin-top: 0.3rem; color: var(--muted); font-size: 0.85em; }
 details.repair summary { cursor: pointer; }
+td.approved { box-shadow: inset 3px 0 0 #2e7d32; }
+.badge.approved { background: #e3f1e4; color: #1b4d1f; cursor: help; }
+details.approved { margin-top: 0.3rem; color: var(--muted); font-size: 0.85em; }
+details.approved summary { cursor: pointer; }
 /* Confidence: a quiet bar, fuller for a surer translation (bucket 5: surest). */
 .conf { display: inline-block; width: 1.6rem; height: 0.35rem; margin: 0 0.35rem 0 0;
   background: #e4e4e4; vertical-align: 0.15em; cursor: help; }
@@ -178,6 +182,7 @@ class _Facts:
     texts: Counter[str] = field(default_factory=Counter)  # lang -> segments with a text
     flagged: Counter[str] = field(default_factory=Counter)  # lang -> segments with flags
     scored: int = 0  # segments with a confidence in some target
+    approved: int = 0  # segments with a reviewer's approved translation in some target
     codes: dict[str, Counter[str]] = field(default_factory=dict)  # lang -> code -> flags
 
     @property
@@ -193,6 +198,8 @@ def _facts(bundle: dict[str, Any]) -> _Facts:
         facts.texts.update((segment.get("text") or {}).keys())
         if any(v is not None for v in (segment.get("confidence") or {}).values()):
             facts.scored += 1
+        if segment.get("approval"):
+            facts.approved += 1
         for lang, flags in (segment.get("qa") or {}).items():
             if flags:
                 facts.flagged[lang] += 1
@@ -283,11 +290,13 @@ def _confidence_page(bundle: dict[str, Any], facts: _Facts) -> Iterator[str]:
         confidence = segment.get("confidence") or {}
         repair = segment.get("repair") or {}
         terms = segment.get("terms") or {}
+        approval = segment.get("approval") or {}
         link = f"{page}#{anchors[position]}"
         cells = [f'<td class="num"><a href="{_e(link)}">{position + 1}</a></td>',
                  f'<td class="kind">{_e(segment.get("kind", ""))}</td>']  # fmt: skip
         cells += [_text_cell(lang, texts.get(lang), qa.get(lang) or [], False,
-                             terms.get(lang) or [], confidence.get(lang), repair.get(lang))
+                             terms.get(lang) or [], confidence.get(lang), repair.get(lang),
+                             approval.get(lang))
                   for lang in langs]  # fmt: skip
         yield f"<tr>{''.join(cells)}</tr>\n"
     yield "</tbody>\n</table>\n</body>\n</html>\n"
@@ -366,6 +375,7 @@ def _segment_table(
         terms = segment.get("terms") or {}
         confidence = segment.get("confidence") or {}
         repair = segment.get("repair") or {}
+        approval = segment.get("approval") or {}
         for lang in langs:
             cells.append(
                 _text_cell(
@@ -376,6 +386,7 @@ def _segment_table(
                     terms.get(lang) or [],
                     confidence.get(lang),
                     repair.get(lang),
+                    approval.get(lang),
                 )
             )
         separator = "\n" if number > 1 else ""
@@ -393,14 +404,23 @@ def _text_cell(
     terms: Sequence[dict[str, Any]] = (),
     confidence: float | None = None,
     repair: dict[str, Any] | None = None,
+    approval: dict[str, Any] | None = None,
 ) -> str:
     classes = ["text"]
     badges = ""
+    after = ""
+    if approval:  # a reviewer's text: the model's confidence and repair were not about it
+        classes.append("approved")
+        why = (f"approved by {approval.get('reviewer') or 'unknown'} at "
+               f"{approval.get('approved_at', '')} (from {approval.get('file', '')})")  # fmt: skip
+        badges += f'<span class="badge approved" title="{_e(why)}">approved</span>'
+        if approval.get("replaced") is not None:
+            after = (f'<details class="approved"><summary>machine output</summary>'
+                     f"{_e(approval['replaced'])}</details>")  # fmt: skip
     if isinstance(confidence, int | float):
         bucket = _confidence_bucket(float(confidence))
         why = f"model confidence {confidence:.2f} (mean log-probability per token; 0 is sure)"
         badges += f'<span class="conf c{bucket}" title="{_e(why)}"></span>'
-    after = ""
     if repair and repair.get("kept") == "repair":
         reasons = ", ".join(str(code) for code in repair.get("reasons") or [])
         why = f"decoded again ({repair.get('method', '')}) for: {reasons}"
@@ -460,13 +480,14 @@ def _index_page(
 
     heads = "".join(f'<th scope="col">QA {_e(_lang_name(lang))}</th>' for lang in targets)
     cols = '<col class="id"><col class="file"><col class="status"><col class="count">'
+    cols += '<col class="count">'  # approved
     cols += '<col class="count">' * len(targets) + "<col>"
     rows = [
         _index_row(bundle, fact, targets, str(bundle["release"]["id"]) in skipped)
         for bundle, fact in zip(bundles, facts, strict=True)
     ]
     if not rows:
-        rows = [f'<tr><td colspan="{5 + len(targets)}" class="empty">No releases.</td></tr>']
+        rows = [f'<tr><td colspan="{6 + len(targets)}" class="empty">No releases.</td></tr>']
     parts = [
         _head("Review: releases"),
         "<h1>Releases</h1>",
@@ -474,7 +495,9 @@ def _index_page(
         '<table class="releases">',
         f"<colgroup>{cols}</colgroup>",
         '<thead><tr><th scope="col">Release</th><th scope="col">Source file</th>'
-        f'<th scope="col">Status</th><th scope="col">Segments</th>{heads}'
+        f'<th scope="col">Status</th><th scope="col">Segments</th>'
+        f'<th scope="col" title="segments with a reviewer\'s approved translation">Approved'
+        f"</th>{heads}"
         '<th scope="col">Summary</th></tr></thead>',
         "<tbody>",
         *rows,
@@ -501,6 +524,7 @@ def _index_row(bundle: dict[str, Any], facts: _Facts, targets: list[str], unchan
         f"<td>{_e(release.get('path', ''))}</td>",
         f"<td>{_e(status)}</td>",
         f'<td class="count">{facts.segments}</td>',
+        f'<td class="count">{facts.approved}</td>',
     ]
     for lang in targets:
         flagged, codes = facts.flagged.get(lang, 0), facts.codes.get(lang, Counter())

@@ -95,6 +95,7 @@ def test_typo_in_an_override_fails_at_compose_time() -> None:
         (["targets=[en,en]"], "twice"),
         (["targets=[ru]"], "summarise.lang"),
         (["summarise.by_target.ru.method=paraphrase"], "method"),
+        (["summarise.by_target.ru.max_new_tokens=0"], "by_target.ru.max_new_tokens"),
         (["translate.dtype=int3"], "dtype"),
         (["segment.translate_boilerplate=some"], "segment.translate_boilerplate"),
         (["output.formats=[site,pdf]"], "output.formats"),

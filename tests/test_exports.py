@@ -337,6 +337,10 @@ def expected_segment_rows(bundles: list[dict[str, Any]]) -> list[dict[str, Any]]
                     "terms": json.dumps(segment["terms"], ensure_ascii=False)
                     if segment.get("terms")
                     else None,
+                    **{
+                        f"origin_{lang}": (segment.get("origin") or {}).get(lang)
+                        for lang in ("en", "ru")
+                    },
                 }
             )
     return rows
@@ -366,6 +370,8 @@ SEGMENT_COLUMNS = [
     "confidence_en",
     "confidence_ru",
     "terms",
+    "origin_en",
+    "origin_ru",
 ]
 SUMMARY_COLUMNS = ["release_id", "lang", "text", "model", "method"]
 

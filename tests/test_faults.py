@@ -28,7 +28,7 @@ import pytest
 from pipeline.errors import EXIT_CANNOT_RUN, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM
 from pipeline.runner import EVENTS_FILE, LOCK_FILE
 from tests.conftest import CORPUS, ROOT
-from tests.test_e2e import load_bundles
+from tests.test_e2e import as_made_by_the_model, load_bundles
 
 pytestmark = pytest.mark.filterwarnings("ignore:Recommended. pip install sacremoses")
 
@@ -89,7 +89,9 @@ def assert_lock_is_free(output: Path) -> None:
 
 
 def assert_complete_run(output: Path, reference: Path) -> None:
-    assert load_bundles(output) == load_bundles(reference)
+    assert as_made_by_the_model(load_bundles(output)) == as_made_by_the_model(
+        load_bundles(reference)
+    )
     assert not temporary_files(output), temporary_files(output)
     assert_every_file_is_complete(output)
     manifest = json.loads((output / "manifest.json").read_text(encoding="utf-8"))

@@ -338,9 +338,10 @@ def test_index_links_every_release_and_lists_failures(site: Path) -> None:
     assert hostile[1] == f"corpus/{IMG}.txt"
     assert hostile[2] == "translated"
     assert hostile[3] == "7"
-    assert (hostile[4], hostile[5]) == ("1", "1")  # segments flagged in en, in ru
+    assert hostile[4] == "0"  # approved segments
+    assert (hostile[5], hostile[6]) == ("1", "1")  # segments flagged in en, in ru
     assert plain[2] == "segmented only"
-    assert "Sales rose." in hostile[6]
+    assert "Sales rose." in hostile[7]
     qa_titles = [attrs.get("title", "") for attrs, _ in releases[0]["cells"]]
     assert "length_ratio: 1, missing_number: 1" in qa_titles
     # The failed release, and the skipped one that has no bundle, with their reasons.

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from omegaconf import DictConfig
+
 from pipeline.data import Bundle, Release, Segment, Summary
+from pipeline.models import ModelRef
+from pipeline.runlog import RunReport
 from pipeline.stages.summarise import (
     Summariser,
     SummaryDecoding,
@@ -137,3 +145,39 @@ def test_a_release_the_model_fails_on_fails_alone() -> None:
     summaries, failures = summariser.summarise_all(releases)
     assert set(failures) == {1} and "cannot summarise" in failures[1]
     assert summaries[0] == "Erster Text hier." and summaries[2] == "Dritter Text hier."
+
+
+def test_a_summary_translation_is_capped_as_a_summary_not_as_a_sentence(
+    monkeypatch: pytest.MonkeyPatch, smoke_config: DictConfig
+) -> None:
+    """translate.max_new_tokens caps one sentence; a summary's translation has its own cap
+    (summarise.by_target.<lang>.max_new_tokens), and translate.max_length_factor applies."""
+    from pipeline.stages import summarise as stage
+
+    cfg = smoke_config.copy()
+    cfg.translate.max_new_tokens = 4
+    cfg.translate.max_length_factor = 1.5
+    cfg.summarise.by_target.ru.max_new_tokens = 300
+    engine = EchoEngine(prefix="RU:")
+    decodings: list[Decoding] = []
+
+    def fake_translator(ctx, model, decoding, *args, **kwargs):  # type: ignore[no-untyped-def]
+        decodings.append(decoding)
+        return Translator(engine, decoding)  # type: ignore[arg-type]
+
+    def english_summary(bundles, lang, model, ctx):  # type: ignore[no-untyped-def]
+        summarise_bundles(bundles, lang, Summariser(FirstWordsEngine(), SummaryDecoding()), "m")
+        return {}
+
+    monkeypatch.setattr(stage, "translator_for", fake_translator)
+    monkeypatch.setattr(stage, "_summarise_in", english_summary)
+    ref = ModelRef("m-ru", Path("m-ru"), "r")
+    models = {"summarise.ru": ref, "summarise.en": ref}
+    ctx = SimpleNamespace(cfg=cfg, report=RunReport(), models=models)
+    [bundle] = stage.run([_bundle()], ctx)  # type: ignore[arg-type]
+    assert bundle.summaries["ru"].text == "RU:Title Text here."
+    [decoding] = decodings
+    assert decoding.max_new_tokens == 300
+    assert decoding.max_length_factor == 1.5
+    # "Title Text here." is 4 tokens to the echo engine: 1.5x that, not the sentence cap of 4.
+    assert engine.kwargs[0]["max_new_tokens"] == 6

@@ -385,7 +385,11 @@ def summarise_per_release(run_dir: Path, out: Path, args: argparse.Namespace) ->
     summaries = [summariser.summarise(texts) for texts in releases]
     translator = Translator(
         spec.load(resolve_model(translation["model"], args.cache)),
-        Decoding(translation["num_beams"], translation["max_new_tokens"]),
+        Decoding(
+            translation["num_beams"],
+            translation["max_new_tokens"],
+            max_length_factor=translation.get("max_length_factor"),
+        ),
     )
     translated = [translator.translate([text])[0] for text in summaries]
     write_json(out / "per-release.json", {

@@ -317,7 +317,8 @@ def run(bundles: list[Bundle], ctx: RunContext) -> list[Bundle]:
     own outputs cannot be written fails alone. Returns the bundles written."""
     report = ctx.report
     for bundle in bundles:
-        bundle.models = report.models
+        if bundle.release.id not in report.refreshed:  # those keep the models that made them
+            bundle.models = report.models
     written = report.each(
         "bundle", progress(bundles, "bundle"), lambda bundle: _write(bundle, ctx.output_dir, report)
     )
@@ -351,6 +352,8 @@ def _write(bundle: Bundle, output_dir: Path, report: RunReport) -> None:
         entry["duplicate_of"] = report.duplicates[bundle.release.id]
     if bundle.release.id in report.warnings:
         entry["warnings"] = report.warnings[bundle.release.id]
+    if bundle.release.id in report.refreshed:
+        entry["refreshed"] = "approved translations put in; nothing translated again"
     report.done.append(entry)
     report.event("done", **entry)
 

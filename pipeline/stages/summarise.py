@@ -44,6 +44,10 @@ class SummaryTargetConfig:
     method: str = "translate"  # translate the `lang` summary, or summarise that translation
     model: str = MISSING
     target_token: str | None = None
+    # method=translate: the output cap of a summary's translation, in its own right
+    # (translate.max_new_tokens caps one sentence; a summary is several), further capped
+    # by translate.max_length_factor times the summary's length when that is set.
+    max_new_tokens: int = 512
 
 
 @dataclass
@@ -350,7 +354,11 @@ def run(bundles: list[Bundle], ctx: RunContext) -> list[Bundle]:
         if choice.method == "summarise":
             failures = _summarise_in(bundles, target, model, ctx)
         else:
-            decoding = Decoding(ctx.cfg.translate.num_beams, ctx.cfg.translate.max_new_tokens)
+            decoding = Decoding(
+                ctx.cfg.translate.num_beams,
+                choice.max_new_tokens,
+                max_length_factor=ctx.cfg.translate.max_length_factor,
+            )
             label = f"summary {lang}->{target}"
             translator = translator_for(
                 ctx, model, decoding, choice.target_token, label, use_memory=False

@@ -22,7 +22,7 @@ import json
 import logging
 import math
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -31,9 +31,10 @@ from tqdm import tqdm
 from pipeline.data import CONTROL_CHARS, SOURCE_LANG, Bundle
 from pipeline.engines import Engine, EngineSpec, Hypothesis
 from pipeline.errors import is_run_fault
-from pipeline.memory import TranslationMemory
+from pipeline.memory import Approval, TranslationMemory
 from pipeline.qa import QAConfig
 from pipeline.repair import Judge, repair_bundles
+from pipeline.review import apply_approval, approval_key
 from pipeline.terms import Glossary, glossary_for, unmask
 from pipeline.textsplit import MAX_FITTING_CHARS, split_to_fit
 
@@ -216,6 +217,7 @@ class Translator:
         self.scores: dict[str, float | None] = {}
         self.segments_sent = 0  # pieces handed to the model, for the manifest
         self.memory_hits = 0  # unique texts taken from the translation memory
+        self.from_memory: set[str] = set()  # those texts (stripped): origin "memory"
         self.oom_retries = 0
 
     @property
@@ -269,6 +271,7 @@ class Translator:
             return {}
         found = self.memory.lookup(self.memory_settings, texts, self.scores)
         self.memory_hits += len(found)
+        self.from_memory.update(found)
         if found:
             log.info("%s: %d of %d texts from the translation memory", self.label,
                      len(found), len(texts))  # fmt: skip
@@ -501,14 +504,27 @@ def translate_bundles(
     translator: Translator,
     glossary: Glossary | None = None,
     sent: dict[int, str] | None = None,
+    approved: Mapping[str, Approval] | None = None,
 ) -> dict[str, str]:
-    """Fill `segment.text[lang]` for every segment of every bundle, do-not-translate terms
-    masked and restored and every glossary term found recorded in `segment.terms[lang]`.
-    Returns the releases with a segment the model failed on: release id -> reason (their
-    texts are incomplete). `sent`, when given, gets the text sent for each segment (by
-    id())."""
+    """Fill `segment.text[lang]` and `segment.origin[lang]` for every segment of every
+    bundle: a reviewer's approved translation of its source where `approved` (source text
+    -> approval, pipeline/review.py) has one, else the model's (or the memory's), with
+    do-not-translate terms masked and restored and every glossary term found recorded in
+    `segment.terms[lang]`. Returns the releases with a segment the model failed on:
+    release id -> reason (their texts are incomplete). `sent`, when given, gets the text
+    sent for each segment (by id())."""
     segments = [segment for bundle in bundles for segment in bundle.segments]
-    todo = [segment for segment in segments if segment.translate]
+    todo = []
+    for segment in segments:
+        approval = (
+            (approved or {}).get(approval_key(segment.text[SOURCE_LANG]))
+            if segment.translate
+            else None
+        )
+        if approval is not None:
+            apply_approval(segment, lang, approval, glossary)
+        elif segment.translate:
+            todo.append(segment)
     sources = [model_text(segment.text[SOURCE_LANG]) for segment in todo]
     masked = [glossary.mask(source, lang) for source in sources] if glossary else None
     texts = [text for text, _ in masked] if masked else sources
@@ -519,6 +535,7 @@ def translate_bundles(
         if masked:
             output, _ = unmask(output, masked[index][1])
         segment.text[lang] = output
+        segment.origin[lang] = "memory" if texts[index].strip() in translator.from_memory else "mt"
         if texts[index].strip() in translator.scores:
             segment.confidence[lang] = translator.scores[texts[index].strip()]
         if glossary:
@@ -528,6 +545,7 @@ def translate_bundles(
     for segment in segments:
         if not segment.translate:
             segment.text[lang] = segment.text[SOURCE_LANG]
+            segment.origin[lang] = "copied"
     failed = {id(segment): translator.failed[text.strip()]
               for segment, text in zip(todo, texts, strict=True)
               if text.strip() in translator.failed}  # fmt: skip
@@ -563,7 +581,8 @@ def run(bundles: list[Bundle], ctx: RunContext) -> list[Bundle]:
         target_token = settings.target_tokens.get(lang)
         translator = translator_for(ctx, model, decoding, target_token, f"translate de->{lang}")
         sent: dict[int, str] = {}
-        failures = translate_bundles(bundles, lang, translator, glossary, sent)
+        approved = approved_translations(ctx, lang)
+        failures = translate_bundles(bundles, lang, translator, glossary, sent, approved)
         bundles = ctx.report.drop_failed(bundles, failures, f"translate ({lang})")
         repairs: dict[str, Any] = {"attempted": 0, "kept": 0, "by_flag": {}}
         if qa.repair:
@@ -580,6 +599,11 @@ def run(bundles: list[Bundle], ctx: RunContext) -> list[Bundle]:
         ctx.report.translation[f"translate.{lang}"] = {
             "segments_sent": translator.segments_sent,
             "memory_hits": translator.memory_hits,
+            "approved": sum(
+                segment.origin.get(lang) == "approved"
+                for bundle in bundles
+                for segment in bundle.segments
+            ),
             "model_loaded": translator.loaded_engine is not None,
             "out_of_memory_retries": translator.oom_retries,
             "confidence": confidence_summary(
@@ -589,6 +613,14 @@ def run(bundles: list[Bundle], ctx: RunContext) -> list[Bundle]:
         }
         del translator  # one translation model in memory at a time
     return bundles
+
+
+def approved_translations(ctx: RunContext, lang: str) -> dict[str, Approval]:
+    """The reviewers' approved translations into `lang` (source text -> approval), from
+    the translation memory; none without one."""
+    if ctx.memory is None:
+        return {}
+    return {source: approval for (_, source), approval in ctx.memory.approvals(lang).items()}
 
 
 def repair_decoding(decoding: Decoding, qa: QAConfig) -> Decoding:
