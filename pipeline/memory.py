@@ -26,7 +26,7 @@ import hashlib
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,8 +131,7 @@ class TranslationMemory:
         """Bring the file to `SCHEMA_VERSION`, in one transaction (two jobs opening the
         same old file: the second waits, then finds it done). A file from a newer version
         of the pipeline is refused rather than written in a shape it does not know."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction():
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise sqlite3.DatabaseError(
@@ -148,6 +147,15 @@ class TranslationMemory:
                 self._db.execute("ALTER TABLE translations ADD COLUMN score REAL")
             if version != SCHEMA_VERSION:
                 self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE (the write lock, waiting up to the busy timeout) ... COMMIT; on
+        any error, ROLLBACK. SQLite rolls back by itself on some errors (a full disk); then
+        there is nothing to roll back, and the error to report is the first one."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
             self._db.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
@@ -199,8 +207,7 @@ class TranslationMemory:
         if not rows:
             return
         try:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
+            with self._transaction():
                 self._db.execute(
                     "INSERT OR IGNORE INTO contexts VALUES (?, ?)",
                     (context, json.dumps(dict(settings), sort_keys=True, ensure_ascii=False)),
@@ -210,13 +217,6 @@ class TranslationMemory:
                     "score) VALUES (?, ?, ?, ?, ?)",
                     rows,
                 )
-                self._db.execute("COMMIT")
-            except BaseException:
-                # SQLite rolls back by itself on some errors (a full disk); then there is
-                # nothing to roll back, and the error to report is the first one.
-                with contextlib.suppress(sqlite3.Error):
-                    self._db.execute("ROLLBACK")
-                raise
         except sqlite3.Error as err:
             raise TranslationMemoryError(
                 f"translate.memory={self.path}: cannot write ({err}); free space there or "
@@ -238,8 +238,7 @@ class TranslationMemory:
         counts = {"added": 0, "changed": 0, "unchanged": 0}
         now = time.time()
         try:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
+            with self._transaction():
                 for item in approvals:
                     row = self._db.execute(
                         "SELECT target FROM approved WHERE lang = ? AND source = ?",
@@ -256,11 +255,6 @@ class TranslationMemory:
                         (item.lang, item.source, item.target, item.reviewer, item.approved_at,
                          item.file, replaced, item.release, item.segment, now),
                     )  # fmt: skip
-                self._db.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(sqlite3.Error):
-                    self._db.execute("ROLLBACK")
-                raise
         except sqlite3.Error as err:
             raise TranslationMemoryError(
                 f"translation memory {self.path}: cannot store the approved translations "

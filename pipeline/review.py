@@ -309,7 +309,11 @@ def _read_xliff(root: Any, info: FileInfo, run: RunBundles) -> tuple[list[Approv
                 )
                 continue
             targets = [p.find(f"{q}target") for p in parts]
-            if any(t is None for t in targets if t is not None) or all(t is None for t in targets):
+            # A <segment> without a target: part of the unit is not translated, so the
+            # unit is not a correction (an <ignorable> without one keeps its source).
+            if any(
+                t is None for p, t in zip(parts, targets, strict=True) if _local(p.tag) == "segment"
+            ):
                 untouched += 1
                 continue
             target = "".join(

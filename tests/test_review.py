@@ -422,3 +422,32 @@ def test_the_command_explains_itself(tmp_path: Path) -> None:
     )  # fmt: skip
     assert absent.returncode == 1
     assert "absent.xlf: not imported" in absent.stderr and "cannot be read" in absent.stderr
+
+
+def test_a_unit_the_cat_tool_split_into_segments_is_joined(
+    first_run: dict[str, Path], tmp_path: Path
+) -> None:
+    paths = _copy_run(first_run, tmp_path)
+    ET.register_namespace("", NS["x"])
+    tree = ET.parse(paths["out"] / "xliff" / f"{EDITED_RELEASE}.en.xlf")
+    unit = next(
+        u
+        for u in tree.getroot().iter(f"{{{NS['x']}}}unit")
+        if u.get("translate") != "no" and " " in (u.find("x:segment/x:source", NS).text or "")  # type: ignore[union-attr]
+    )
+    segment = unit.find("x:segment", NS)
+    assert segment is not None
+    source = segment.find("x:source", NS).text or ""  # type: ignore[union-attr]
+    head, _, tail = source.partition(" ")
+    unit.remove(segment)
+    for part_source, part_target in ((head + " ", "First half "), (tail, "second half.")):
+        part = ET.SubElement(unit, f"{{{NS['x']}}}segment", {"state": "final"})
+        ET.SubElement(part, f"{{{NS['x']}}}source").text = part_source
+        ET.SubElement(part, f"{{{NS['x']}}}target").text = part_target
+    edited = tmp_path / "split.xlf"
+    tree.write(edited, encoding="UTF-8", xml_declaration=True)
+    args = ["import", "--run", str(paths["out"]), "--memory", str(paths["memory"]), str(edited)]
+    assert review.main(args) == EXIT_OK
+    [approval] = TranslationMemory(paths["memory"]).approvals("en").values()
+    assert approval.target == "First half second half."
+    assert approval.source == source.strip()
