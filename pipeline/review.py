@@ -92,33 +92,41 @@ def apply_approval(
 
 def needs_refresh(bundle: dict[str, Any], approvals: dict[tuple[str, str], Approval]) -> bool:
     """Whether an approved translation applies to a segment of `bundle` (a bundle file as
-    read) whose text is not yet that translation."""
+    read) whose text is not yet that translation. A bundle whose segments cannot be read
+    says yes: `refresh_bundles` then finds it unreadable, and the release is made again."""
     if not approvals:
         return False
-    for segment in bundle.get("segments") or []:
-        if not segment.get("translate", True):
-            continue
-        key = approval_key(segment["text"].get(SOURCE_LANG, ""))
-        for lang, text in segment["text"].items():
-            approval = approvals.get((lang, key))
-            if approval is not None and (
-                text != approval.target or (segment.get("origin") or {}).get(lang) != "approved"
-            ):
-                return True
+    try:
+        for segment in bundle.get("segments") or []:
+            if not segment.get("translate", True):
+                continue
+            key = approval_key(segment["text"].get(SOURCE_LANG, ""))
+            for lang, text in segment["text"].items():
+                approval = approvals.get((lang, key))
+                origin = (segment.get("origin") or {}).get(lang)
+                if approval is not None and (text != approval.target or origin != "approved"):
+                    return True
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError):
+        return True
     return False
 
 
 def refresh_bundles(
     stored: list[dict[str, Any]], approvals: dict[tuple[str, str], Approval], cfg: DictConfig
-) -> list[Bundle]:
+) -> tuple[list[Bundle], set[str]]:
     """The bundles (as read from their files) with every approved translation that applies
-    to them, and nothing else changed: summaries, models and config hash stay."""
+    to them, and nothing else changed: summaries, models and config hash stay. Also the ids
+    of those that could not be read back (a damaged or hand-edited file): to be made again."""
     from pipeline.terms import glossary_for
 
     glossary = glossary_for(cfg) if stored else None
-    refreshed = []
+    refreshed, unreadable = [], set()
     for data in stored:
-        bundle = Bundle.from_json({**data, "segments": list(data["segments"])})
+        try:
+            bundle = Bundle.from_json({**data, "segments": list(data["segments"])})
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError):
+            unreadable.add(str(data["release"]["id"]))
+            continue
         for segment in bundle.segments:
             if not segment.translate:
                 continue
@@ -128,7 +136,7 @@ def refresh_bundles(
                 if approval is not None:
                     apply_approval(segment, lang, approval, glossary)
         refreshed.append(bundle)
-    return refreshed
+    return refreshed, unreadable
 
 
 # --- a run's bundles, to check a reviewed file against -----------------------------------

@@ -230,7 +230,7 @@ def _stages(ctx: RunContext) -> int:
     # date but lacks one is refreshed, not redone.
     approvals = ctx.memory.approvals() if ctx.memory is not None else {}
     bundles: list[Bundle] = []
-    stale: list[dict[str, Any]] = []
+    stale: list[tuple[Any, dict[str, Any]]] = []  # (release, its bundle as read)
     with report.timed("ingest"):
         from pipeline.stages import ingest
 
@@ -239,11 +239,13 @@ def _stages(ctx: RunContext) -> int:
             if stored is None:
                 bundles.append(Bundle(release=release, config_hash=ctx.config_hash))
             elif needs_refresh(stored, approvals):
-                stale.append(stored)
-                report.refreshed.add(release.id)
+                stale.append((release, stored))
             else:
                 _skipped(release, output_dir, report)
-        refreshed = refresh_bundles(stale, approvals, cfg)
+        refreshed, unreadable = refresh_bundles([data for _, data in stale], approvals, cfg)
+        report.refreshed.update(b.release.id for b in refreshed)
+        bundles += [Bundle(release=release, config_hash=ctx.config_hash)
+                    for release, _ in stale if release.id in unreadable]  # fmt: skip
     if report.skipped:
         log.info("%d releases unchanged since their bundles; skipped (force=true redoes them)",
                  len(report.skipped))  # fmt: skip

@@ -451,3 +451,24 @@ def test_a_unit_the_cat_tool_split_into_segments_is_joined(
     [approval] = TranslationMemory(paths["memory"]).approvals("en").values()
     assert approval.target == "First half second half."
     assert approval.source == source.strip()
+
+
+def test_a_damaged_bundle_is_made_again_not_a_crash(
+    first_run: dict[str, Path], tmp_path: Path
+) -> None:
+    """An approval applies to a release whose bundle file was damaged in its segments (the
+    header still reads as up to date): the release is translated again, with the approval."""
+    paths = _copy_run(first_run, tmp_path)
+    path = paths["out"] / "bundles" / f"{EDITED_RELEASE}.json"
+    text = path.read_text("utf-8")
+    path.write_text(text.replace('"kind": "sentence"', '"kind": sentence', 1), "utf-8")
+    tsv = _write(tmp_path / "fix.tsv", f"source\tlang\ttarget\n{REPEATED}\ten\tApproved.\n")
+    assert review.main(["import", "--memory", str(paths["memory"]), str(tsv)]) == EXIT_OK
+    config = _config(paths["corpus"], paths["out"], paths["memory"], paths["cache"])
+    assert run(config) == EXIT_OK
+    manifest = json.loads((paths["out"] / "manifest.json").read_text("utf-8"))
+    done = {item["id"]: item for item in manifest["releases"]["done"]}
+    assert "refreshed" not in done[EDITED_RELEASE] and done["repeat"]["refreshed"]
+    bundle = _bundles(paths["out"])[EDITED_RELEASE]
+    [segment] = [s for s in bundle["segments"] if s["text"]["de"].strip() == REPEATED]
+    assert (segment["text"]["en"], segment["origin"]["en"]) == ("Approved.", "approved")
