@@ -308,7 +308,7 @@ def _read_xliff(root: Any, info: FileInfo, run: RunBundles) -> tuple[list[Approv
                 problems.append(f"{where}: no such segment in release {release_id!r}")
                 continue
             parts = [p for p in unit if _local(p.tag) in ("segment", "ignorable")]
-            source = "".join(_xml_text(p.find(f"{q}source")) for p in parts)
+            source = "".join(_inline_text(p.find(f"{q}source")) for p in parts)
             german = segment["text"].get(SOURCE_LANG, "")
             if not _same_text(source, CONTROL_CHARS.sub("", german)):
                 problems.append(
@@ -325,7 +325,7 @@ def _read_xliff(root: Any, info: FileInfo, run: RunBundles) -> tuple[list[Approv
                 untouched += 1
                 continue
             target = "".join(
-                _xml_text(t if t is not None else p.find(f"{q}source"))
+                _inline_text(t if t is not None else p.find(f"{q}source"))
                 for p, t in zip(parts, targets, strict=True)
             )
             states = {p.get("state", "initial") for p in parts if _local(p.tag) == "segment"}
@@ -344,7 +344,7 @@ def _read_xliff(root: Any, info: FileInfo, run: RunBundles) -> tuple[list[Approv
     return approvals, untouched
 
 
-def _xml_text(element: Any, skip: tuple[str, ...] = ()) -> str:
+def _inline_text(element: Any, skip: tuple[str, ...] = ()) -> str:
     """The text of an element and its inline children, without the content of `skip`
     elements (native codes) but with the text after them."""
     if element is None:
@@ -352,7 +352,7 @@ def _xml_text(element: Any, skip: tuple[str, ...] = ()) -> str:
     parts = [element.text or ""]
     for child in element:
         if _local(child.tag) not in skip:
-            parts.append(_xml_text(child, skip))
+            parts.append(_inline_text(child, skip))
         parts.append(child.tail or "")
     return "".join(parts)
 
@@ -398,7 +398,7 @@ def _read_tmx(root: Any, info: FileInfo, run: RunBundles) -> tuple[list[Approval
         if SOURCE_LANG not in variants:
             problems.append(f"line {tu.sourceline}: <tu> without a German <tuv>")
             continue
-        german = _xml_text(variants[SOURCE_LANG].find("seg"), TMX_CODES)
+        german = _inline_text(variants[SOURCE_LANG].find("seg"), TMX_CODES)
         key = approval_key(german)
         if not key:
             continue
@@ -406,7 +406,7 @@ def _read_tmx(root: Any, info: FileInfo, run: RunBundles) -> tuple[list[Approval
         for lang, tuv in variants.items():
             if lang in ("", SOURCE_LANG):
                 continue
-            target = _xml_text(tuv.find("seg"), TMX_CODES)
+            target = _inline_text(tuv.find("seg"), TMX_CODES)
             current = (segment or {}).get("text", {}).get(lang)
             origin = _prop(tuv, "x-origin") or _prop(tu, "x-origin")
             machine = ours and origin in MACHINE_ORIGINS
