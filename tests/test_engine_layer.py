@@ -7,15 +7,20 @@ import json
 import pickle
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from pipeline.context import RunContext
 from pipeline.engines import ENGINES, EngineSpec, engine_type
 from pipeline.errors import ConfigError
 from pipeline.executors import EXECUTORS, LocalExecutor, make_executor
+from pipeline.models import ModelRef
+from pipeline.runlog import RunReport
 from pipeline.runner import EXIT_OK, run
-from pipeline.stages.translate import Decoding, Translator
+from pipeline.stages.summarise import Summariser, SummaryDecoding, max_batch_tokens_for
+from pipeline.stages.translate import Decoding, Translator, translator_for
 from tests.conftest import CORPUS, ROOT, make_config
 from tests.fakes import EchoEngine
 
@@ -64,6 +69,31 @@ def test_max_length_factor_caps_each_batch_by_its_longest_source(
     decoding = Decoding(num_beams=1, max_new_tokens=16, max_length_factor=factor)
     Translator(engine, decoding).translate(["eins zwei drei"])  # type: ignore[arg-type]
     assert engine.kwargs[0]["max_new_tokens"] == expected
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"), [([], [8, 8, 4]), (["translate.batch_size=16"], [16, 4])]
+)
+def test_translation_batches_suit_the_device_unless_the_config_says(
+    tmp_path: Path, overrides: list[str], expected: list[int]
+) -> None:
+    cfg = make_config([f"output.dir={tmp_path}", "device=cpu", *overrides])
+    ctx = RunContext(cfg, RunReport(), tmp_path, {}, None, LocalExecutor(), datetime.now(), "")
+    engine = EchoEngine()
+    model = ModelRef("echo", tmp_path, "0")
+    translator = translator_for(ctx, model, Decoding(1, 16), None, "t", engine=lambda: engine)
+    translator.translate([f"Satz Nummer {n}." for n in range(20)])
+    assert [len(call) for call in engine.calls] == expected
+
+
+def test_summary_batches_suit_the_device() -> None:
+    assert max_batch_tokens_for("cpu") == 2048  # two of bart-large-cnn's 1024-token chunks
+    assert max_batch_tokens_for("cuda") > 2048
+    engine = EchoEngine(max_input_tokens=1024)
+    summariser = Summariser(engine, SummaryDecoding(), None, max_batch_tokens_for("cpu"))  # type: ignore[arg-type]
+    long_text = " ".join(["Wort"] * 900)  # 901 tokens: one chunk each
+    summariser.summarise_all([[long_text]] * 5)
+    assert [len(call) for call in engine.calls] == [2, 2, 1]
 
 
 @pytest.mark.slow

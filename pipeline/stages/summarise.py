@@ -66,9 +66,23 @@ class SummariseConfig:
     max_input_tokens: int | None = None
     # Input tokens per generate call, chunks of every release together: the model's
     # activations grow with it (bart-large-cnn in float32, 4 beams: about 400 MB per
-    # 1024-token chunk).
-    max_batch_tokens: int = 4096
+    # 1024-token chunk). None: max_batch_tokens_for(the engine's device).
+    max_batch_tokens: int | None = None
     dtype: str | None = None  # the old name of engine.transformers.dtype, honoured when set
+
+
+# Input tokens per generate() call when `summarise.max_batch_tokens` is null, by device. On
+# a CPU, two chunks of bart-large-cnn's 1024 tokens: one per CTranslate2 worker, and beam
+# search costs more per chunk in larger batches (every step reorders every beam's cache;
+# measured on 2 cores, CTranslate2 int8: the summarise step of the whole-night benchmark
+# took 48 s at 2048 against 74 s at 4096). A GPU gains from larger batches.
+CPU_MAX_BATCH_TOKENS = 2048
+ACCELERATOR_MAX_BATCH_TOKENS = 4096
+
+
+def max_batch_tokens_for(device: str) -> int:
+    """`summarise.max_batch_tokens: null` on `device` (as the engine resolved it)."""
+    return CPU_MAX_BATCH_TOKENS if device == "cpu" else ACCELERATOR_MAX_BATCH_TOKENS
 
 
 @dataclass(frozen=True)
@@ -388,8 +402,9 @@ def _summarise_in(
         length_penalty=settings.length_penalty,
     )
     spec = ctx.engine_spec("summarise")
-    sizes = {"max_input_tokens": settings.max_input_tokens,
-             "max_batch_tokens": settings.max_batch_tokens}  # fmt: skip
+    described = spec.describe()
+    max_batch_tokens = settings.max_batch_tokens or max_batch_tokens_for(described["device"])
+    sizes = {"max_input_tokens": settings.max_input_tokens, "max_batch_tokens": max_batch_tokens}
     remote = ctx.executor.remote(functools.partial(worker_summariser, spec, model, decoding, sizes))
     if remote is not None:
         texts, errors, _ = remote([SEPARATOR.join(summary_input(b, lang)) for b in bundles])
@@ -399,14 +414,14 @@ def _summarise_in(
                 bundle.summaries[lang] = Summary(text=text, model=model.ref, method="summarise")
     else:
         summariser = Summariser(
-            spec.load(model), decoding, settings.max_input_tokens, settings.max_batch_tokens
+            spec.load(model), decoding, settings.max_input_tokens, max_batch_tokens
         )
         failures = summarise_bundles(bundles, lang, summariser, model.ref)
         del summariser  # the model's memory, before the next one loads
     ctx.report.models[f"summarise.{lang}"] = {
         "model": model.ref,
         "revision": model.revision,
-        **spec.describe(),
+        **described,
         "method": "summarise",
         "max_input_tokens": settings.max_input_tokens,  # null: the model's own limit
         **decoding.__dict__,
