@@ -363,13 +363,14 @@ def summarise_per_release(run_dir: Path, out: Path, args: argparse.Namespace) ->
     Model loads count, as in the pipeline's summarise stage."""
     from pipeline.engines import EngineSpec
     from pipeline.models import resolve_model
-    from pipeline.stages.summarise import Summariser, SummaryDecoding
+    from pipeline.stages.summarise import Summariser, SummaryDecoding, max_batch_tokens_for
     from pipeline.stages.translate import Decoding, Translator, model_text
 
     manifest = json.loads((run_dir / "manifest.json").read_text("utf-8"))
     summary, translation = manifest["models"]["summarise.en"], manifest["models"]["summarise.ru"]
     config = manifest["config"]["summarise"]
     spec = EngineSpec("transformers", args.device, {"threads": args.threads}, str(args.cache))
+    device = spec.describe()["device"]
     releases = []
     for path in sorted((run_dir / "bundles").glob("*.json")):
         segments = json.loads(path.read_text("utf-8"))["segments"]
@@ -380,7 +381,8 @@ def summarise_per_release(run_dir: Path, out: Path, args: argparse.Namespace) ->
         spec.load(resolve_model(summary["model"], args.cache)),
         SummaryDecoding(**{key: summary[key] for key in SummaryDecoding.__dataclass_fields__}),
         config["max_input_tokens"],
-        config["max_batch_tokens"],
+        # The sizes of today's stage on this device (null in the config: the device's).
+        config["max_batch_tokens"] or max_batch_tokens_for(device),
     )
     summaries = [summariser.summarise(texts) for texts in releases]
     translator = Translator(
