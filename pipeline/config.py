@@ -19,7 +19,9 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 
 from pipeline.engines import COMPUTE_TYPES, DTYPES, ENGINES, EngineConfigs
 from pipeline.errors import ConfigError
+from pipeline.langid import DETECTORS, ENGLISH_SOURCES, POLICIES, LanguageConfig
 from pipeline.qa import QAConfig
+from pipeline.readers import FORMATS as INPUT_FORMATS
 from pipeline.stages.bundle import FORMATS
 from pipeline.stages.segment import BOILERPLATE_POLICIES, SegmentConfig
 from pipeline.stages.summarise import SummariseConfig
@@ -50,6 +52,12 @@ class CorpusConfig:
     max_release_mib: float = 50.0
     # A link in corpus.dir to a file outside it is refused unless this is true.
     allow_links_outside: bool = False
+    # Which files are read (pipeline/readers): *.txt; *.html and *.htm; RSS/Atom feeds.
+    formats: list[str] = field(default_factory=lambda: ["txt", "html", "feed"])
+    # Languages releases are accepted in: de is translated; en goes straight into the
+    # English column, its other targets translated by translate.from_en.
+    languages: list[str] = field(default_factory=lambda: ["de"])
+    other_languages: str = "fail"  # a release in another language: fail | skip
 
 
 @dataclass
@@ -83,6 +91,7 @@ class PipelineConfig:
     summarise: SummariseConfig = field(default_factory=SummariseConfig)
     engine: EngineConfigs = field(default_factory=EngineConfigs)
     qa: QAConfig = field(default_factory=QAConfig)
+    language: LanguageConfig = field(default_factory=LanguageConfig)
 
 
 def register_configs() -> None:
@@ -148,6 +157,10 @@ RANGES: tuple[tuple[str, float, float, bool], ...] = (
     ("qa.repair_num_beams", 1, 64, False),
     ("qa.repair_candidates", 1, 64, False),
     ("qa.repair_no_repeat_ngram_size", 0, 1024, False),
+    ("language.min_release_letters", 0, _UNBOUNDED, False),
+    ("language.min_release_confidence", 0, 1, False),
+    ("language.min_sentence_chars", 1, _UNBOUNDED, False),
+    ("language.min_sentence_confidence", 0, 1, False),
 )
 
 
@@ -251,8 +264,44 @@ def validate(cfg: DictConfig) -> None:
             raise ConfigError(
                 f"targets: no model for {lang!r}; set translate.models.{lang}=<hub id or folder>"
             )
+    _validate_languages(cfg, stages)
     if "summarise" in stages:
         _validate_summarise(cfg)
+
+
+# Source languages a release may be in: German, and English (copied into its column, the
+# other targets translated by translate.from_en).
+SOURCE_LANGUAGES = ("de", "en")
+
+
+def _validate_languages(cfg: DictConfig, stages: list[str]) -> None:
+    from pipeline.models import english_targets
+
+    choices = (
+        ("corpus.formats", cfg.corpus.formats, INPUT_FORMATS),
+        ("corpus.languages", cfg.corpus.languages, SOURCE_LANGUAGES),
+    )
+    for key, values, allowed in choices:
+        unknown = sorted(set(values) - set(allowed))
+        if unknown or not values:
+            raise ConfigError(f"{key}: {list(values)} is not a list of {list(allowed)}")
+    settings = (
+        ("corpus.other_languages", cfg.corpus.other_languages, POLICIES),
+        ("language.detector", cfg.language.detector, tuple(DETECTORS)),
+        ("language.english_sentences_from", cfg.language.english_sentences_from,
+         ENGLISH_SOURCES),
+    )  # fmt: skip
+    for key, value, allowed in settings:
+        if value not in allowed:
+            raise ConfigError(f"{key}={value!r}: choose from {list(allowed)}")
+    if "translate" in stages:
+        for lang in english_targets(cfg):
+            if not cfg.translate.from_en.get(lang):
+                raise ConfigError(
+                    f"translate.from_en.{lang} is not set, and English text is translated "
+                    f"into {lang!r} (corpus.languages has en, or "
+                    "language.english_sentences_from=en); give it a hub id or folder"
+                )
 
 
 def _validate_summarise(cfg: DictConfig) -> None:
@@ -305,6 +354,9 @@ def config_hash(cfg: DictConfig, revisions: dict[str, str] | None = None) -> str
     for stage in ("segment", "translate", "summarise"):
         if stage in stages:
             relevant[stage] = OmegaConf.to_container(cfg[stage], resolve=True)
+    # Which language each release and sentence is taken to be in changes what is translated.
+    relevant["languages"] = [list(cfg.corpus.languages), cfg.corpus.other_languages,
+                             OmegaConf.to_container(cfg.language, resolve=True)]  # fmt: skip
     if "translate" in stages:
         relevant["targets"] = list(cfg.targets)
         relevant["qa"] = OmegaConf.to_container(cfg.qa, resolve=True)

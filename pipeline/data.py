@@ -31,6 +31,15 @@ class Release:
     lang: str = SOURCE_LANG
     replaced_bytes: int = 0  # bytes not valid in `encoding`, replaced by U+FFFD (warned)
     control_chars: int = 0  # NUL and other control characters: kept, never sent to a model
+    format: str = "txt"  # which reader made `source`: txt, html or feed (pipeline/readers)
+    # title, date (YYYY-MM-DD), author, url (canonical), site_name: from the page or feed,
+    # or for a text release from its first heading and dateline; None where nothing said.
+    # A feed item also has its guid.
+    meta: dict[str, Any] = field(default_factory=dict)
+    extractor: str | None = None  # what made `source` from markup, e.g. "trafilatura 2.3.1"
+    # [start, end, kind] of the blocks the markup gave; empty for a text release.
+    blocks: list[list[Any]] = field(default_factory=list)
+    lang_confidence: float | None = None  # of the language detected (None: too short to tell)
 
 
 @dataclass
@@ -44,6 +53,9 @@ class Segment:
     text: dict[str, str] = field(default_factory=dict)
     block: int = 0  # index of the block (paragraph, heading, list item) it belongs to
     translate: bool = True  # False: copied through (no letters, or boilerplate not sent)
+    # The segment's language where it is not the release's (an English quotation in a
+    # German release); its text is then copied into that column, origin "original".
+    lang: str | None = None
     # Machine-translation QA flags per target: [{"code": ..., "detail": ...}] (pipeline/qa.py)
     qa: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     # Per target: the model's mean log-probability per token of its output (0 is certain,
@@ -59,7 +71,8 @@ class Segment:
     repair: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Per target, where the text came from: "mt" (the model, in this run), "memory" (the
     # translation memory: the same model and settings earlier), "approved" (a reviewer's
-    # translation, pipeline/review.py) or "copied" (the source, not translated).
+    # translation, pipeline/review.py), "copied" (the source, not translated: nothing to
+    # translate) or "original" (the source, already in that language).
     origin: dict[str, str] = field(default_factory=dict)
     # Per approved target: who approved it, when, from which file, and what it replaced.
     approval: dict[str, dict[str, Any]] = field(default_factory=dict)

@@ -10,6 +10,7 @@ is complete (`open_atomic`): a reader never sees half an export.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import time
@@ -144,10 +145,24 @@ def write_tmx(bundles: Iterable[Bundle], path: Path) -> None:
     props and one `<tuv>` per language present, the source first, then the targets sorted.
     """
     root = ET.Element("tmx", {"version": "1.4"})
-    ET.SubElement(root, "header", _tmx_header("pressrelease-pipeline-bundle"))
+    header = ET.SubElement(root, "header", _tmx_header("pressrelease-pipeline-bundle"))
+    bundles = list(bundles) if not isinstance(bundles, list) else bundles
+    if len(bundles) == 1:  # one release's file: its title, date, URL... as header props
+        for key, value in release_meta(bundles[0]).items():
+            ET.SubElement(header, "prop", {"type": f"x-{key}"}).text = xml_text(value)
     body = ET.SubElement(root, "body")
     with open_atomic(path) as handle:
         _write_xml(handle, root, body, _translation_units(bundles))
+
+
+def release_meta(bundle: Bundle) -> dict[str, str]:
+    """What the release says about itself (`Release.meta`: title, date, author, url,
+    site_name, a feed item's guid) and the language it was found in, where known."""
+    release = bundle["release"]
+    meta = {key: str(value) for key, value in (release.get("meta") or {}).items() if value}
+    if release.get("lang"):
+        meta["lang"] = str(release["lang"])
+    return meta
 
 
 def _tmx_header(tmf: str) -> dict[str, str]:
@@ -166,18 +181,25 @@ def _tmx_header(tmf: str) -> dict[str, str]:
 def _translation_units(bundles: Iterable[Bundle]) -> Iterator[ET.Element]:
     for bundle in bundles:
         release_id = str(bundle["release"]["id"])
+        release_lang = str(bundle["release"].get("lang") or SOURCE_LANG)
         for segment in bundle.get("segments") or []:
             texts = _texts(segment)
-            if not segment.get("translate", True) or not set(texts) - {SOURCE_LANG}:
+            origins = segment.get("origin") or {}
+            # A text already in its target language (an English quotation, an English
+            # release) is the source itself: no translation unit for that language.
+            targets = sorted(lang for lang in set(texts) - {SOURCE_LANG}
+                             if origins.get(lang) != "original")  # fmt: skip
+            if not segment.get("translate", True) or not targets:
                 continue
             tu = ET.Element("tu", {"tuid": xml_text(str(segment["id"]))})
             ET.SubElement(tu, "prop", {"type": "x-kind"}).text = xml_text(str(segment["kind"]))
             ET.SubElement(tu, "prop", {"type": "x-release"}).text = xml_text(release_id)
-            targets = sorted(set(texts) - {SOURCE_LANG})
-            origins = segment.get("origin") or {}
             approvals = segment.get("approval") or {}
+            # The source variant is labelled with the language it is really in.
+            source_lang = str(segment.get("lang") or release_lang)
             for lang in [SOURCE_LANG, *targets] if SOURCE_LANG in texts else targets:
-                tuv = ET.SubElement(tu, "tuv", {f"{{{XML_NS}}}lang": lang})
+                tag = source_lang if lang == SOURCE_LANG else lang
+                tuv = ET.SubElement(tu, "tuv", {f"{{{XML_NS}}}lang": tag})
                 approval = approvals.get(lang) or {}
                 if approval:  # who last changed this variant, and when (TMX 1.4b attributes)
                     if approval.get("reviewer"):
@@ -268,8 +290,12 @@ def write_xliff(bundle: Bundle, target: str, path: Path) -> None:
         "file",
         {"id": nmtoken(str(release["id"])), "original": xml_text(str(release["id"]))},
     )
+    notes = ET.Element("notes")  # the release's title, date, URL... as file-level notes
+    for key, value in release_meta(bundle).items():
+        ET.SubElement(notes, "note", {"category": key}).text = xml_text(value)
+    units = _units(bundle, target, provenance)
     with open_atomic(path) as handle:
-        _write_xml(handle, root, file, _units(bundle, target, provenance))
+        _write_xml(handle, root, file, itertools.chain([notes], units) if len(notes) else units)
 
 
 def _units(bundle: Bundle, target: str, provenance: str) -> Iterator[ET.Element]:
@@ -330,14 +356,46 @@ def segments_schema(languages: list[str]) -> pa.Schema:
             pa.field("start", pa.int64()),
             pa.field("end", pa.int64()),
             pa.field("translate", pa.bool_()),
+            pa.field("lang", pa.string()),  # the language the source text is in
             *(pa.field(lang, pa.string()) for lang in languages),
             pa.field("qa", pa.string()),  # JSON: its shape may still change, a column won't
             *(pa.field(f"confidence_{lang}", pa.float64()) for lang in languages[1:]),
             pa.field("terms", pa.string()),  # JSON, as qa
-            # mt | memory | approved | copied (segment.origin), null for a bundle without it
+            # mt | memory | approved | copied | original (segment.origin), null for a bundle
+            # without it
             *(pa.field(f"origin_{lang}", pa.string()) for lang in languages[1:]),
         ]
     )
+
+
+RELEASES_SCHEMA = pa.schema(
+    [
+        pa.field("release_id", pa.string(), nullable=False),
+        pa.field("path", pa.string()),
+        pa.field("format", pa.string()),  # txt | html | feed
+        pa.field("lang", pa.string()),
+        pa.field("title", pa.string()),
+        pa.field("date", pa.string()),  # YYYY-MM-DD
+        pa.field("author", pa.string()),
+        pa.field("url", pa.string()),
+        pa.field("site_name", pa.string()),
+        pa.field("guid", pa.string()),  # a feed item's
+        pa.field("extractor", pa.string()),
+        pa.field("sha256", pa.string()),
+    ]
+)
+
+
+def _release_rows(bundles: Iterable[Bundle]) -> Iterator[dict[str, Any]]:
+    for bundle in bundles:
+        release = bundle["release"]
+        meta = release.get("meta") or {}
+        row = {name: release.get(name) for name in ("path", "format", "lang", "extractor",
+                                                     "sha256")}  # fmt: skip
+        row.update({name: meta.get(name) for name in ("title", "date", "author", "url",
+                                                      "site_name", "guid")})  # fmt: skip
+        row["release_id"] = str(release["id"])
+        yield {key: _utf8(value) for key, value in row.items()}
 
 
 SUMMARIES_SCHEMA = pa.schema(
@@ -359,6 +417,7 @@ def _utf8(text: Any) -> Any:
 def _segment_rows(bundles: Iterable[Bundle], languages: list[str]) -> Iterator[dict[str, Any]]:
     for bundle in bundles:
         release_id = _utf8(str(bundle["release"]["id"]))
+        release_lang = bundle["release"].get("lang") or SOURCE_LANG
         for index, segment in enumerate(bundle.get("segments") or []):
             texts = _texts(segment)
             qa = segment.get("qa")
@@ -371,6 +430,7 @@ def _segment_rows(bundles: Iterable[Bundle], languages: list[str]) -> Iterator[d
                 "start": segment.get("start"),
                 "end": segment.get("end"),
                 "translate": segment.get("translate"),
+                "lang": segment.get("lang") or release_lang,
             }
             row.update({lang: _utf8(texts.get(lang)) for lang in languages})
             row["qa"] = None if qa is None else _utf8(json.dumps(qa, ensure_ascii=False))
@@ -480,8 +540,11 @@ def write_datasets(bundles: Sequence[Bundle], folder: Path) -> None:
     found in the bundles, sorted; null where a segment lacks it), qa (the segment's qa
     dict as a JSON string, or null), confidence_<lang> per target (the model's score, null
     where there is none), terms (the glossary terms found, JSON, or null) and origin_<lang>
-    per target (mt, memory, approved or copied).
+    per target (mt, memory, approved, copied or original); lang is the language the
+    segment's source text is in (an English quotation in a German release: en).
     summaries: release_id, lang, text, model, method.
+    releases: release_id, path, format, lang, title, date, author, url, site_name, guid,
+    extractor, sha256 (`Release.meta` and where the text came from).
     Both load with `datasets.load_dataset("parquet", data_files=...)`.
     """
     folder = Path(folder)
@@ -490,3 +553,4 @@ def write_datasets(bundles: Sequence[Bundle], folder: Path) -> None:
         _segment_rows(bundles, languages), segments_schema(languages), folder / "segments.parquet"
     )
     _write_table(_summary_rows(bundles), SUMMARIES_SCHEMA, folder / "summaries.parquet")
+    _write_table(_release_rows(bundles), RELEASES_SCHEMA, folder / "releases.parquet")

@@ -123,6 +123,9 @@ def model_refs(cfg: DictConfig, stages: list[str]) -> dict[str, tuple[str, str]]
     if "translate" in stages:
         for lang in cfg.targets:
             refs[f"translate.{lang}"] = (f"translate.models.{lang}", cfg.translate.models[lang])
+        for lang in english_targets(cfg):
+            key = f"translate.from_en.{lang}"
+            refs[f"translate.en-{lang}"] = (key, cfg.translate.from_en[lang])
     if "summarise" in stages:
         lang = cfg.summarise.lang
         refs[f"summarise.{lang}"] = ("summarise.model", cfg.summarise.model)
@@ -131,6 +134,15 @@ def model_refs(cfg: DictConfig, stages: list[str]) -> dict[str, tuple[str, str]]
                 key = f"summarise.by_target.{target}.model"
                 refs[f"summarise.{target}"] = (key, cfg.summarise.by_target[target].model)
     return refs
+
+
+def english_targets(cfg: DictConfig) -> list[str]:
+    """The targets translated from English in this run: every target but English when
+    English releases are accepted, or when English quotations are translated from English."""
+    quotations = cfg.language.english_sentences and cfg.language.english_sentences_from == "en"
+    if "en" not in cfg.corpus.languages and not quotations:
+        return []
+    return [lang for lang in cfg.targets if lang != "en"]
 
 
 def engine_stage(cfg: DictConfig, name: str) -> str:

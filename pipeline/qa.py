@@ -325,8 +325,8 @@ def run(bundles: list[Bundle], ctx: RunContext) -> list[Bundle]:
             if not segment.translate:
                 continue  # copied through on purpose: identical text is not a finding
             for lang in targets:
-                if segment.origin.get(lang) == "approved":
-                    continue  # a reviewer's translation: nothing for a machine check to find
+                if segment.origin.get(lang) in ("approved", "original"):
+                    continue  # a reviewer's text, or the source's own: no machine output
                 if lang in segment.text:
                     segment.qa[lang] = qa_flags(
                         segment.text["de"], segment.text[lang], config, lang,

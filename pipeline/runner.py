@@ -246,9 +246,9 @@ def _stages(ctx: RunContext) -> int:
         report.refreshed.update(b.release.id for b in refreshed)
         bundles += [Bundle(release=release, config_hash=ctx.config_hash)
                     for release, _ in stale if release.id in unreadable]  # fmt: skip
-    if report.skipped:
+    if any(item["reason"] == "unchanged" for item in report.skipped):
         log.info("%d releases unchanged since their bundles; skipped (force=true redoes them)",
-                 len(report.skipped))  # fmt: skip
+                 sum(item["reason"] == "unchanged" for item in report.skipped))  # fmt: skip
     if refreshed:
         log.info("%d releases gained approved translations; re-bundled without the models",
                  len(refreshed))  # fmt: skip
@@ -259,7 +259,11 @@ def _stages(ctx: RunContext) -> int:
             with report.timed(stage.name):
                 bundles = importlib.import_module(stage.module).run(bundles, ctx)
     _write_manifest(cfg, output_dir, ctx.started, ctx.config_hash, report)
-    summary = (f"{len(report.done)} releases done, {len(report.skipped)} unchanged, "
+    unchanged = sum(item["reason"] == "unchanged" for item in report.skipped)
+    other = (
+        f"{len(report.skipped) - unchanged} skipped, " if len(report.skipped) > unchanged else ""
+    )
+    summary = (f"{len(report.done)} releases done, {unchanged} unchanged, {other}"
                f"{len(report.failed)} failed; outputs in {output_dir}")  # fmt: skip
     log.info("%s", summary)
     report.event("run-finished", done=len(report.done), skipped=len(report.skipped),

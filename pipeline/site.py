@@ -60,6 +60,9 @@ thead th { position: sticky; top: 0; z-index: 1; background: #f3f3f3;
 col.num { width: 4.5rem; }
 col.kind { width: 6.5rem; }
 col.file { width: 22%; }
+col.date { width: 6.5rem; }
+h1 .rid { font-size: 0.8rem; font-weight: 400; color: var(--muted); }
+td .title { font-size: 0.85rem; color: var(--muted); }
 col.status { width: 9rem; }
 col.count { width: 6rem; }
 td.num, td.kind, td.count { font-size: 0.8rem; color: var(--muted); }
@@ -192,7 +195,7 @@ class _Facts:
 
 
 def _facts(bundle: dict[str, Any]) -> _Facts:
-    facts = _Facts(str(bundle["release"].get("lang") or SOURCE_LANG))
+    facts = _Facts(SOURCE_LANG)  # the source column's key, whatever language it is in
     for segment in bundle.get("segments") or []:
         facts.segments += 1
         facts.texts.update((segment.get("text") or {}).keys())
@@ -230,7 +233,8 @@ def _release_page(bundle: dict[str, Any], facts: _Facts) -> Iterator[str]:
     langs = facts.languages
     summaries: dict[str, Any] = bundle.get("summaries") or {}
 
-    meta = [f"Source: {_e(release.get('path', ''))}", f"{facts.segments} segments"]
+    meta = [*_release_facts(release), f"Source: {_e(release.get('path', ''))}",
+            f"{facts.segments} segments"]  # fmt: skip
     for lang in langs[1:]:
         meta.append(f"{_e(_lang_name(lang))}: {facts.flagged.get(lang, 0)} with QA flags")
     if bundle.get("config_hash"):
@@ -242,11 +246,39 @@ def _release_page(bundle: dict[str, Any], facts: _Facts) -> Iterator[str]:
         nav += (f' · <a href="{BY_CONFIDENCE}/{_e(quote(rid))}.html">least confident '
                 "first</a>")  # fmt: skip
     yield f"<nav>{nav}</nav>\n"
-    yield f"<h1>{_e(rid)}</h1>\n"
+    title = (release.get("meta") or {}).get("title")
+    if title:
+        yield f'<h1>{_e(title)} <span class="rid">{_e(rid)}</span></h1>\n'
+    else:
+        yield f"<h1>{_e(rid)}</h1>\n"
     yield f'<p class="meta">{" · ".join(meta)}</p>\n'
     yield _summaries(summaries, langs[1:]) + "\n"
-    yield from _segment_table(bundle.get("segments") or [], langs, facts.source_lang)
+    # The source column is `text.de` whatever the release's language: say when it is not.
+    release_lang = str(release.get("lang") or SOURCE_LANG)
+    source_name = f"Source ({_lang_name(release_lang)})" if release_lang != SOURCE_LANG else None
+    yield from _segment_table(bundle.get("segments") or [], langs, facts.source_lang, source_name)
     yield "\n</body>\n</html>\n"
+
+
+def _release_facts(release: dict[str, Any]) -> list[str]:
+    """What the release says about itself, as escaped HTML pieces: date, author, site
+    (linked to the page it came from), the language it is in when not German."""
+    meta = release.get("meta") or {}
+    pieces = []
+    if meta.get("date"):
+        pieces.append(f"<time>{_e(meta['date'])}</time>")
+    if meta.get("author"):
+        pieces.append(f"by {_e(meta['author'])}")
+    site, url = meta.get("site_name") or meta.get("url"), str(meta.get("url") or "")
+    if site and url.lower().startswith(("https://", "http://")):  # never javascript: or data:
+        pieces.append(f'<a href="{_e(url)}" rel="external noreferrer">{_e(site)}</a>')
+    elif site:
+        pieces.append(_e(site))
+    if release.get("lang") and release["lang"] != SOURCE_LANG:
+        pieces.append(f"in {_e(_lang_name(str(release['lang'])))}")
+    if release.get("extractor"):
+        pieces.append(f"text extracted by {_e(release['extractor'])}")
+    return pieces
 
 
 def _confidence_page(bundle: dict[str, Any], facts: _Facts) -> Iterator[str]:
@@ -337,12 +369,17 @@ def _summaries(summaries: dict[str, Any], targets: list[str]) -> str:
 
 
 def _segment_table(
-    segments: Iterable[dict[str, Any]], langs: list[str], source_lang: str
+    segments: Iterable[dict[str, Any]],
+    langs: list[str],
+    source_lang: str,
+    source_name: str | None = None,
 ) -> Iterator[str]:
     """The table of segments, a row at a time."""
     cols = '<col class="num"><col class="kind">' + "<col>" * len(langs)
+    names = {source_lang: source_name} if source_name else {}
     heads = "".join(
-        f'<th scope="col" lang="{_e(lang)}">{_e(_lang_name(lang))}</th>' for lang in langs
+        f'<th scope="col" lang="{_e(lang)}">{_e(names.get(lang) or _lang_name(lang))}</th>'
+        for lang in langs
     )
     yield (
         f'<h2>Segments</h2>\n<table class="segments">\n<colgroup>{cols}</colgroup>\n'
@@ -376,6 +413,7 @@ def _segment_table(
         confidence = segment.get("confidence") or {}
         repair = segment.get("repair") or {}
         approval = segment.get("approval") or {}
+        origin = segment.get("origin") or {}
         for lang in langs:
             cells.append(
                 _text_cell(
@@ -387,6 +425,7 @@ def _segment_table(
                     confidence.get(lang),
                     repair.get(lang),
                     approval.get(lang),
+                    original=origin.get(lang) == "original",
                 )
             )
         separator = "\n" if number > 1 else ""
@@ -405,6 +444,7 @@ def _text_cell(
     confidence: float | None = None,
     repair: dict[str, Any] | None = None,
     approval: dict[str, Any] | None = None,
+    original: bool = False,
 ) -> str:
     classes = ["text"]
     badges = ""
@@ -441,6 +481,10 @@ def _text_cell(
         classes.append("copied")
         why = "not sent to translation: copied unchanged"
         badges += f'<span class="badge copied" title="{why}">copied</span>'
+    if original:
+        classes.append("copied")
+        why = "already in this language in the source: copied, not translated"
+        badges += f'<span class="badge copied" title="{why}">original</span>'
     if flags:
         classes.append("qa")
         codes = " ".join(str(flag.get("code", "?")) for flag in flags)
@@ -473,13 +517,17 @@ def _index_page(
     meta = [f"{len(bundles)} releases"]
     if failed:
         meta.append(f"{len(failed)} failed")
-    if skipped:
-        meta.append(f"{len(skipped)} unchanged since an earlier run")
+    unchanged = sum(item.get("reason") == "unchanged" for item in skipped.values())
+    if unchanged:
+        meta.append(f"{unchanged} unchanged since an earlier run")
+    if len(skipped) > unchanged:
+        meta.append(f"{len(skipped) - unchanged} skipped")
     if run_info.get("started_at"):
         meta.append(f"run started {_e(run_info['started_at'])}")
 
     heads = "".join(f'<th scope="col">QA {_e(_lang_name(lang))}</th>' for lang in targets)
-    cols = '<col class="id"><col class="file"><col class="status"><col class="count">'
+    cols = '<col class="id"><col class="date"><col class="file"><col class="status">'
+    cols += '<col class="count">'
     cols += '<col class="count">'  # approved
     cols += '<col class="count">' * len(targets) + "<col>"
     rows = [
@@ -487,14 +535,15 @@ def _index_page(
         for bundle, fact in zip(bundles, facts, strict=True)
     ]
     if not rows:
-        rows = [f'<tr><td colspan="{6 + len(targets)}" class="empty">No releases.</td></tr>']
+        rows = [f'<tr><td colspan="{7 + len(targets)}" class="empty">No releases.</td></tr>']
     parts = [
         _head("Review: releases"),
         "<h1>Releases</h1>",
         f'<p class="meta">{" · ".join(meta)}</p>',
         '<table class="releases">',
         f"<colgroup>{cols}</colgroup>",
-        '<thead><tr><th scope="col">Release</th><th scope="col">Source file</th>'
+        '<thead><tr><th scope="col">Release</th><th scope="col">Date</th>'
+        '<th scope="col">Source file</th>'
         f'<th scope="col">Status</th><th scope="col">Segments</th>'
         f'<th scope="col" title="segments with a reviewer\'s approved translation">Approved'
         f"</th>{heads}"
@@ -519,8 +568,11 @@ def _index_row(bundle: dict[str, Any], facts: _Facts, targets: list[str], unchan
     status = _status(facts, targets)
     if unchanged:
         status += " (unchanged)"
+    meta = release.get("meta") or {}
+    title = f'<div class="title">{_e(meta["title"])}</div>' if meta.get("title") else ""
     cells = [
-        f'<td><a href="{_e(quote(rid, safe="") + ".html")}">{_e(rid)}</a></td>',
+        f'<td><a href="{_e(quote(rid, safe="") + ".html")}">{_e(rid)}</a>{title}</td>',
+        f"<td>{_e(meta.get('date') or '')}</td>",
         f"<td>{_e(release.get('path', ''))}</td>",
         f"<td>{_e(status)}</td>",
         f'<td class="count">{facts.segments}</td>',
@@ -555,7 +607,7 @@ def _skipped_table(skipped: list[dict[str, Any]]) -> str:
     """Skipped releases whose bundles were not handed to us: listed so none goes missing."""
     rows = [
         f"<tr><td>{_e(item.get('path', ''))}</td><td>{_e(item.get('id') or '')}</td>"
-        f"<td>{_e(item.get('reason', ''))}</td></tr>"
+        f"<td>{_e(item.get('detail') or item.get('reason', ''))}</td></tr>"
         for item in skipped
     ]
     return (

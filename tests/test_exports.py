@@ -325,6 +325,7 @@ def expected_segment_rows(bundles: list[dict[str, Any]]) -> list[dict[str, Any]]
                     "start": segment["start"],
                     "end": segment["end"],
                     "translate": segment["translate"],
+                    "lang": segment.get("lang") or bundle["release"].get("lang") or "de",
                     **{
                         lang: utf8_expected(segment["text"].get(lang))
                         for lang in ("de", "en", "ru")
@@ -363,6 +364,7 @@ SEGMENT_COLUMNS = [
     "start",
     "end",
     "translate",
+    "lang",
     "de",
     "en",
     "ru",
@@ -382,6 +384,8 @@ def test_datasets_parquet_and_jsonl_hold_every_segment_and_summary(
     folder = tmp_path / "dataset"
     write_datasets(bundles, folder)
     assert sorted(p.name for p in folder.iterdir()) == [
+        "releases.jsonl",
+        "releases.parquet",
         "segments.jsonl",
         "segments.parquet",
         "summaries.jsonl",
@@ -399,6 +403,9 @@ def test_datasets_parquet_and_jsonl_hold_every_segment_and_summary(
         assert [json.loads(line) for line in lines] == table.to_pylist()
     qa = json.loads(segments.column("qa")[1].as_py())
     assert qa == bundles[0]["segments"][1]["qa"]
+    releases = pq.read_table(folder / "releases.parquet").to_pylist()
+    assert [row["release_id"] for row in releases] == [b["release"]["id"] for b in bundles]
+    assert [row["sha256"] for row in releases] == [b["release"]["sha256"] for b in bundles]
 
 
 def test_datasets_load_with_hugging_face_datasets_offline(
@@ -429,6 +436,6 @@ def test_datasets_of_no_bundles_still_have_the_columns(tmp_path: Path) -> None:
     write_datasets([], tmp_path)
     segments = pq.read_table(tmp_path / "segments.parquet")
     assert segments.num_rows == 0
-    assert segments.column_names == [*SEGMENT_COLUMNS[:9], "qa", "terms"]  # only the source
+    assert segments.column_names == [*SEGMENT_COLUMNS[:10], "qa", "terms"]  # only the source
     assert pq.read_table(tmp_path / "summaries.parquet").column_names == SUMMARY_COLUMNS
     assert (tmp_path / "segments.jsonl").read_text(encoding="utf-8") == ""

@@ -236,7 +236,7 @@ def test_broken_and_foreign_files_are_refused_whole(
             "release 'nope' has no bundle",
         ),
         "changed-source.xlf": (
-            xlf.replace("Zusammenarbeit mit Russland gestoppt", "Anders", 1),
+            xlf.replace(">Zusammenarbeit mit Russland gestoppt</source>", ">Anders</source>", 1),
             "its source is not the text",
         ),
         "columns.tsv": ("text\tlanguage\nA\ten\n", "the header must name the columns"),

@@ -659,3 +659,48 @@ def test_corpus_sentences_hold_no_boilerplate_and_no_broken_dates(path: Path) ->
     segments = segment(path.read_text(encoding="utf-8"))
     broken = [s.text["de"] for s in segments if s.kind == "sentence" and looks_broken(s.text["de"])]
     assert broken == []
+
+
+def test_a_text_release_s_heading_dateline_and_byline_fill_its_metadata() -> None:
+    from pipeline.stages.segment import text_meta
+
+    source = (
+        "Neue Radwege für die Innenstadt\n"
+        "Haldensleben, 21. Februar 2019. Die Stadt baut neue Radwege. Der Rat stimmte zu.\n"
+        "Von Thomas Junk\n"
+    )
+    segments = segment_release(Release(id="x", path="x.txt", source=source, sha256=""),
+                               SegmentConfig())  # fmt: skip
+    assert text_meta(segments) == {
+        "title": "Neue Radwege für die Innenstadt",
+        "date": "2019-02-21",
+        "author": "Thomas Junk",
+    }
+    numeric = segment_release(Release(id="y", path="y.txt", source="07.12.2018\nText.\n",
+                                      sha256=""), SegmentConfig())  # fmt: skip
+    assert text_meta(numeric)["date"] == "2018-12-07"
+    nothing = segment_release(Release(id="z", path="z.txt", source="Nur ein Satz.", sha256=""),
+                              SegmentConfig())  # fmt: skip
+    assert text_meta(nothing) == {"title": None, "date": None, "author": None}
+
+
+def test_blocks_from_markup_keep_their_kinds_and_the_boilerplate_rules() -> None:
+    source = (
+        "Die Strecken\n\nFoto: Stadt Musterstadt\n\nHauptstraße\n\n"
+        "Die Stadt baut. Der Rat stimmte zu."
+    )
+    blocks = []
+    for kind, text in (("heading", "Die Strecken"), ("paragraph", "Foto: Stadt Musterstadt"),
+                       ("list_item", "Hauptstraße"),
+                       ("paragraph", "Die Stadt baut. Der Rat stimmte zu.")):  # fmt: skip
+        start = source.index(text)
+        blocks.append([start, start + len(text), kind])
+    release = Release(id="p", path="p.html", source=source, sha256="", blocks=blocks)
+    kinds = [(s.kind, s.text["de"]) for s in segment_release(release, SegmentConfig())]
+    assert kinds == [
+        ("heading", "Die Strecken"),
+        ("boilerplate", "Foto: Stadt Musterstadt"),  # a credit, as in a text release
+        ("list_item", "Hauptstraße"),  # an <li>, with no list marker in the text
+        ("sentence", "Die Stadt baut."),
+        ("sentence", "Der Rat stimmte zu."),
+    ]

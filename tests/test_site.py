@@ -335,13 +335,14 @@ def test_index_links_every_release_and_lists_failures(site: Path) -> None:
         row for row in page.rows if row["cells"] and row["cells"][0][1] in (RID, "008_plain")
     ]
     hostile, plain = (dict(enumerate(text for _, text in row["cells"])) for row in releases)
-    assert hostile[1] == f"corpus/{IMG}.txt"
-    assert hostile[2] == "translated"
-    assert hostile[3] == "7"
-    assert hostile[4] == "0"  # approved segments
-    assert (hostile[5], hostile[6]) == ("1", "1")  # segments flagged in en, in ru
-    assert plain[2] == "segmented only"
-    assert "Sales rose." in hostile[7]
+    assert hostile[1] == ""  # no date known
+    assert hostile[2] == f"corpus/{IMG}.txt"
+    assert hostile[3] == "translated"
+    assert hostile[4] == "7"
+    assert hostile[5] == "0"  # approved segments
+    assert (hostile[6], hostile[7]) == ("1", "1")  # segments flagged in en, in ru
+    assert plain[3] == "segmented only"
+    assert "Sales rose." in hostile[8]
     qa_titles = [attrs.get("title", "") for attrs, _ in releases[0]["cells"]]
     assert "length_ratio: 1, missing_number: 1" in qa_titles
     # The failed release, and the skipped one that has no bundle, with their reasons.
@@ -468,3 +469,32 @@ def test_browser_renders_hostile_page_as_text(tmp_path: Path) -> None:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         shutil.copy(shot, ARTIFACTS / "release.png")
     print(f"browser checks took {elapsed:.1f} s")
+
+
+def test_a_release_s_metadata_is_shown_and_cannot_inject_markup() -> None:
+    from pipeline.site import index_page, release_page
+
+    bundle = {
+        "release": {
+            "id": "seite", "path": "seite.html", "lang": "en", "format": "html",
+            "extractor": "trafilatura 2.3.1",
+            "meta": {"title": "<script>alert(1)</script> Radwege", "date": "2026-12-01",
+                     "author": "Anna <b>B</b>", "url": "javascript:alert(1)",
+                     "site_name": "Stadt"},
+        },
+        "segments": [
+            {"id": "seite:0000", "kind": "sentence", "start": 0, "end": 5,
+             "text": {"de": "Hello", "en": "Hello", "ru": "Привет"},
+             "origin": {"en": "original", "ru": "mt"}},
+        ],
+    }  # fmt: skip
+    page = release_page(bundle)
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt; Radwege" in page
+    assert "2026-12-01" in page and "Anna &lt;b&gt;B&lt;/b&gt;" in page
+    assert "javascript:" not in page  # not a link: only http(s) URLs are
+    assert "Source (English)" in page and ">original</span>" in page
+    assert "trafilatura 2.3.1" in page
+    bundle["release"]["meta"]["url"] = "https://stadt.example/radwege"
+    assert 'href="https://stadt.example/radwege"' in release_page(bundle)
+    index = index_page([bundle], {})
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; Radwege" in index and "2026-12-01" in index

@@ -362,7 +362,8 @@ def current_bundles(ctx: RunContext) -> list[dict[str, Any]]:
     """The bundles of this run's and the unchanged releases, as written (segments left on
     disk); one that cannot be read fails its release."""
     current: list[dict[str, Any]] = []
-    for item in [*ctx.report.done, *ctx.report.skipped]:
+    # Releases skipped for their language have no bundle; unchanged ones have theirs.
+    for item in [*ctx.report.done, *(i for i in ctx.report.skipped if "bundle" in i)]:
         load = functools.partial(_append, current, ctx.output_dir, item["id"])
         ctx.report.attempt("bundle", item["id"], item["path"], load)
     return current

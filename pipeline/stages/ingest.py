@@ -21,10 +21,18 @@ import stat
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from pipeline.data import CONTROL_CHARS, Release
+from pipeline.data import Release
 from pipeline.errors import ConfigError, InputError
+from pipeline.langid import check_release_language
+from pipeline.readers import FORMATS, Document, Reader, reader_for
+from pipeline.readers.text import (  # noqa: F401  (the names tests and tools import from here)
+    MAGIC_NUMBERS,
+    Decoded,
+    decode,
+    looks_like_html,
+)
 from pipeline.runlog import progress
 
 if TYPE_CHECKING:
@@ -33,7 +41,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_RELEASE_BYTES = 50 * 1024 * 1024
-RELEASE_SUFFIX = ".txt"
 MAX_ID_CHARS = 120
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 # Ids that would name a file the pipeline writes itself (site/index.html) or a name
@@ -47,11 +54,12 @@ RESERVED_IDS = frozenset(
 
 @dataclass(frozen=True)
 class CorpusEntry:
-    """One `*.txt` name in the corpus folder: the file to read, or why it is refused."""
+    """One release file in the corpus folder: the file to read, or why it is refused."""
 
     path: Path  # as found in corpus.dir (a link keeps its own name)
     refused: str | None = None
     target: Path | None = None  # what to read: the resolved file of a link
+    format: str = "txt"  # which reader reads it (pipeline/readers)
 
 
 def display_path(path: Path | str) -> str:
@@ -62,40 +70,49 @@ def display_path(path: Path | str) -> str:
 
 
 def find_releases(
-    corpus_dir: str | Path, *, allow_links_outside: bool = False
+    corpus_dir: str | Path,
+    *,
+    allow_links_outside: bool = False,
+    formats: list[str] | tuple[str, ...] = FORMATS,
 ) -> list[CorpusEntry]:
-    """Every `*.txt` entry of the corpus folder (any case of the suffix), in name order
-    (stable across runs). Folders are ignored; links that lead outside the folder (unless
-    allowed), broken links and special files are returned with the reason they are refused.
+    """Every entry of the corpus folder that one of `formats` reads (`*.txt`, `*.html`,
+    feeds; any case of the suffix), in name order (stable across runs). Folders are
+    ignored; links that lead outside the folder (unless allowed), broken links and special
+    files are returned with the reason they are refused.
     """
     folder = Path(corpus_dir)
     if not folder.is_dir():
         raise ConfigError(
             f"corpus.dir={str(corpus_dir)!r}: no such folder ({folder.resolve()}); "
-            "set corpus.dir to the folder holding the *.txt releases"
+            "set corpus.dir to the folder holding the releases (*.txt, *.html, feeds)"
         )
     root = folder.resolve()
     entries = []
     for path in sorted(folder.iterdir(), key=lambda p: os.fsencode(p.name)):
-        if path.suffix.lower() != RELEASE_SUFFIX:
+        found = reader_for(path.suffix, formats)
+        if found is None:
             continue
-        entry = _check_entry(path, root, allow_links_outside)
+        entry = _check_entry(path, root, allow_links_outside, found[0])
         if entry is not None:
             entries.append(entry)
     return entries
 
 
-def _check_entry(path: Path, root: Path, allow_links_outside: bool) -> CorpusEntry | None:
+def _check_entry(
+    path: Path, root: Path, allow_links_outside: bool, fmt: str = "txt"
+) -> CorpusEntry | None:
     target = path
     if path.is_symlink():
         try:
             target = path.resolve(strict=True)
         except (OSError, RuntimeError):  # missing target, or a loop of links
-            return CorpusEntry(path, "is a symbolic link whose target is missing; remove it")
+            return CorpusEntry(
+                path, "is a symbolic link whose target is missing; remove it", format=fmt
+            )
     try:
         mode = target.stat().st_mode
     except OSError as err:
-        return CorpusEntry(path, f"cannot be read: {err.strerror}")
+        return CorpusEntry(path, f"cannot be read: {err.strerror}", format=fmt)
     if stat.S_ISDIR(mode):  # a folder named *.txt, or a link to one
         log.debug("%s is a folder; ignored", display_path(path))
         return None
@@ -104,10 +121,13 @@ def _check_entry(path: Path, root: Path, allow_links_outside: bool) -> CorpusEnt
             path,
             "is a symbolic link to a file outside corpus.dir, which is not read; copy "
             "the file into the folder, or set corpus.allow_links_outside=true",
+            format=fmt,
         )
     if not stat.S_ISREG(mode):
-        return CorpusEntry(path, "is not a regular file (a pipe, socket or device); remove it")
-    return CorpusEntry(path, target=target)
+        return CorpusEntry(
+            path, "is not a regular file (a pipe, socket or device); remove it", format=fmt
+        )
+    return CorpusEntry(path, target=target, format=fmt)
 
 
 def release_id(path: Path) -> str:
@@ -152,9 +172,27 @@ def _kept_as_is(path: Path, rid: str) -> bool:
 def read_release(
     path: Path, rid: str, *, source: Path | None = None, max_bytes: int = MAX_RELEASE_BYTES
 ) -> Release:
-    """Read and decode one release; raise InputError when it cannot be used. `source` is
-    the file to read when `path` is a link (checked by `find_releases`)."""
+    """Read and decode one plain-text release; raise InputError when it cannot be used."""
+    raw, documents = read_documents(path, source=source, max_bytes=max_bytes)
+    assert documents is not None  # a text file is always text, or refused
+    return make_release(documents[0], rid, display_path(path), raw)
+
+
+def read_documents(
+    path: Path,
+    *,
+    source: Path | None = None,
+    max_bytes: int = MAX_RELEASE_BYTES,
+    reader: Reader | None = None,
+) -> tuple[bytes, list[Document] | None]:
+    """The file's bytes and the releases they hold (None: a file that is not of the
+    reader's format, such as an `.xml` that is no feed); raise InputError when it cannot be
+    used. `source` is the file to read when `path` is a link (checked by `find_releases`);
+    `reader` defaults to the plain-text one."""
+    from pipeline.readers import READERS
+
     name = display_path(path)
+    reader = reader or READERS["txt"]
     source = source or path
     size = source.stat().st_size
     if size > max_bytes:
@@ -166,218 +204,61 @@ def read_release(
             "memory for it",
         )
     raw = source.read_bytes()
-    decoded = decode(raw, name)
-    text = decoded.text
-    if not CONTROL_CHARS.sub("", text).strip():
+    if not raw.strip():
         raise InputError(
             name, "the file is empty or holds only whitespace and control characters; remove it"
         )
-    if looks_like_html(text):
-        raise InputError(
-            name,
-            "is an HTML page, not plain text; extract the release's text (for example save "
-            "the page as text from a browser, or `python -m html2text page.html`) and save it "
-            "as a .txt file",
-        )
-    if decoded.replaced_bytes:
+    if reader.accepts is not None and not reader.accepts(raw):
+        return raw, None
+    documents = reader.read(raw, name)
+    for document in documents:
+        _log_damage(document, name)
+    return raw, documents
+
+
+def _log_damage(document: Document, name: str) -> None:
+    if document.replaced_bytes:
         log.warning(
             "%s: %d byte(s) are not valid %s and were replaced by U+FFFD; the rest of the "
             "text is intact (re-save the file as UTF-8 to fix it)",
             name,
-            decoded.replaced_bytes,
-            decoded.encoding,
+            document.replaced_bytes,
+            document.encoding,
         )
-    if decoded.control_chars:
+    if document.control_chars:
         log.warning(
             "%s: %d control character(s) (such as NUL or BEL) in the text; kept in the source, "
             "never sent to a model",
             name,
-            decoded.control_chars,
+            document.control_chars,
         )
+
+
+def make_release(document: Document, rid: str, name: str, raw: bytes, fmt: str = "txt") -> Release:
     return Release(
         id=rid,
         path=name,
-        source=text,
-        sha256=hashlib.sha256(raw).hexdigest(),
-        encoding=decoded.encoding,
-        replaced_bytes=decoded.replaced_bytes,
-        control_chars=decoded.control_chars,
+        source=document.text,
+        sha256=document.digest or hashlib.sha256(raw).hexdigest(),
+        encoding=document.encoding,
+        replaced_bytes=document.replaced_bytes,
+        control_chars=document.control_chars,
+        format=fmt,
+        meta=document.meta,
+        extractor=document.extractor,
+        blocks=[list(block) for block in document.blocks],
     )
 
 
-_HTML_START = re.compile(r"\s*(?:<!doctype html|<html[\s>]|<\?xml[^>]*>\s*<html)", re.IGNORECASE)
-_TAG = re.compile(r"</?(?:p|div|span|a|br|body|head|table|td|tr|li|ul|h[1-6]|script|style)\b[^>]*>",
-                  re.IGNORECASE)  # fmt: skip
-
-
-def looks_like_html(text: str) -> bool:
-    """An HTML document, or text so full of tags that it is markup, not a release."""
-    if _HTML_START.match(text[:1000]):
-        return True
-    sample = text[:20000]
-    return len(_TAG.findall(sample)) >= 10 and len(_TAG.findall(sample)) * 40 > len(sample.split())
-
-
-# --- decoding -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Decoded:
-    text: str
-    encoding: str
-    replaced_bytes: int = 0  # bytes that were not valid in `encoding`, each now U+FFFD
-    control_chars: int = 0  # NUL and other control characters kept in the text
-
-
-_UNICODE_BOMS = (
-    (b"\xff\xfe\x00\x00", "utf-32"),
-    (b"\x00\x00\xfe\xff", "utf-32"),
-    (b"\xff\xfe", "utf-16"),
-    (b"\xfe\xff", "utf-16"),
-)
-# Formats that are never text, by their first bytes: the message can say what the file is.
-MAGIC_NUMBERS = {
-    b"%PDF-": "a PDF document",
-    b"PK\x03\x04": "a ZIP archive (or .docx/.odt/.xlsx)",
-    b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1": "an old Microsoft Office document (.doc/.xls)",
-    b"{\\rtf": "an RTF document",
-    b"\x89PNG\r\n\x1a\n": "a PNG image",
-    b"\xff\xd8\xff": "a JPEG image",
-    b"GIF8": "a GIF image",
-    b"\x1f\x8b": "a gzip archive",
-    b"BZh": "a bzip2 archive",
-    b"\xfd7zXZ\x00": "an xz archive",
-    b"7z\xbc\xaf\x27\x1c": "a 7-Zip archive",
-    b"Rar!\x1a\x07": "a RAR archive",
-    b"\x7fELF": "a program (ELF)",
-    b"SQLite format 3\x00": "an SQLite database",
-}
-_CONTROL_BYTES = frozenset([*range(0x00, 0x09), *range(0x0E, 0x20), 0x7F])
-# Binary data: more than 30% control bytes, or more than 5% and more than a few of them
-# (a short text with one stray NUL is suspicious text, not binary).
-BINARY_CONTROL_SHARE = 0.30
-BINARY_CONTROL_SHARE_MANY = 0.05
-MANY_CONTROL_BYTES = 16
-MAX_DAMAGED_SHARE = 0.05  # more invalid bytes than this: an unknown encoding, not damage
-# Legacy code pages German text is really found in, most likely first.
-LEGACY_ENCODINGS = ("cp1252", "cp850")
-# What the high bytes of German legacy text decode to: letters inside or at the edge of
-# words (`Größe`), and punctuation that does not sit between two letters
-# (`Wirtschaftsf”rderung` is cp850 read as cp1252). Measured: charset-normalizer 3.5
-# guesses cp1250 for short cp1252 text, cp1250 for cp850 and UTF-16 for `Café` in
-# Latin-1, so the choice among these two is made here.
-_PUNCTUATION_OK = set("„“”‚‘’–—…€•°§²³¹µ·×÷«»©®™¼½¾¿¡ªº¬¯´¸¨¦¤£¥¢†‡‰\u00a0\u00ad")
-_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
-_MAX_RUN = 3  # `öß` in `Größe`; a longer run of high bytes is not German text
-_ESCAPED = re.compile("[\udc80-\udcff]")  # invalid UTF-8 bytes after surrogateescape
-
-
-def decode(raw: bytes, name: str) -> Decoded:
-    """Decode a release's bytes: UTF-8 (with or without BOM, with a few damaged bytes
-    replaced and counted), UTF-16 (with BOM, or without one when the NUL pattern says
-    so), or a legacy code page when the bytes look like one; refuse binary data."""
-    for bom, encoding in _UNICODE_BOMS:  # UTF-32 first: its little-endian mark starts
-        if raw.startswith(bom):  # with UTF-16's
-            text = raw.decode(encoding, errors="replace")
-            already = raw.decode(encoding, errors="ignore").count("\ufffd")  # in the text
-            return _decoded(text, encoding, text.count("\ufffd") - already)
-    if raw.startswith(b"\xef\xbb\xbf"):
-        # The mark declares UTF-8: invalid bytes after it are damage, however many.
-        text, replaced = _utf8_with_damage(raw[3:])
-        return _decoded(text, "utf-8-sig", replaced)
-    for magic, what in MAGIC_NUMBERS.items():
-        if raw.startswith(magic):
-            raise InputError(name, f"is {what}, not text; save the release's text as a .txt file")
-    utf16 = _utf16_without_bom(raw)
-    if utf16 is not None:
-        return utf16
-    controls = sum(raw.count(bytes([byte])) for byte in _CONTROL_BYTES)
-    share = controls / len(raw) if raw else 0.0
-    if share > BINARY_CONTROL_SHARE or (
-        share > BINARY_CONTROL_SHARE_MANY and controls > MANY_CONTROL_BYTES
-    ):
-        raise InputError(
-            name,
-            f"looks like binary data ({controls / len(raw):.0%} of its bytes are control "
-            "characters), not text; remove it or convert it to UTF-8 text",
-        )
-    text, replaced = _utf8_with_damage(raw)
-    if not replaced:
-        return _decoded(text, "utf-8")
-    # Invalid UTF-8. A legacy code page only when the bytes look like one and the file
-    # has less real UTF-8 than invalid bytes (a UTF-8 file with a few damaged bytes stays
-    # UTF-8: reading it as cp1252 would turn every umlaut into two wrong characters).
-    utf8_chars = sum(1 for char in text if char >= "\u0080") - replaced
-    if utf8_chars < replaced:
-        for encoding in LEGACY_ENCODINGS:
-            legacy = _legacy(raw, encoding)
-            if legacy is not None:
-                return _decoded(legacy, encoding)
-    _refuse_if_undecodable(raw, replaced, name)
-    return _decoded(text, "utf-8", replaced)
-
-
-def _decoded(text: str, encoding: str, replaced: int = 0) -> Decoded:
-    return Decoded(text, encoding, replaced, len(CONTROL_CHARS.findall(text)))
-
-
-def _utf8_with_damage(raw: bytes) -> tuple[str, int]:
-    """UTF-8 text with each invalid byte replaced by U+FFFD, and how many there were."""
-    text = raw.decode("utf-8", errors="surrogateescape")
-    return _ESCAPED.subn("\ufffd", text)
-
-
-def _refuse_if_undecodable(raw: bytes, replaced: int, name: str) -> None:
-    if replaced and replaced > MAX_DAMAGED_SHARE * len(raw):
-        raise InputError(
-            name,
-            f"is neither UTF-8 ({replaced} of {len(raw)} bytes invalid) nor text in a legacy "
-            f"code page ({', '.join(LEGACY_ENCODINGS)}); save it as UTF-8",
-        )
-
-
-def _legacy(raw: bytes, encoding: str) -> str | None:
-    """`raw` decoded with `encoding` if what its high bytes give looks like German text:
-    short runs of letters touching a word, or punctuation not wedged between two letters."""
-    try:
-        text = raw.decode(encoding)
-    except UnicodeDecodeError:
-        return None
-    for match in _NON_ASCII_RUN.finditer(text):
-        run = match.group()
-        before, after = text[match.start() - 1 : match.start()], text[match.end() : match.end() + 1]
-        touches_word = _ascii_mark(before) or _ascii_mark(after)  # `Größe`, `Ö-Ton`
-        if len(run) > _MAX_RUN or not all(c.isalpha() or c in _PUNCTUATION_OK for c in run):
-            return None
-        if any(c.isalpha() for c in run) and not touches_word:
-            return None
-        wedged = before.isalpha() and after.isalpha() and run not in ("\u00ad", "·")
-        if wedged and not any(c.isalpha() for c in run):  # soft hyphen, middle dot: fine
-            return None
-    return text
-
-
-def _ascii_mark(char: str) -> bool:
-    """An ASCII character that is not space: a letter, digit or punctuation of a word."""
-    return char.isascii() and bool(char.strip())
-
-
-def _utf16_without_bom(raw: bytes) -> Decoded | None:
-    """UTF-16 text saved without a byte-order mark: mostly-Latin text then has a NUL in
-    every other byte, all on one side. None when the bytes do not look like that."""
-    if len(raw) < 4 or len(raw) % 2:
-        return None
-    even, odd = raw[0::2].count(0), raw[1::2].count(0)
-    if max(even, odd) < 0.3 * len(raw) / 2 or min(even, odd) > 0.05 * max(even, odd):
-        return None
-    encoding = "utf-16-le" if odd > even else "utf-16-be"
-    try:
-        text = raw.decode(encoding)
-    except UnicodeDecodeError:
-        return None
-    if len(CONTROL_CHARS.findall(text)) > BINARY_CONTROL_SHARE_MANY * len(text):
-        return None
-    return _decoded(text, encoding)
+def item_id(key: str, taken: set[str]) -> str:
+    """A feed item's release id, from its GUID or link alone (not from the feed file's name,
+    which may change daily): the GUID's last path part made safe, and a hash of the GUID,
+    longer if a file's id already has that name."""
+    tail = [part for part in re.split(r"[/?#=&]+", key) if part.strip()]
+    stem = release_id(Path((tail[-1] if tail else "item") + ".x"))[:60].strip("._-") or "item"
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    rid = f"{stem}_{digest[:8]}"
+    return f"{stem}_{digest[:16]}" if rid.casefold() in taken else rid
 
 
 # --- the stage --------------------------------------------------------------------------
@@ -387,12 +268,16 @@ def run(ctx: RunContext) -> list[Release]:
     """Every release of `corpus.dir`, read and checked; the ones that cannot be used are
     failed with their reason (the rest of the batch goes on)."""
     cfg, report = ctx.cfg, ctx.report
-    entries = find_releases(cfg.corpus.dir, allow_links_outside=cfg.corpus.allow_links_outside)
+    formats = list(cfg.corpus.formats)
+    entries = find_releases(
+        cfg.corpus.dir, allow_links_outside=cfg.corpus.allow_links_outside, formats=formats
+    )
     if not entries:
-        log.warning("no *.txt releases in %s", Path(cfg.corpus.dir).resolve())
+        log.warning("no releases (%s) in %s", ", ".join(formats), Path(cfg.corpus.dir).resolve())
     ids = unique_ids([entry.path for entry in entries])
+    taken = {rid.casefold() for rid in ids.values()}
     max_bytes = int(cfg.corpus.max_release_mib * 2**20)
-    releases = []
+    releases: dict[str, Release] = {}
     first_with: dict[str, str] = {}  # sha256 -> release id
     # Files before links, so that of two entries with the same bytes the link is the copy.
     entries.sort(key=lambda entry: entry.target not in (None, entry.path))
@@ -401,27 +286,82 @@ def run(ctx: RunContext) -> list[Release]:
         if entry.refused:
             report.fail(name, "ingest", entry.refused, rid)
             continue
+        reader = reader_for(entry.path.suffix, [entry.format])
+        assert reader is not None
         try:
-            release = read_release(entry.path, rid, source=entry.target, max_bytes=max_bytes)
+            raw, documents = read_documents(
+                entry.path, source=entry.target, max_bytes=max_bytes, reader=reader[1]
+            )
         except InputError as err:
             report.fail(name, "ingest", err.reason, rid)
             continue
         except OSError as err:  # the input's problem (unreadable), not the machine's
             report.fail(name, "ingest", f"cannot be read: {err.strerror or err}", rid)
             continue
-        warnings = _decoding_warnings(release)
-        if warnings:
-            report.warnings[release.id] = warnings
-        if release.sha256 in first_with:
-            # Both get a bundle (the translations come from one batch or the memory), and
-            # the manifest says which is a copy of which.
-            report.duplicates[release.id] = first_with[release.sha256]
-            log.warning("%s has the same content as release %s", name, first_with[release.sha256])
-        first_with.setdefault(release.sha256, release.id)
-        if release.encoding not in ("utf-8", "utf-8-sig"):
-            log.info("%s decoded as %s", name, release.encoding)
-        releases.append(release)
-    return releases
+        if documents is None:
+            log.info("%s is not a %s file; ignored", name, entry.format)
+            continue
+        for document in documents:
+            doc_id = rid if document.key is None else item_id(document.key, taken)
+            release = make_release(document, doc_id, name, raw, entry.format)
+            if not _language_accepted(release, ctx):
+                continue
+            if release.id in releases:  # the same feed item in two feed files
+                _same_item(releases[release.id], release, report)
+            elif release.sha256 in first_with:
+                # Both get a bundle (the translations come from one batch or the memory),
+                # and the manifest says which is a copy of which.
+                report.duplicates[release.id] = first_with[release.sha256]
+                log.warning("%s has the same content as release %s", name,
+                            first_with[release.sha256])  # fmt: skip
+            first_with.setdefault(release.sha256, release.id)
+            warnings = _decoding_warnings(release)
+            if warnings:
+                report.warnings[release.id] = warnings
+            if release.encoding not in ("utf-8", "utf-8-sig"):
+                log.info("%s decoded as %s", name, release.encoding)
+            releases[release.id] = release
+    return list(releases.values())
+
+
+def _same_item(earlier: Release, later: Release, report: Any) -> None:
+    """A feed item found again in a later feed file (daily snapshots of one feed): the
+    later copy, in name order, is the one used."""
+    if earlier.sha256 != later.sha256:
+        message = (
+            f"feed item {later.meta.get('guid')} is in {earlier.path} and {later.path}, with "
+            f"different content; the copy in {later.path} is used"
+        )
+        log.warning("%s", message)
+        report.warnings.setdefault(later.id, []).append(message)
+
+
+def _language_accepted(release: Release, ctx: RunContext) -> bool:
+    """Identify the release's language; one outside `corpus.languages` is failed or
+    skipped (`corpus.other_languages`), never translated as if it were German."""
+    cfg, report = ctx.cfg, ctx.report
+    verdict = check_release_language(release.source, list(cfg.corpus.languages), cfg.language)
+    release.lang, release.lang_confidence = verdict.lang, verdict.confidence
+    if verdict.note:
+        report.warnings.setdefault(release.id, []).append(verdict.note)
+    if verdict.accepted:
+        return True
+    reason = (
+        f"is in {verdict.name} ({verdict.detected}, confidence {verdict.confidence:.2f}), not "
+        f"in corpus.languages {list(cfg.corpus.languages)}; it was not translated. To "
+        + ("translate English releases (English column copied, the others translated from "
+           "it), add en to corpus.languages" if verdict.detected == "en" else
+           "pass over such releases quietly, set corpus.other_languages=skip")
+    )  # fmt: skip
+    if cfg.corpus.other_languages == "skip":
+        entry = {"id": release.id, "path": release.path, "reason": "language",
+                 "lang": verdict.detected, "detail": reason}  # fmt: skip
+        report.skipped.append(entry)
+        report.event("skipped", **entry)
+        log.info("%s %s", release.path, reason)
+    else:
+        report.fail(release.path, "ingest", reason, release.id)
+    return False
 
 
 def _decoding_warnings(release: Release) -> list[str]:

@@ -13,6 +13,7 @@ which hurts more than an occasional pair of sentences translated together.
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from bisect import bisect_right
@@ -21,11 +22,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pipeline.data import SOURCE_LANG, Release, Segment
+from pipeline.langid import LanguageConfig, english_sentence
 from pipeline.runlog import progress
 
 if TYPE_CHECKING:
     from pipeline.context import RunContext
     from pipeline.data import Bundle
+
+log = logging.getLogger(__name__)
 
 BOILERPLATE_POLICIES = ("language", "all", "none")
 
@@ -660,9 +664,14 @@ def segment_release(release: Release, config: SegmentConfig) -> list[Segment]:
     """The release's segments, in source order, each an exact span of `release.source`."""
     source = release.source
     abbreviations = _ABBREVIATIONS | {_abbreviation_key(a) for a in config.extra_abbreviations}
-    blocks = _block_spans(source)
-    plains = [_plain(source[start:end]) for start, end in blocks]
-    kinds = _classify(plains, abbreviations)
+    if release.blocks:  # from markup: a <h2> is a heading, an <li> a list item
+        blocks = [(int(start), int(end)) for start, end, _ in release.blocks]
+        plains = [_plain(source[start:end]) for start, end in blocks]
+        kinds = _markup_kinds([str(kind) for _, _, kind in release.blocks], plains, abbreviations)
+    else:  # from the lines of plain text
+        blocks = _block_spans(source)
+        plains = [_plain(source[start:end]) for start, end in blocks]
+        kinds = _classify(plains, abbreviations)
     segments: list[Segment] = []
     for block, ((start, end), kind) in enumerate(zip(blocks, kinds, strict=True)):
         pieces = [(start, end, kind)]
@@ -687,6 +696,68 @@ def segment_release(release: Release, config: SegmentConfig) -> list[Segment]:
                 )
             )
     return segments
+
+
+def _markup_kinds(kinds: list[str], plains: list[str], abbreviations: frozenset[str]) -> list[str]:
+    """The markup's kinds, with the boilerplate rules still in force inside its blocks: a
+    paragraph that is a date, a credit or a byline is boilerplate, as in a text release."""
+    return [
+        "boilerplate" if kind != "heading" and _is_boilerplate(plain, abbreviations) else kind
+        for kind, plain in zip(kinds, plains, strict=True)
+    ]
+
+
+_BYLINE = re.compile(rf"Von ({_NAMES})")
+_NUMERIC_DATE = re.compile(r"(\d{1,2})\. ?(\d{1,2})\. ?(\d{4}|\d{2})\b")
+_WORD_DATE = re.compile(rf"(\d{{1,2}})\. ?({_MONTHS}) (\d{{4}})")
+_MONTH_NUMBERS = {name: number for number, names in enumerate(
+    ("Januar|Jänner", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September",
+     "Oktober", "November", "Dezember"), start=1) for name in names.split("|")}  # fmt: skip
+
+
+def text_meta(segments: list[Segment]) -> dict[str, str | None]:
+    """What a text release says about itself: its first heading (title), the first date
+    of a dateline or date line (as YYYY-MM-DD), and a byline ("Von Thomas Junk")."""
+    meta: dict[str, str | None] = {"title": None, "date": None, "author": None}
+    for segment in segments:
+        plain = _plain(segment.text[SOURCE_LANG])
+        if segment.kind == "heading" and meta["title"] is None:
+            meta["title"] = plain
+        if segment.kind in ("dateline", "boilerplate") and meta["date"] is None:
+            meta["date"] = _iso_date(plain)
+        byline = _BYLINE.match(plain) if segment.kind == "boilerplate" else None
+        if byline and meta["author"] is None:
+            meta["author"] = byline.group(1)
+    return meta
+
+
+def _iso_date(plain: str) -> str | None:
+    numeric, words = _NUMERIC_DATE.search(plain), _WORD_DATE.search(plain)
+    if numeric:
+        day, month, year = (int(part) for part in numeric.groups())
+    elif words:
+        day, month, year = int(words[1]), _MONTH_NUMBERS[words[2]], int(words[3])
+    else:
+        return None
+    year += 2000 if year < 100 else 0
+    if not (1 <= month <= 12 and 1 <= day <= 31):
+        return None
+    return f"{year:04d}-{month:02d}-{day:02d}"
+
+
+def mark_english(segments: list[Segment], release_lang: str, config: LanguageConfig) -> int:
+    """Mark the sentences of a release that are clearly English (`Segment.lang`); the
+    translate stage copies them into the English column. Returns how many."""
+    marked = 0
+    for segment in segments:
+        if (
+            segment.translate
+            and segment.kind != "boilerplate"
+            and english_sentence(segment.text[SOURCE_LANG], release_lang, config)
+        ):
+            segment.lang = "en"
+            marked += 1
+    return marked
 
 
 def _paragraph_pieces(
@@ -728,8 +799,18 @@ def _is_language(plain: str) -> bool:
 def run(bundles: list[Bundle], ctx: RunContext) -> list[Bundle]:
     """Segments of every release; a release the segmenter fails on fails alone."""
     config = SegmentConfig(**ctx.cfg.segment)
+    language = ctx.cfg.language
 
     def segment(bundle: Bundle) -> None:
-        bundle.segments = segment_release(bundle.release, config)
+        release = bundle.release
+        bundle.segments = segment_release(release, config)
+        for key, value in text_meta(bundle.segments).items():
+            if not release.meta.get(key):
+                release.meta[key] = value
+        if language.english_sentences and release.lang != "en":
+            marked = mark_english(bundle.segments, release.lang, language)
+            if marked:
+                log.info("%s: %d English sentence(s) copied, not translated, into en",
+                         release.id, marked)  # fmt: skip
 
     return ctx.report.each("segment", progress(bundles, "segment"), segment)

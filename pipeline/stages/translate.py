@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
-from pipeline.data import CONTROL_CHARS, SOURCE_LANG, Bundle
+from pipeline.data import CONTROL_CHARS, SOURCE_LANG, Bundle, Segment
 from pipeline.engines import Engine, EngineSpec, Hypothesis
 from pipeline.errors import is_run_fault
 from pipeline.memory import Approval, TranslationMemory
@@ -59,6 +59,9 @@ class TranslateConfig:
     engine: str = "transformers"  # an engine of pipeline/engines (settings: engine.<name>)
     backend: str | None = None  # the old name of `engine`; when set, it wins
     models: dict[str, str] = field(default_factory=dict)
+    # English -> target models, for English releases (corpus.languages has en) and, with
+    # language.english_sentences_from=en, English quotations in German releases.
+    from_en: dict[str, str] = field(default_factory=dict)
     target_tokens: dict[str, str | None] = field(default_factory=dict)
     num_beams: int = 4
     max_new_tokens: int = 512
@@ -522,15 +525,19 @@ def translate_bundles(
     glossary: Glossary | None = None,
     sent: dict[int, str] | None = None,
     approved: Mapping[str, Approval] | None = None,
+    source: str = SOURCE_LANG,
+    english_from: str = SOURCE_LANG,
 ) -> dict[str, str]:
     """Fill `segment.text[lang]` and `segment.origin[lang]` for every segment of every
     bundle: a reviewer's approved translation of its source where `approved` (source text
     -> approval, pipeline/review.py) has one, else the model's (or the memory's), with
     do-not-translate terms masked and restored and every glossary term found recorded in
-    `segment.terms[lang]`. Returns the releases with a segment the model failed on:
-    release id -> reason (their texts are incomplete). `sent`, when given, gets the text
-    sent for each segment (by id())."""
-    segments = [segment for bundle in bundles for segment in bundle.segments]
+    `segment.terms[lang]`. Only the segments translated from `source` into `lang`
+    (`translated_from`) are touched. Returns the releases with a segment the model failed
+    on: release id -> reason (their texts are incomplete). `sent`, when given, gets the
+    text sent for each segment (by id())."""
+    segments = [segment for bundle in bundles for segment in bundle.segments
+                if translated_from(bundle, segment, lang, english_from) == source]  # fmt: skip
     todo = []
     for segment in segments:
         approval = (
@@ -573,10 +580,39 @@ def translate_bundles(
             if error:
                 failures.setdefault(
                     bundle.release.id,
-                    f"the {lang} model failed on segment {segment.id} ({error}); the other "
-                    "releases are not affected. The traceback is in pipeline.log",
+                    f"the {source}->{lang} model failed on segment {segment.id} ({error}); the "
+                    "other releases are not affected. The traceback is in pipeline.log",
                 )
     return failures
+
+
+ORIGINAL = "original"  # translated_from: the segment is in the target language already
+
+
+def translated_from(
+    bundle: Bundle, segment: Segment, lang: str, english_from: str = SOURCE_LANG
+) -> str:
+    """What `segment` is translated from into `lang`: "de" (the German model), "en" (the
+    translate.from_en model: an English release, or an English quotation when
+    language.english_sentences_from=en), or ORIGINAL when it is in `lang` already."""
+    own = segment.lang or bundle.release.lang
+    if own == lang:
+        return ORIGINAL
+    if own == "en" and (bundle.release.lang == "en" or english_from == "en"):
+        return "en"
+    return SOURCE_LANG
+
+
+def copy_originals(bundles: list[Bundle], lang: str) -> int:
+    """The segments already in `lang` keep their text there, marked "original"."""
+    copied = 0
+    for bundle in bundles:
+        for segment in bundle.segments:
+            if translated_from(bundle, segment, lang) == ORIGINAL:
+                segment.text[lang] = segment.text[SOURCE_LANG]
+                segment.origin[lang] = ORIGINAL
+                copied += 1
+    return copied
 
 
 # --- the stage --------------------------------------------------------------------------
@@ -593,13 +629,17 @@ def run(bundles: list[Bundle], ctx: RunContext) -> list[Bundle]:
     )
     glossary = glossary_for(ctx.cfg)
     qa = QAConfig(**ctx.cfg.qa)
+    english_from = ctx.cfg.language.english_sentences_from
     for lang in ctx.cfg.targets:
+        originals = copy_originals(bundles, lang)
         model = ctx.models[f"translate.{lang}"]
         target_token = settings.target_tokens.get(lang)
         translator = translator_for(ctx, model, decoding, target_token, f"translate de->{lang}")
         sent: dict[int, str] = {}
         approved = approved_translations(ctx, lang)
-        failures = translate_bundles(bundles, lang, translator, glossary, sent, approved)
+        failures = translate_bundles(
+            bundles, lang, translator, glossary, sent, approved, english_from=english_from
+        )
         bundles = ctx.report.drop_failed(bundles, failures, f"translate ({lang})")
         repairs: dict[str, Any] = {"attempted": 0, "kept": 0, "by_flag": {}}
         if qa.repair:
@@ -627,9 +667,37 @@ def run(bundles: list[Bundle], ctx: RunContext) -> list[Bundle]:
                 segment.confidence.get(lang) for bundle in bundles for segment in bundle.segments
             ),
             "repairs": repairs,
+            "originals": originals,
         }
         del translator  # one translation model in memory at a time
+        bundles = _translate_english(bundles, lang, ctx, decoding, english_from)
     return bundles
+
+
+def _translate_english(
+    bundles: list[Bundle], lang: str, ctx: RunContext, decoding: Decoding, english_from: str
+) -> list[Bundle]:
+    """The segments translated into `lang` from English (English releases, and English
+    quotations where asked), by the translate.from_en model."""
+    name = f"translate.en-{lang}"
+    if not any(translated_from(bundle, segment, lang, english_from) == "en"
+               for bundle in bundles for segment in bundle.segments):  # fmt: skip
+        return bundles
+    model = ctx.models[name]  # resolved at start-up whenever English sources are accepted
+    translator = translator_for(
+        ctx, model, decoding, ctx.cfg.translate.target_tokens.get(lang), f"translate en->{lang}"
+    )
+    # No glossary: its terms are German source terms. No repair pass either (see README).
+    failures = translate_bundles(bundles, lang, translator, None, source="en",
+                                 approved=approved_translations(ctx, lang),
+                                 english_from=english_from)  # fmt: skip
+    ctx.report.models[name] = translation_record(translator)
+    ctx.report.translation[name] = {
+        "segments_sent": translator.segments_sent,
+        "memory_hits": translator.memory_hits,
+        "model_loaded": translator.loaded_engine is not None,
+    }
+    return ctx.report.drop_failed(bundles, failures, f"translate (en->{lang})")
 
 
 def approved_translations(ctx: RunContext, lang: str) -> dict[str, Approval]:
