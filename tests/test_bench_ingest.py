@@ -65,7 +65,6 @@ def test_unmatched_spans_name_lost_and_extra_text() -> None:
 )
 def test_pages_decode_as_declared(page: str, encoding: str, sample: str) -> None:
     raw = (PAGES / f"{page}.html").read_bytes()
-    assert bench.declared_charset(raw) == encoding
     text, used = bench.decode_page(raw)
     assert used == encoding
     assert sample in text

@@ -14,6 +14,7 @@ from pipeline.errors import ConfigError
 from pipeline.langid import LanguageConfig, check_release_language, english_sentence
 from pipeline.runner import EXIT_OK, EXIT_SOME_FAILED, run
 from tests.conftest import CORPUS, ROOT, make_config
+from tests.test_nightly import smoke
 
 pytestmark = pytest.mark.filterwarnings("ignore:Recommended. pip install sacremoses")
 
@@ -97,20 +98,7 @@ def mixed_corpus(folder: Path) -> Path:
 
 
 def smoke_run(corpus: Path, output: Path, cache: Path, *extra: str) -> int:
-    return run(
-        make_config(
-            [
-                "preset=smoke",
-                f"corpus.dir={corpus}",
-                f"output.dir={output}",
-                f"paths.cache_dir={cache}",
-                f"translate.memory={output.parent / 'memory.sqlite'}",
-                "device=cpu",
-                "qa.repair=false",
-                *extra,
-            ]
-        )
-    )
+    return run(smoke(corpus, output, cache, "qa.repair=false", *extra))
 
 
 def bundles(output: Path) -> dict[str, dict[str, Any]]:

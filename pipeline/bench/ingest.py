@@ -21,10 +21,8 @@ benchmarks/parallel, the same texts cut to their first three words, and short_mi
 from __future__ import annotations
 
 import argparse
-import codecs
 import difflib
 import json
-import re
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -117,42 +115,15 @@ def unmatched_spans(extracted: str, expected: str, least: int = 20) -> tuple[lis
 
 # --- decoding and HTML to text ----------------------------------------------------------------
 
-_DECLARED = re.compile(rb"""<meta[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
-# Labels that browsers (WHATWG Encoding) read as windows-1252.
-_AS_CP1252 = {"iso-8859-1", "iso8859-1", "latin1", "latin-1", "l1", "us-ascii", "ascii"}
-
-
-def declared_charset(raw: bytes) -> str | None:
-    """The encoding a page states: a byte-order mark, else a `<meta charset>` or
-    `<meta http-equiv="Content-Type">` in its first 4 KiB; None if it states none."""
-    if raw.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    match = _DECLARED.search(raw[:4096])
-    if not match:
-        return None
-    label = match.group(1).decode("ascii").lower()
-    if label in _AS_CP1252:
-        return "cp1252"
-    try:
-        return codecs.lookup(label).name
-    except LookupError:
-        return None
-
 
 def decode_page(raw: bytes) -> tuple[str, str]:
-    """(text, how it was decoded): the declared charset, else charset_normalizer's best
-    guess, else UTF-8 with replacement characters."""
-    encoding = declared_charset(raw)
-    if encoding:
-        return raw.decode(encoding, errors="replace"), encoding
-    from charset_normalizer import from_bytes
+    """(text, encoding): every extractor gets the page decoded as the pipeline decodes it
+    (`pipeline.readers.html.decode_html`: byte-order mark, declared charset, detection),
+    so that the table compares extraction, not decoding."""
+    from pipeline.readers.html import decode_html
 
-    best = from_bytes(raw).best()
-    if best is not None:
-        return str(best), f"{best.encoding} (guessed)"
-    return raw.decode("utf-8", errors="replace"), "utf-8 (fallback)"
+    text, encoding, _ = decode_html(raw, "page")
+    return text, encoding
 
 
 _BLOCK_TAGS = frozenset({

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import time
 from typing import Any
@@ -19,6 +20,8 @@ from typing import Any
 from pipeline.errors import InputError
 from pipeline.readers import Document
 from pipeline.readers.html import extract
+
+log = logging.getLogger(__name__)
 
 SUFFIXES = (".rss", ".atom", ".xml")
 _FEED_ROOT = re.compile(rb"<(?:[A-Za-z0-9_-]+:)?(?:rss|feed|RDF)[\s>]")
@@ -54,6 +57,8 @@ def read_feed(raw: bytes, name: str) -> list[Document]:
         else:
             document.encoding = parsed.get("encoding") or "utf-8"
             documents.append(document)
+    if empty and documents:
+        log.warning("%s: %d item(s) without text left out", name, empty)
     if not documents:
         problem = f" ({parsed.bozo_exception})" if parsed.get("bozo") else ""
         raise InputError(
