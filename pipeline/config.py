@@ -19,7 +19,13 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 
 from pipeline.engines import COMPUTE_TYPES, DTYPES, ENGINES, EngineConfigs
 from pipeline.errors import ConfigError
-from pipeline.langid import DETECTORS, ENGLISH_SOURCES, POLICIES, LanguageConfig
+from pipeline.langid import (
+    DETECTORS,
+    ENGLISH_SOURCES,
+    POLICIES,
+    SOURCE_LANGUAGES,
+    LanguageConfig,
+)
 from pipeline.qa import QAConfig
 from pipeline.readers import FORMATS as INPUT_FORMATS
 from pipeline.stages.bundle import FORMATS
@@ -267,11 +273,6 @@ def validate(cfg: DictConfig) -> None:
     _validate_languages(cfg, stages)
     if "summarise" in stages:
         _validate_summarise(cfg)
-
-
-# Source languages a release may be in: German, and English (copied into its column, the
-# other targets translated by translate.from_en).
-SOURCE_LANGUAGES = ("de", "en")
 
 
 def _validate_languages(cfg: DictConfig, stages: list[str]) -> None:

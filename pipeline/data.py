@@ -76,6 +76,9 @@ class Segment:
     origin: dict[str, str] = field(default_factory=dict)
     # Per approved target: who approved it, when, from which file, and what it replaced.
     approval: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Per target, the `Bundle.models` entry that translated it where that is not
+    # `translate.<target>`: "translate.en-ru" for a text translated from English.
+    made_by: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

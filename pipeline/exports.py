@@ -127,8 +127,9 @@ def _languages(bundles: Iterable[Bundle]) -> list[str]:
         for segment in bundle.get("segments") or []:
             targets.update(_texts(segment))
         for key in bundle.get("models") or {}:
-            if key.startswith("translate."):
-                targets.add(key.removeprefix("translate."))
+            lang = key.removeprefix("translate.")
+            if key.startswith("translate.") and "-" not in lang:  # not translate.en-ru
+                targets.add(lang)
     targets.discard(SOURCE_LANG)
     return [SOURCE_LANG, *sorted(targets)]
 
@@ -147,7 +148,8 @@ def write_tmx(bundles: Iterable[Bundle], path: Path) -> None:
     root = ET.Element("tmx", {"version": "1.4"})
     header = ET.SubElement(root, "header", _tmx_header("pressrelease-pipeline-bundle"))
     bundles = list(bundles) if not isinstance(bundles, list) else bundles
-    if len(bundles) == 1:  # one release's file: its title, date, URL... as header props
+    if len(bundles) == 1:  # one release's file: its language, title, date, URL...
+        header.set("srclang", str(bundles[0]["release"].get("lang") or SOURCE_LANG))
         for key, value in release_meta(bundles[0]).items():
             ET.SubElement(header, "prop", {"type": f"x-{key}"}).text = xml_text(value)
     body = ET.SubElement(root, "body")
@@ -275,8 +277,6 @@ def write_xliff(bundle: Bundle, target: str, path: Path) -> None:
     """
     release = bundle["release"]
     source_lang = str(release.get("lang") or SOURCE_LANG)
-    mt = (bundle.get("models") or {}).get(f"translate.{target}") or {}
-    provenance = f"machine translation by {mt.get('model', 'unknown')}@{mt.get('revision', '')}"
 
     # The namespace is declared as a plain `xmlns` attribute on unqualified tags: ElementTree's
     # own default-namespace support refuses unqualified attributes (`id`, `state`, ...), and
@@ -293,16 +293,26 @@ def write_xliff(bundle: Bundle, target: str, path: Path) -> None:
     notes = ET.Element("notes")  # the release's title, date, URL... as file-level notes
     for key, value in release_meta(bundle).items():
         ET.SubElement(notes, "note", {"category": key}).text = xml_text(value)
-    units = _units(bundle, target, provenance)
+    units = _units(bundle, target)
     with open_atomic(path) as handle:
         _write_xml(handle, root, file, itertools.chain([notes], units) if len(notes) else units)
 
 
-def _units(bundle: Bundle, target: str, provenance: str) -> Iterator[ET.Element]:
+def _provenance(bundle: Bundle, model_key: str) -> str:
+    mt = (bundle.get("models") or {}).get(model_key) or {}
+    return f"machine translation by {mt.get('model', 'unknown')}@{mt.get('revision', '')}"
+
+
+def _units(bundle: Bundle, target: str) -> Iterator[ET.Element]:
     space = {f"{{{XML_NS}}}space": "preserve"}
     for index, segment in enumerate(bundle.get("segments") or []):
         texts = _texts(segment)
-        translated = bool(segment.get("translate", True))
+        # The source already in the target language (an English quotation) is, for a
+        # translator, a copy: not to be translated.
+        original = (segment.get("origin") or {}).get(target) == "original"
+        translated = bool(segment.get("translate", True)) and not original
+        model_key = (segment.get("made_by") or {}).get(target) or f"translate.{target}"
+        provenance = _provenance(bundle, model_key)
         unit = ET.Element("unit", {"id": f"u{index}"})
         if not translated:
             unit.set("translate", "no")
@@ -320,9 +330,11 @@ def _units(bundle: Bundle, target: str, provenance: str) -> Iterator[ET.Element]
         ):
             ET.SubElement(notes, "note", {"category": "provenance"}).text = xml_text(provenance)
         elif not translated:
-            ET.SubElement(
-                notes, "note", {"category": "provenance"}
-            ).text = "copied from the source, not translated"
+            ET.SubElement(notes, "note", {"category": "provenance"}).text = (
+                "the source's own text, already in this language"
+                if original
+                else "copied from the source, not translated"
+            )
         attributes = {"state": "initial"}
         approval = (segment.get("approval") or {}).get(target)
         if approval and target_text is not None:

@@ -14,6 +14,7 @@ set is far more reliable on short text.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -26,6 +27,9 @@ LANGUAGE_NAMES = {
     "cs": "Czech", "da": "Danish", "sv": "Swedish", "pt": "Portuguese", "lb": "Luxembourgish",
 }  # fmt: skip
 POLICIES = ("fail", "skip")  # corpus.other_languages
+# Languages a release may be in (corpus.languages): German, and English (copied into its
+# column, the other targets translated by translate.from_en).
+SOURCE_LANGUAGES = ("de", "en")
 ENGLISH_SOURCES = ("de", "en")  # language.english_sentences_from: what Russian comes from
 
 
@@ -119,9 +123,22 @@ def check_release_language(text: str, languages: list[str], config: Any) -> Verd
     return Verdict(lang, round(confidence, 4), False, lang)
 
 
+# A quotation inside a sentence ("Die Direktorin sagte: „This project will change …“"): the
+# words around it decide too, or a German sentence would be copied whole as English.
+_QUOTED = re.compile(r"„[^“”]*[“”]|“[^”]*”|»[^«]*«|«[^»]*»|\"[^\"]*\"|‚[^‘’]*[‘’]")
+_MIN_FRAME_WORDS = 3
+
+
 def english_sentence(text: str, release_lang: str, config: Any) -> bool:
-    """Whether `text`, a sentence of a release in `release_lang`, is clearly English."""
+    """Whether `text`, a sentence of a release in `release_lang`, is clearly English: the
+    whole of it, and the words outside any quotation in it (if there are a few)."""
     if release_lang == "en" or len(text.strip()) < config.min_sentence_chars:
         return False
-    lang, confidence = detector(config.detector).identify(text, among=(release_lang, "en"))
-    return lang == "en" and confidence >= config.min_sentence_confidence
+    among = (release_lang, "en")
+    lang, confidence = detector(config.detector).identify(text, among=among)
+    if lang != "en" or confidence < config.min_sentence_confidence:
+        return False
+    frame = _QUOTED.sub(" ", text)
+    if frame != text and len(re.findall(r"[^\W\d_]{2,}", frame)) >= _MIN_FRAME_WORDS:
+        return detector(config.detector).identify(frame, among=among)[0] == "en"
+    return True

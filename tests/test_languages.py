@@ -62,6 +62,20 @@ def test_only_clear_long_english_sentences_count_as_english() -> None:
     assert not english_sentence(
         "Beim Smart City Hackathon entwickelten Teams neue Apps für den Nahverkehr.", "de", config
     )
+    # An English quotation framed by German words is not copied whole as English; a
+    # quotation standing alone, or with an English frame, is.
+    framed = [
+        "Prof. Sarah Miller von der University of Leeds sagte: „We are delighted to join "
+        "this consortium and to share our expertise.“",
+        "Die Direktorin betonte: „This project will change how we recycle batteries in Europe.“",
+    ]
+    assert not any(english_sentence(text, "de", config) for text in framed)
+    assert english_sentence(
+        "„We are delighted to join this consortium and to share our expertise.“", "de", config
+    )
+    assert english_sentence(
+        '"We are delighted to join this consortium," said Sarah Miller of Leeds.', "de", config
+    )
 
 
 def test_unknown_language_settings_are_refused_at_start_up(tmp_path: Path) -> None:
@@ -199,6 +213,20 @@ def test_english_releases_and_quotations_go_to_the_english_column(
             assert segment["text"]["en"] == segment["text"]["de"]
             assert segment["origin"] == {"en": "original", "ru": "mt"}
     assert english["summaries"]["en"]["text"]  # summarised from its own English text
+    assert all(
+        s["made_by"] == {"ru": "translate.en-ru"} for s in english["segments"] if s["translate"]
+    )
+    assert english["models"]["translate.en-ru"]["target_token"] is None  # a one-pair model
+    # Exports say where each text came from and what language the source is in.
+    xliff = output / "xliff"
+    rid = "uni-weserbrueck-battery-recycling-en"
+    assert not (xliff / f"{rid}.en.xlf").exists()  # English into English: nothing to do
+    russian = (xliff / f"{rid}.ru.xlf").read_text(encoding="utf-8")
+    assert 'srcLang="en"' in russian and "opus-mt-en-ru" in russian
+    assert "opus-mt-de-zle" not in russian
+    assert 'srclang="en"' in (output / "tmx" / f"{rid}.tmx").read_text(encoding="utf-8")
+    columns = (output / "dataset" / "segments.jsonl").read_text(encoding="utf-8").splitlines()[0]
+    assert "en-ru" not in columns
 
     quoted = made["zitat"]["segments"]
     [quote] = [segment for segment in quoted if segment["lang"] == "en"]
@@ -209,3 +237,8 @@ def test_english_releases_and_quotations_go_to_the_english_column(
     assert ">original</span>" in page
     tmx = (output / "tmx" / "zitat.tmx").read_text(encoding="utf-8")
     assert f'<tuv xml:lang="en">\n        <seg>{QUOTE}' in tmx  # its source is labelled en
+    from lxml import etree
+
+    units = etree.parse(str(output / "xliff" / "zitat.en.xlf")).getroot().iter("{*}unit")
+    [unit] = [u for u in units if quote["id"] in "".join(u.itertext())]
+    assert unit.get("translate") == "no" and "already in this language" in "".join(unit.itertext())

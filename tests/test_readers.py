@@ -372,3 +372,108 @@ def test_a_page_the_extractor_crashes_on_fails_alone(
     )
     done = {item["id"] for item in manifest["releases"]["done"]}
     assert "gut" in done and len(done) == 3  # the page and the feed's two items
+
+
+def test_a_feed_root_is_found_after_any_preamble_and_only_at_the_root() -> None:
+    from pipeline.readers.feed import accepts
+
+    preamble = b'<?xml version="1.0"?>\n<?xml-stylesheet href="s.xsl"?>\n<!--' + b"L" * 6000
+    assert is_feed(preamble + b"-->\n" + RSS.split("?>", 1)[1].encode())
+    config = b'<?xml version="1.0"?><scraper><feed url="https://x.example/rss"/><rss/></scraper>'
+    assert not is_feed(config) and not accepts(config, ".xml")  # other XML: left alone
+    assert accepts(config, ".rss")  # a .rss file is read, and fails as no feed:
+    with pytest.raises(InputError, match="root element is <scraper>"):
+        read_feed(config, "x.rss")
+    with pytest.raises(InputError, match="root element is <html>"):
+        read_feed(page().encode(), "fehlerseite.rss")
+
+
+def test_feed_items_keep_the_publisher_s_date_and_plain_titles() -> None:
+    feed = RSS.replace("Tue, 01 Dec 2026 09:30:00 +0100", "Wed, 02 Dec 2026 00:01:00 +0100")
+    feed = feed.replace("<title>Stadtbibliothek verlängert Öffnungszeiten</title>",
+                        "<title><![CDATA[Bibliothek & Archiv <i>neu</i>]]></title>")  # fmt: skip
+    feed = feed.replace("Mon, 30 Nov 2026 08:00:00 +0100", "Mon, 01 Jan 0001 00:00:00 GMT")
+    library, winter = read_feed(feed.encode(), "presse.rss")
+    assert library.meta["date"] == "2026-12-02"  # not 2026-12-01 in UTC
+    assert library.meta["title"] == "Bibliothek & Archiv neu"
+    assert library.text.startswith("Bibliothek & Archiv neu\n\n")
+    assert winter.meta["date"] is None  # .NET's empty date is no date
+    atom = ATOM.replace("<title>Neuer Studiengang Data Science</title>",
+                        '<title type="html">Lehre &amp;amp; Forschung</title>')  # fmt: skip
+    atom = atom.replace("2026-12-02T10:00:00Z</published>", "2026-12-03T00:30:00+01:00</published>")
+    [entry] = read_feed(atom.encode(), "uni.atom")
+    assert entry.meta["title"] == "Lehre & Forschung" and entry.meta["date"] == "2026-12-03"
+
+
+def test_items_sharing_a_guid_are_both_kept_and_a_cut_feed_is_warned_about(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    twice = RSS.replace("<link>https://musterstadt.example/presse/winterdienst</link>",
+                        '<guid isPermaLink="false">pm-2026-0412</guid>')  # fmt: skip
+    first, second = read_feed(twice.encode(), "presse.rss")
+    assert (first.key, second.key) == ("pm-2026-0412", "pm-2026-0412#2")
+    assert "has the GUID" in caplog.text
+    cut = RSS[: RSS.index("<item><title>Leer")]
+    assert len(read_feed(cut.encode(), "presse.rss")) == 2
+    assert "malformed" in caplog.text
+
+
+def test_line_breaks_and_table_cells_are_blocks_of_their_own() -> None:
+    html = page().replace(
+        "<h2>Die Strecken im Überblick</h2>",
+        "<p>Pressekontakt:<br>Stadt Musterstadt<br>Anna Meier<br>Telefon 01234 5678</p>"
+        "<table><tr><th>Bereich</th><th>Betrag</th></tr>"
+        "<tr><td>Schulen</td><td>22 Mio. Euro</td></tr></table>"
+        "<h2>Die Strecken im Überblick</h2>",
+    )
+    [document] = read_html(html.encode(), "p.html")
+    texts = [document.text[start:end] for start, end, _ in document.blocks]
+    for line in ("Pressekontakt:", "Anna Meier", "Telefon 01234 5678", "Schulen", "22 Mio. Euro"):
+        assert line in texts, line
+    assert "Anna MeierTelefon" not in document.text and "Schulen22" not in document.text
+
+
+def test_only_dates_the_page_states_are_kept() -> None:
+    html = (
+        "<html><head><title>Bilanz 2019</title></head><body><article><h1>Bilanz</h1>"
+        "<p>Die Stadt baut neue Radwege in der Innenstadt und investiert dafür in den "
+        "kommenden Jahren sehr viel Geld in die Zukunft des Radverkehrs.</p></article>"
+        "<footer>© 2021 Stadt Erlenau</footer></body></html>"
+    )
+    [document] = read_html(html.encode(), "p.html")
+    assert document.meta["date"] is None
+
+
+def test_a_charset_label_that_cannot_be_right_is_not_followed() -> None:
+    utf8_as_latin1 = page('<meta charset="iso-8859-1">').encode("utf-8")
+    text, encoding, _ = decode_html(utf8_as_latin1, "p.html")
+    assert encoding == "utf-8" and "zwölf" in text and "Ã" not in text
+    text, encoding, _ = decode_html(page('<meta charset="utf-16">').encode("utf-8"), "p.html")
+    assert encoding == "utf-8" and "zwölf" in text
+
+
+def test_a_feed_saved_as_text_is_named_as_a_feed() -> None:
+    from pipeline.readers.text import read_text
+
+    with pytest.raises(InputError, match=r"feed saved as plain text; rename it to \.rss"):
+        read_text(RSS.encode(), "presse.txt")
+
+
+def test_a_feed_file_takes_no_id_from_a_release_beside_it(tmp_path: Path) -> None:
+    import json
+
+    from pipeline.runner import run
+    from tests.conftest import make_config
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "presse.txt").write_text("Die Stadt baut neue Radwege.\n", encoding="utf-8")
+    (corpus / "presse.rss").write_text(RSS, encoding="utf-8")
+    (corpus / "kaputt.rss").write_text("<rss><channel>", encoding="utf-8")
+    output = tmp_path / "out"
+    run(make_config([f"corpus.dir={corpus}", f"output.dir={output}", "stages=[ingest,segment]"]))
+    manifest = json.loads((output / "manifest.json").read_text(encoding="utf-8"))
+    done = sorted(item["id"] for item in manifest["releases"]["done"])
+    assert "presse" in done and len(done) == 3
+    [failed] = manifest["releases"]["failed"]
+    assert failed["path"].endswith("kaputt.rss") and failed["id"] is None

@@ -704,3 +704,19 @@ def test_blocks_from_markup_keep_their_kinds_and_the_boilerplate_rules() -> None
         ("sentence", "Die Stadt baut."),
         ("sentence", "Der Rat stimmte zu."),
     ]
+
+
+@pytest.mark.parametrize(
+    "date_line",
+    ["Erlenau, 12. März 2025", "Erlenau, den 12.03.2025", "Mittwoch, 12. März 2025",
+     "Datum: 12.03.2025", "Pressemitteilung vom 12. März 2025"],
+)  # fmt: skip
+def test_the_usual_date_lines_give_the_date_and_not_the_title(date_line: str) -> None:
+    from pipeline.stages.segment import text_meta
+
+    source = (f"{date_line}\nNeue Radwege für die Innenstadt\nDie Stadt baut neue Radwege. "
+              "Die Arbeiten beginnen am 8. April 2026.\n")  # fmt: skip
+    segments = segment_release(Release(id="x", path="x.txt", source=source, sha256=""),
+                               SegmentConfig())  # fmt: skip
+    meta = text_meta(segments)
+    assert meta["date"] == "2025-03-12" and meta["title"] == "Neue Radwege für die Innenstadt"

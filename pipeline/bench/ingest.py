@@ -949,6 +949,9 @@ def main(argv: list[str] | None = None) -> int:
     if "extraction" in args.sections or "metadata" in args.sections:
         wanted = args.extractors if "extraction" in args.sections else [OURS]
         extractors, unavailable = load_extractors(wanted)
+        asked = set(args.extractors) != set(EXTRACTORS)  # named on the command line
+        if asked and unavailable:
+            parser.error("; ".join(f"{name}: {reason}" for name, reason in unavailable.items()))
         for name, reason in unavailable.items():
             label = "pipeline reader" if name == OURS else name
             notes.append(f"{label}: {reason}")

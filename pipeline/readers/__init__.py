@@ -45,9 +45,9 @@ class Document:
 class Reader:
     suffixes: tuple[str, ...]
     read: Callable[[bytes, str], list[Document]]  # (raw bytes, file name for messages)
-    # Whether a file with one of the suffixes is this format at all (`.xml` is a feed only
-    # with a feed root); None: every such file is.
-    accepts: Callable[[bytes], bool] | None = None
+    # Whether a file (bytes, suffix) is this format at all (an `.xml` is a feed only with
+    # a feed root; other XML is left alone); None: every file with one of the suffixes is.
+    accepts: Callable[[bytes, str], bool] | None = None
 
 
 def _readers() -> dict[str, Reader]:
@@ -56,7 +56,7 @@ def _readers() -> dict[str, Reader]:
     return {
         "txt": Reader(text.SUFFIXES, text.read_text),
         "html": Reader(html.SUFFIXES, html.read_html),
-        "feed": Reader(feed.SUFFIXES, feed.read_feed, feed.is_feed),
+        "feed": Reader(feed.SUFFIXES, feed.read_feed, feed.accepts),
     }
 
 

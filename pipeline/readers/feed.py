@@ -10,11 +10,12 @@ a feed's items are what the file holds, and links are recorded, never followed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import logging
 import re
-import time
 from typing import Any
 
 from pipeline.errors import InputError
@@ -24,41 +25,73 @@ from pipeline.readers.html import extract
 log = logging.getLogger(__name__)
 
 SUFFIXES = (".rss", ".atom", ".xml")
-_FEED_ROOT = re.compile(rb"<(?:[A-Za-z0-9_-]+:)?(?:rss|feed|RDF)[\s>]")
-_SNIFF_BYTES = 4096
+FEED_ROOTS = frozenset({"rss", "feed", "RDF"})  # RSS 0.9x-2.0, Atom, RSS 1.0
+
+
+def root_element(raw: bytes) -> str | None:
+    """The local name of the document's root element (after any declaration, processing
+    instructions, comments and doctype, however long), or None when there is none."""
+    from lxml import etree
+
+    try:
+        for _, element in etree.iterparse(io.BytesIO(raw), events=("start",), recover=True,
+                                          resolve_entities=False, no_network=True):  # fmt: skip
+            return str(etree.QName(element).localname)
+    except etree.XMLSyntaxError:
+        return None
+    return None
 
 
 def is_feed(raw: bytes) -> bool:
     """Whether the file's root element is a feed's (an `.xml` file may be anything)."""
-    head = raw[:_SNIFF_BYTES]
-    for bom, encoding in ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
-        if head.startswith(bom):
-            head = head.decode(encoding, errors="ignore").encode("utf-8")
-    return bool(_FEED_ROOT.search(head))
+    return root_element(raw) in FEED_ROOTS
+
+
+def accepts(raw: bytes, suffix: str) -> bool:
+    """An `.xml` file is this format only with a feed root (other XML is not a release);
+    an `.rss` or `.atom` file always is, and fails if it is no feed."""
+    return suffix.lower() != ".xml" or is_feed(raw)
 
 
 def read_feed(raw: bytes, name: str) -> list[Document]:
     """One Document per item that has any text; a feed with none is refused."""
     import feedparser  # imported here: a run without feeds never pays for it
 
-    if not is_feed(raw):
-        raise InputError(name, "is not an RSS or Atom feed (no <rss>, <feed> or <rdf:RDF> root)")
+    root = root_element(raw)
+    if root not in FEED_ROOTS:
+        what = f"its root element is <{root}>" if root else "it holds no XML element"
+        raise InputError(
+            name,
+            f"is not an RSS or Atom feed ({what}, not <rss>, <feed> or <rdf:RDF>); save the "
+            "feed itself, as the server sends it, or remove the file",
+        )
     # Bytes, never a URL or a file name: feedparser then reads them and fetches nothing.
     try:
         parsed = feedparser.parse(raw, resolve_relative_uris=False, sanitize_html=False)
     except Exception as err:
         raise InputError(name, f"the feed cannot be parsed ({type(err).__name__}: {err})") from err
-    site_name = _clean(parsed.feed.get("title"))
+    site_name = _plain(parsed.feed.get("title"), parsed.feed.get("title_detail"))
     documents, empty = [], 0
+    seen: dict[str, int] = {}
     for number, entry in enumerate(parsed.entries, start=1):
         document = _item(entry, site_name, f"{name} item {number}")
         if document is None:
             empty += 1
-        else:
-            document.encoding = parsed.get("encoding") or "utf-8"
-            documents.append(document)
+            continue
+        document.encoding = parsed.get("encoding") or "utf-8"
+        key = document.key or ""
+        seen[key] = seen.get(key, 0) + 1
+        if seen[key] > 1:  # two items with one GUID: both kept, the later one numbered
+            log.warning("%s: item %d has the GUID %r of an earlier item; kept as #%d",
+                        name, number, key, seen[key])  # fmt: skip
+            document.key = f"{key}#{seen[key]}"
+        documents.append(document)
     if empty and documents:
         log.warning("%s: %d item(s) without text left out", name, empty)
+    if parsed.get("bozo") and documents:
+        log.warning("%s: the feed is malformed (%s); the %d item(s) read before the fault are "
+                    "used, any after it are lost", name, parsed.get("bozo_exception"),
+                    len(documents))  # fmt: skip
     if not documents:
         problem = f" ({parsed.bozo_exception})" if parsed.get("bozo") else ""
         raise InputError(
@@ -71,7 +104,7 @@ def read_feed(raw: bytes, name: str) -> list[Document]:
 
 def _item(entry: Any, site_name: str | None, label: str) -> Document | None:
     key = _clean(entry.get("id")) or _clean(entry.get("link"))
-    title = _clean(entry.get("title"))
+    title = _plain(entry.get("title"), entry.get("title_detail"))
     content, content_type = _content(entry)
     if not content.strip():
         return None
@@ -81,17 +114,19 @@ def _item(entry: Any, site_name: str | None, label: str) -> Document | None:
     document = extract(f"<html><body><article>{html}</article></body></html>", label, title=title)
     if document is None:
         return None
+    link = _clean(entry.get("link"))
     document.meta.update(
         title=title or document.meta.get("title"),
         date=_date(entry),
         # Atom's <author> as a name alone (feedparser's `author` adds the e-mail address).
         author=_clean((entry.get("author_detail") or {}).get("name") or entry.get("author")),
-        url=_clean(entry.get("link")),
+        url=link if link and link.lower().startswith(("http://", "https://")) else None,
         site_name=site_name,
         guid=key,
     )
     document.key = key
-    made_of = [key, title, document.meta["date"], document.meta["author"], content]
+    meta = document.meta
+    made_of = [key, title, meta["date"], meta["author"], meta["url"], site_name, content]
     document.digest = hashlib.sha256(json.dumps(made_of, ensure_ascii=False).encode()).hexdigest()
     return document
 
@@ -113,11 +148,45 @@ def _as_html(text: str) -> str:
 
 
 def _date(entry: Any) -> str | None:
-    for field in ("published_parsed", "updated_parsed", "created_parsed"):
-        parsed = entry.get(field)
-        if parsed:
-            return time.strftime("%Y-%m-%d", parsed)
+    """The item's date as the publisher wrote it (YYYY-MM-DD in its own time zone: an item
+    published at 00:01 German time is of that day, not of the day before in UTC)."""
+    from datetime import datetime
+    from email.utils import parsedate_to_datetime
+
+    for field in ("published", "updated", "created"):
+        # dict.get: feedparser's own get maps a missing `updated` to `published`, warning.
+        raw = str(dict.get(entry, field) or "").strip()
+        if not raw:
+            continue
+        moment = None
+        try:
+            moment = parsedate_to_datetime(raw)  # RSS: RFC 822
+        except (TypeError, ValueError, IndexError):
+            try:
+                moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))  # Atom: RFC 3339
+            except ValueError:
+                parsed = dict.get(entry, f"{field}_parsed")  # feedparser's other formats (UTC)
+                moment = datetime(*parsed[:6]) if parsed else None
+        # Not .NET's empty 0001-01-01 (which RFC 822 parsing reads as the year 2001).
+        stated = re.findall(r"\b\d{4}\b", raw)
+        if moment is not None and 1900 <= moment.year <= 2999 and str(moment.year) in stated:
+            return moment.strftime("%Y-%m-%d")
     return None
+
+
+def _plain(value: Any, detail: Any = None) -> str | None:
+    """A title as plain text: one typed as HTML (Atom `type="html"`), or holding tags,
+    made text (`Haushalt &amp; Radwege` is `Haushalt & Radwege`)."""
+    text = _clean(value)
+    if text and ("html" in str((detail or {}).get("type", "")) or _TAG.search(text)):
+        from lxml import html
+
+        with contextlib.suppress(Exception):  # unparsable markup: the text stays as it was
+            text = _clean(html.fragment_fromstring(text, create_parent="div").text_content())
+    return text
+
+
+_TAG = re.compile(r"<[A-Za-z/!]|&[#A-Za-z0-9]+;")
 
 
 def _clean(value: Any) -> str | None:

@@ -25,6 +25,14 @@ def read_text(raw: bytes, name: str) -> list[Document]:
         raise InputError(
             name, "the file is empty or holds only whitespace and control characters; remove it"
         )
+    from pipeline.readers.feed import is_feed
+
+    if decoded.text.lstrip("\ufeff").startswith("<") and is_feed(raw):
+        raise InputError(
+            name,
+            "is an RSS or Atom feed saved as plain text; rename it to .rss (or .atom) and "
+            "its items are read as releases (see README, Corpus)",
+        )
     if looks_like_html(decoded.text):
         raise InputError(
             name,

@@ -286,6 +286,8 @@ def _per_release_writers(formats: list[str], output_dir: Path) -> list[tuple[str
         def xliff(bundle: dict[str, Any]) -> list[Path]:
             paths = []
             for lang in _targets(bundle):
+                if lang == bundle["release"].get("lang"):  # an English release into English
+                    continue
                 path = output_dir / "xliff" / f"{bundle['release']['id']}.{lang}.xlf"
                 write_xliff(bundle, lang, path)
                 paths.append(path)

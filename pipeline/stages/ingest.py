@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.data import Release
 from pipeline.errors import ConfigError, InputError
-from pipeline.langid import check_release_language
+from pipeline.langid import SOURCE_LANGUAGES, check_release_language
 from pipeline.readers import FORMATS, Document, Reader, reader_for
 from pipeline.readers.text import (  # noqa: F401  (the names tests and tools import from here)
     MAGIC_NUMBERS,
@@ -208,7 +208,7 @@ def read_documents(
         raise InputError(
             name, "the file is empty or holds only whitespace and control characters; remove it"
         )
-    if reader.accepts is not None and not reader.accepts(raw):
+    if reader.accepts is not None and not reader.accepts(raw, path.suffix):
         return raw, None
     documents = reader.read(raw, name)
     for document in documents:
@@ -255,7 +255,9 @@ def item_id(key: str, taken: set[str]) -> str:
     which may change daily): the GUID's last path part made safe, and a hash of the GUID,
     longer if a file's id already has that name."""
     tail = [part for part in re.split(r"[/?#=&]+", key) if part.strip()]
-    stem = release_id(Path((tail[-1] if tail else "item") + ".x"))[:60].strip("._-") or "item"
+    last = tail[-1] if tail else "item"
+    last = re.sub(r"\.(?:s?html?|php|aspx?|jsp)$", "", last, flags=re.IGNORECASE)  # a page's
+    stem = release_id(Path(last + ".x"))[:60].strip("._-") or "item"
     digest = hashlib.sha256(key.encode()).hexdigest()
     rid = f"{stem}_{digest[:8]}"
     return f"{stem}_{digest[:16]}" if rid.casefold() in taken else rid
@@ -274,8 +276,13 @@ def run(ctx: RunContext) -> list[Release]:
     )
     if not entries:
         log.warning("no releases (%s) in %s", ", ".join(formats), Path(cfg.corpus.dir).resolve())
-    ids = unique_ids([entry.path for entry in entries])
-    taken = {rid.casefold() for rid in ids.values()}
+    # A feed file's name never becomes a release id (its items' GUIDs do), so it takes no
+    # id from a text or page beside it (`presse.rss` next to `presse.txt`).
+    ids: dict[Path, str | None] = dict(
+        unique_ids([entry.path for entry in entries if entry.format != "feed"])
+    )
+    ids.update({entry.path: None for entry in entries if entry.format == "feed"})
+    taken = {rid.casefold() for rid in ids.values() if rid}
     max_bytes = int(cfg.corpus.max_release_mib * 2**20)
     releases: dict[str, Release] = {}
     first_with: dict[str, str] = {}  # sha256 -> release id
@@ -302,7 +309,7 @@ def run(ctx: RunContext) -> list[Release]:
             log.info("%s is not a %s file; ignored", name, entry.format)
             continue
         for document in documents:
-            doc_id = rid if document.key is None else item_id(document.key, taken)
+            doc_id = item_id(document.key, taken) if document.key else rid or "release"
             release = make_release(document, doc_id, name, raw, entry.format)
             if not _language_accepted(release, ctx):
                 continue
@@ -346,13 +353,18 @@ def _language_accepted(release: Release, ctx: RunContext) -> bool:
         report.warnings.setdefault(release.id, []).append(verdict.note)
     if verdict.accepted:
         return True
-    reason = (
-        f"is in {verdict.name} ({verdict.detected}, confidence {verdict.confidence:.2f}), not "
-        f"in corpus.languages {list(cfg.corpus.languages)}; it was not translated. To "
-        + ("translate English releases (English column copied, the others translated from "
-           "it), add en to corpus.languages" if verdict.detected == "en" else
-           "pass over such releases quietly, set corpus.other_languages=skip")
-    )  # fmt: skip
+    found = (
+        f"is in {verdict.name} ({verdict.detected}, confidence {verdict.confidence:.2f}), "
+        f"not in corpus.languages {list(cfg.corpus.languages)}; it was not translated"
+    )
+    if verdict.detected in SOURCE_LANGUAGES:  # one the pipeline can translate from
+        what = ("English releases (English column copied, the others translated from it)"
+                if verdict.detected == "en" else f"{verdict.name} releases")  # fmt: skip
+        reason = f"{found}. To translate {what}, add {verdict.detected} to corpus.languages"
+    elif cfg.corpus.other_languages == "skip":
+        reason = found
+    else:
+        reason = f"{found}. To pass over such releases quietly, set corpus.other_languages=skip"
     if cfg.corpus.other_languages == "skip":
         entry = {"id": release.id, "path": release.path, "reason": "language",
                  "lang": verdict.detected, "detail": reason}  # fmt: skip

@@ -715,16 +715,25 @@ _MONTH_NUMBERS = {name: number for number, names in enumerate(
      "Oktober", "November", "Dezember"), start=1) for name in names.split("|")}  # fmt: skip
 
 
+_DATE_LINE_WORDS = 6  # "Erlenau, den 12.03.2025", "Pressemitteilung vom 12. März 2025"
+_HEAD_SEGMENTS = 12  # the date of a release is near its top, not in its body
+
+
 def text_meta(segments: list[Segment]) -> dict[str, str | None]:
     """What a text release says about itself: its first heading (title), the first date
-    of a dateline or date line (as YYYY-MM-DD), and a byline ("Von Thomas Junk")."""
+    of a dateline or a short date line near the top (as YYYY-MM-DD), and a byline ("Von
+    Thomas Junk")."""
     meta: dict[str, str | None] = {"title": None, "date": None, "author": None}
-    for segment in segments:
+    for index, segment in enumerate(segments):
         plain = _plain(segment.text[SOURCE_LANG])
-        if segment.kind == "heading" and meta["title"] is None:
+        date_line = segment.kind in ("dateline", "boilerplate") or (
+            index < _HEAD_SEGMENTS and len(plain.split()) <= _DATE_LINE_WORDS
+        )
+        date = _iso_date(plain) if date_line and meta["date"] is None else None
+        if date:
+            meta["date"] = date
+        elif segment.kind == "heading" and meta["title"] is None:
             meta["title"] = plain
-        if segment.kind in ("dateline", "boilerplate") and meta["date"] is None:
-            meta["date"] = _iso_date(plain)
         byline = _BYLINE.match(plain) if segment.kind == "boilerplate" else None
         if byline and meta["author"] is None:
             meta["author"] = byline.group(1)

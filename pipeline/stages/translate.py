@@ -560,6 +560,8 @@ def translate_bundles(
             output, _ = unmask(output, masked[index][1])
         segment.text[lang] = output
         segment.origin[lang] = "memory" if texts[index].strip() in translator.from_memory else "mt"
+        if source != SOURCE_LANG:
+            segment.made_by[lang] = f"translate.{source}-{lang}"
         if texts[index].strip() in translator.scores:
             segment.confidence[lang] = translator.scores[texts[index].strip()]
         if glossary:
@@ -684,9 +686,9 @@ def _translate_english(
                for bundle in bundles for segment in bundle.segments):  # fmt: skip
         return bundles
     model = ctx.models[name]  # resolved at start-up whenever English sources are accepted
-    translator = translator_for(
-        ctx, model, decoding, ctx.cfg.translate.target_tokens.get(lang), f"translate en->{lang}"
-    )
+    # No target token: translate.target_tokens belong to the German models (opus-mt-en-ru
+    # is a single-pair model; a token it does not know would reach it as <unk>).
+    translator = translator_for(ctx, model, decoding, None, f"translate en->{lang}")
     # No glossary: its terms are German source terms. No repair pass either (see README).
     failures = translate_bundles(bundles, lang, translator, None, source="en",
                                  approved=approved_translations(ctx, lang),
