@@ -18,6 +18,7 @@ if __name__ == "__main__":
     # once and quietly; the run sets its own handlers when it starts.
     signal.signal(signal.SIGINT, lambda *_: os._exit(128 + signal.SIGINT))
 
+import functools
 import logging
 import traceback
 from pathlib import Path
@@ -38,6 +39,7 @@ from pipeline.errors import (
 )
 from pipeline.io import write_atomic
 from pipeline.runner import LOG_FILE, run
+from pipeline.sweep import record_job
 
 log = logging.getLogger("pipeline")
 
@@ -49,21 +51,30 @@ _exit_codes: list[int] = []
 @hydra.main(version_base="1.3", config_path="../configs", config_name="config")
 def main(cfg: DictConfig) -> int:
     hydra_cfg = HydraConfig.get()
+    record = None
     if hydra_cfg.mode == RunMode.MULTIRUN:
         # Jobs of a sweep must not share (and overwrite) one output folder.
         if any(o.startswith("output.dir=") for o in hydra_cfg.overrides.task):
             log.warning("-m sweep: output.dir is ignored; set hydra.sweep.dir instead")
         cfg.output.dir = hydra_cfg.runtime.output_dir
+        # Every job in the sweep folder's record, even one refused before it writes anything.
+        record = functools.partial(
+            record_job, Path(hydra_cfg.sweep.dir), hydra_cfg.job.num,
+            overrides=list(hydra_cfg.overrides.task), output_dir=str(cfg.output.dir),
+        )  # fmt: skip
+        record()
+    error: str | None = None
     try:
         code = run(cfg, record_config=lambda folder: record_hydra_config(cfg, folder))
     except OutputBusyError as err:
         log.error("%s", err)
-        code = EXIT_BUSY
+        code, error = EXIT_BUSY, str(err)
     except PipelineError as err:
         # The user's or the machine's problem: the message says what to do.
         log.error("%s", err)
-        code = EXIT_CANNOT_RUN
+        code, error = EXIT_CANNOT_RUN, str(err)
     except Exception as err:  # a bug: one line here, the traceback in the run's log
+        error = f"internal error ({type(err).__name__}: {err})"
         logged = Path(str(cfg.output.dir)) / LOG_FILE
         log.error(
             "internal error (%s: %s); this is a bug in the pipeline, please report it with "
@@ -75,6 +86,8 @@ def main(cfg: DictConfig) -> int:
         if not logged.exists():
             traceback.print_exc()
         code = EXIT_INTERNAL
+    if record is not None:
+        record(exit_code=code, error=error)
     _exit_codes.append(code)
     return code
 
@@ -102,6 +115,9 @@ def cli() -> int:
         return stop.code if isinstance(stop.code, int) else EXIT_CANNOT_RUN
     except KeyboardInterrupt:  # Ctrl-C before the run started
         return EXIT_SIGINT
+    except ValueError as err:  # Hydra's usage errors ("-m" with "--cfg"); a run's are caught
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_CANNOT_RUN
     except BrokenPipeError:  # `--help | head`: the reader went away, nothing is wrong
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

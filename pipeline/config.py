@@ -295,13 +295,25 @@ def _validate_languages(cfg: DictConfig, stages: list[str]) -> None:
     for key, value, allowed in settings:
         if value not in allowed:
             raise ConfigError(f"{key}={value!r}: choose from {list(allowed)}")
+    for lang, via in cfg.translate.pivot.items():
+        targets = list(cfg.targets)
+        if via != "en" or lang not in targets or "en" not in targets or lang == "en":
+            raise ConfigError(
+                f"translate.pivot.{lang}={via}: a pivot is en, for a target other than en, "
+                f"with en among targets {targets}"
+            )
+        if targets.index("en") > targets.index(lang):
+            raise ConfigError(
+                f"translate.pivot.{lang}=en: en must come before {lang} in targets "
+                f"{targets} (the {lang} translation is made from the English one)"
+            )
     if "translate" in stages:
         for lang in english_targets(cfg):
             if not cfg.translate.from_en.get(lang):
                 raise ConfigError(
                     f"translate.from_en.{lang} is not set, and English text is translated "
-                    f"into {lang!r} (corpus.languages has en, or "
-                    "language.english_sentences_from=en); give it a hub id or folder"
+                    f"into {lang!r} (corpus.languages has en, language.english_sentences_from"
+                    f"=en, or translate.pivot.{lang}=en); give it a hub id or folder"
                 )
 
 

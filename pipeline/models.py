@@ -140,8 +140,9 @@ def english_targets(cfg: DictConfig) -> list[str]:
     """The targets translated from English in this run: every target but English when
     English releases are accepted, or when English quotations are translated from English."""
     quotations = cfg.language.english_sentences and cfg.language.english_sentences_from == "en"
+    pivots = [lang for lang, via in cfg.translate.pivot.items() if via == "en"]
     if "en" not in cfg.corpus.languages and not quotations:
-        return []
+        return [lang for lang in cfg.targets if lang in pivots]
     return [lang for lang in cfg.targets if lang != "en"]
 
 

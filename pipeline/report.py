@@ -22,13 +22,14 @@ import io
 import json
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from pipeline.io import write_atomic
+from pipeline.sweep import JOBS_DIR, RUNNING, job_records
 
 Row = dict[str, Any]
 
@@ -47,7 +48,8 @@ JOB = "job"
 STATUS = "status"
 SECONDS = "seconds"
 THROUGHPUT = "segments_per_s"
-FIXED_COLUMNS = frozenset({JOB, STATUS, "done", "failed", "segments", SECONDS, THROUGHPUT})
+FIXED_COLUMNS = frozenset({JOB, STATUS, "exit_code", "error", "done", "failed", "segments",
+                           SECONDS, THROUGHPUT})  # fmt: skip
 # Quality columns per target: metrics.json "translation" scores, then "summaries". Only
 # rougeL of the summaries: rouge1/rouge2 rarely change a decision and would widen the table.
 TRANSLATION_SCORES = ("bleu", "chrf", "ter")
@@ -55,16 +57,51 @@ SUMMARY_SCORES = ("rougeL",)
 
 
 class _Job:
-    """What one job folder holds, read once."""
+    """What one job folder holds, read once; and the job's own record in the sweep folder
+    (pipeline/sweep.py), which also stands for a job that left no manifest."""
 
-    def __init__(self, sweep_dir: Path, folder: Path) -> None:
+    def __init__(self, sweep_dir: Path, folder: Path, record: dict[str, Any] | None = None) -> None:
         self.folder = folder
-        self.name = folder.relative_to(sweep_dir).as_posix()
-        self.manifest, self.error = _read_json(folder / MANIFEST)
+        try:
+            self.name = folder.relative_to(sweep_dir).as_posix()
+        except ValueError:
+            self.name = str((record or {}).get("job") or folder.name)
+        self.record = record or {}
+        if (folder / MANIFEST).is_file() or not record:
+            self.manifest, self.error = _read_json(folder / MANIFEST)
+        else:  # refused, crashed or killed before writing one: the record says what happened
+            self.manifest, self.error = {}, None
         self.metrics = _metrics(folder, self.manifest)
         self.overrides = _read_overrides(folder / OVERRIDES)
+        if self.overrides is None and record and record.get("overrides") is not None:
+            self.overrides = _parse_overrides(record["overrides"])
         config = self.manifest.get("config")
         self.config = _flatten(config) if isinstance(config, dict) else {}
+
+    @property
+    def status(self) -> str | None:
+        if self.manifest:
+            return self.error or self.manifest.get("status")
+        status = self.record.get("status")
+        if status == RUNNING:
+            return "running or killed"  # a record never finished: no manifest either
+        return str(status) if status else self.error
+
+    @property
+    def exit_code(self) -> Any:
+        code = self.record.get("exit_code")
+        return code if code is not None else self.manifest.get("exit_code")
+
+    @property
+    def first_error(self) -> str | None:
+        """The first line of what went wrong: the job's own error, else its first failed
+        release's reason."""
+        if self.record.get("error"):
+            return str(self.record["error"])
+        failed = _dict(self.manifest.get("releases")).get("failed") or []
+        if failed and isinstance(failed[0], dict):
+            return f"{failed[0].get('id') or failed[0].get('path')}: {failed[0].get('reason')}"
+        return None
 
     def setting(self, key: str) -> str:
         """The job's value of `key` as the command line would spell it: the override if it
@@ -95,6 +132,22 @@ def find_jobs(sweep_dir: Path) -> list[Path]:
             continue
         found.append(folder)
     return sorted(found, key=lambda folder: _natural_key(folder.relative_to(sweep_dir)))
+
+
+def _jobs(sweep_dir: Path) -> list[_Job]:
+    """Every job of the sweep: the folders with a manifest, and the jobs that recorded
+    themselves (pipeline/sweep.py) but left none (refused, crashed, killed, running)."""
+    folders = find_jobs(sweep_dir)
+    records: dict[Path, dict[str, Any]] = {}
+    for jobs_dir in [sweep_dir / JOBS_DIR, *sorted(sweep_dir.glob(f"*/{JOBS_DIR}"))]:
+        for number, record in job_records(jobs_dir.parent).items():
+            folder = Path(str(record.get("output_dir") or jobs_dir.parent / number))
+            records[folder.resolve()] = {**record, "job": record.get("job", number)}
+    jobs = [_Job(sweep_dir, folder, records.pop(folder.resolve(), None)) for folder in folders]
+    for folder, record in records.items():
+        inside = folder.is_relative_to(sweep_dir.resolve())
+        jobs.append(_Job(sweep_dir.resolve() if inside else sweep_dir, folder, record))
+    return sorted(jobs, key=lambda job: _natural_key(Path(job.name)))
 
 
 def _natural_key(path: Path) -> list[tuple[int, int | str]]:
@@ -133,6 +186,10 @@ def _read_overrides(path: Path) -> dict[str, str] | None:
         items = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
         return None
+    return _parse_overrides(items)
+
+
+def _parse_overrides(items: Any) -> dict[str, str] | None:
     if not isinstance(items, list):
         return None
     overrides: dict[str, str] = {}
@@ -212,11 +269,11 @@ def _differences(jobs: list[_Job]) -> list[str]:
 # --- rows ----------------------------------------------------------------------------------
 
 
-def collect(sweep_dir: Path) -> list[Row]:
+def collect(sweep_dir: Path, *, baseline: str | None = None) -> list[Row]:
     """One row per job folder of `sweep_dir` (see `find_jobs`), every row with the same
     columns in the same order; None where a job lacks a value. [] when there is no job."""
     sweep_dir = Path(sweep_dir)
-    jobs = [_Job(sweep_dir, folder) for folder in find_jobs(sweep_dir)]
+    jobs = _jobs(sweep_dir)
     if not jobs:
         return []
     config_keys = _differences(jobs)
@@ -232,14 +289,16 @@ def collect(sweep_dir: Path) -> list[Row]:
         for key in config_keys:
             # A config key named like a fixed column ("status") must not overwrite it.
             row[f"config.{key}" if key in FIXED_COLUMNS else key] = job.setting(key)
-        row[STATUS] = job.error or manifest.get("status")
+        row[STATUS] = job.status
+        row["exit_code"] = job.exit_code
+        row["error"] = job.first_error
         row["done"] = counts.get("done")
         row["failed"] = counts.get("failed")
         row["segments"] = counts.get("segments")
         row[SECONDS] = manifest.get("duration_s")
         for stage in stages:
             row[f"{stage}_s"] = timings.get(stage)
-        row[THROUGHPUT] = _throughput(counts.get("segments"), timings.get("translate"))
+        row.update(_model_work(manifest))
         translation = _dict(job.metrics.get("translation"))
         summaries = _dict(job.metrics.get("summaries"))
         for lang in langs:
@@ -259,16 +318,193 @@ def collect(sweep_dir: Path) -> list[Row]:
         for lang in langs
         for prefix in (*TRANSLATION_SCORES, *SUMMARY_SCORES, "qa")
     ]
+    tests = significance(jobs, langs, baseline)
+    for row in rows:
+        row.update(tests.get(str(row[JOB]), {}))
+    per_target += [f"{score}_{lang}_{part}" for lang in langs for score in PAIRED_SCORES
+                   for part in ("ci", "p")]  # fmt: skip
+    rows = [{**row, **{c: row.get(c) for c in per_target if c not in row}} for row in rows]
     return _drop_empty_columns(rows, per_target)
 
 
-def _throughput(segments: Any, translate_s: Any) -> float | None:
-    """Translation throughput: the run's segments over the translate stage's seconds
-    (memory hits included, as the run delivered them); None without that stage."""
-    numbers = (int, float)
-    if isinstance(segments, numbers) and isinstance(translate_s, numbers) and translate_s > 0:
-        return round(segments / translate_s, 3)
-    return None
+# --- significance ----------------------------------------------------------------------------
+
+# sacrebleu's paired bootstrap resampling (`sacrebleu.significance.PairedTest`, 1000
+# resamples, its fixed seed): each job's BLEU and chrF against the baseline job's on the
+# same reference lines; `_ci` is the 95% confidence interval's half-width around the job's
+# mean score, `_p` the p-value of the difference from the baseline (blank for the baseline).
+PAIRED_SCORES = ("bleu", "chrf")
+BOOTSTRAP_SAMPLES = 1000
+
+
+def significance(jobs: list[_Job], langs: list[str], baseline: str | None = None) -> dict[str, Row]:
+    """Job name -> `<score>_<lang>_ci` and `<score>_<lang>_p` columns, for the jobs with
+    references; the baseline is the first such job unless `baseline` names one."""
+    lines = {job.name: _job_lines(job, langs) for job in jobs}
+    scored = [job.name for job in jobs if any(lines[job.name].values())]
+    if not scored:
+        return {}
+    base = baseline if baseline in scored else scored[0]
+    columns: dict[str, Row] = {}
+    for name in scored:
+        for lang in langs:
+            result = paired_test(lines[base].get(lang), lines[name].get(lang), base == name)
+            for score, (ci, p_value) in result.items():
+                row = columns.setdefault(name, {})
+                row[f"{score}_{lang}_ci"], row[f"{score}_{lang}_p"] = ci, p_value
+    return columns
+
+
+def paired_test(
+    base: dict[tuple[str, int], tuple[str, str]] | None,
+    other: dict[tuple[str, int], tuple[str, str]] | None,
+    same: bool = False,
+) -> dict[str, tuple[float | None, float | None]]:
+    """score -> (95% CI half-width of `other`, p-value against `base`), on the reference
+    lines both have ({(release, line): (hypothesis, reference)}); {} when none."""
+    if not base or not other:
+        return {}
+    keys = sorted(set(base) & set(other))
+    if not keys:
+        return {}
+    from sacrebleu.metrics import BLEU, CHRF
+    from sacrebleu.significance import PairedTest
+
+    references = [base[key][1] for key in keys]
+    systems: list[tuple[str, Sequence[str]]] = [("baseline", [base[key][0] for key in keys])]
+    # Identical outputs, or equal scores, differ by nothing: p = 1. (sacrebleu's test
+    # counts resampled differences strictly above the observed one, which gives 1/1001
+    # when every difference is zero: "a zero difference is not attributed to chance".)
+    identical = all(base[key][0] == other[key][0] for key in keys)
+    if not same:
+        systems.append(("job", [other[key][0] for key in keys]))
+    test = PairedTest(systems, {"bleu": BLEU(), "chrf": CHRF()}, [references],
+                      test_type="bs", n_samples=BOOTSTRAP_SAMPLES, n_ar_confidence=-1)  # fmt: skip
+    _, results = test()
+    found: dict[str, tuple[float | None, float | None]] = {}
+    for name, values in results.items():
+        if name == "System":
+            continue
+        score = "bleu" if name.lower().startswith("bleu") else "chrf"
+        result: Any = values[-1]
+        ci = None if result.ci is None else round(float(result.ci), 3)
+        p_value = None if same or result.p_value is None else round(float(result.p_value), 4)
+        if not same and (identical or float(values[0].score) == float(result.score)):  # type: ignore[union-attr]
+            p_value = 1.0  # no difference at all (two zero BLEUs included)
+        found[score] = (ci, p_value)
+    return found
+
+
+def _job_lines(job: _Job, langs: list[str]) -> dict[str, dict[tuple[str, int], tuple[str, str]]]:
+    """Per target, the job's line-aligned (hypothesis, reference) pairs from its bundles
+    and the references its config names; {} without references."""
+    from pipeline.stages.evaluate import aligned_lines
+
+    references = job.config.get("corpus.references")
+    bundles = sorted((job.folder / "bundles").glob("*.json"))
+    if not references or not Path(str(references)).is_dir() or not bundles:
+        return {}
+    found: dict[str, dict[tuple[str, int], tuple[str, str]]] = {}
+    for path in bundles:
+        try:
+            bundle = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        for lang in langs:
+            try:
+                pairs = aligned_lines(bundle, Path(str(references)), lang)
+            except (ValueError, KeyError, TypeError):
+                continue
+            if pairs is None:
+                continue
+            rid = str(bundle["release"]["id"])
+            for index, (hyp, ref) in enumerate(zip(*pairs, strict=True)):
+                found.setdefault(lang, {})[(rid, index)] = (hyp, ref)
+    return found
+
+
+# --- jobs that shared cached outputs ------------------------------------------------------------
+
+# Settings that change a translation (besides the model): jobs that differ in one of them
+# must never take each other's outputs from a shared translation memory.
+DECODING_KEYS = (
+    "translate.num_beams",
+    "translate.max_new_tokens",
+    "translate.max_length_factor",
+    "translate.engine",
+    "engine.transformers.dtype",
+    "engine.ctranslate2.compute_type",
+)
+
+
+def memory_warnings(sweep_dir: Path) -> list[str]:
+    """Pairs of jobs that used one translation memory with different decoding settings
+    but recorded the same memory key for a model (so one could have served the other's
+    outputs). The key holds those settings, so this finds a bug, not a normal sweep."""
+    jobs = [job for job in _jobs(Path(sweep_dir)) if job.manifest]
+    warnings = []
+    for index, first in enumerate(jobs):
+        for second in jobs[index + 1 :]:
+            memory = first.config.get("translate.memory")
+            if not memory or memory != second.config.get("translate.memory"):
+                continue
+            differ = [k for k in DECODING_KEYS if first.setting(k) != second.setting(k)]
+            if not differ:
+                continue
+            first_models = _dict(first.manifest.get("models"))
+            second_models = _dict(second.manifest.get("models"))
+            for name, record in first_models.items():
+                if name.startswith("translate.") and record == second_models.get(name):
+                    warnings.append(
+                        f"jobs {first.name} and {second.name} differ in {', '.join(differ)} "
+                        f"but recorded the same translation-memory key for {name}; their "
+                        "outputs may have been shared: isolate the jobs' memories "
+                        "(translate.memory='${output.dir}/translation-memory.sqlite') and "
+                        "report this as a bug"
+                    )
+    return warnings
+
+
+# Throughput from model work only (pipeline/stages/translate.py, `work_record`): segments
+# the models translated per second of generating, and tokens generated per second (the
+# second decoding of flagged segments included). Memory hits cost nothing and are counted
+# apart; loading the models is its own column. A job mostly served by the memory is marked.
+MOSTLY_MEMORY = 0.5
+WORK_COLUMNS = ("tokens_per_s", "model_segments", "memory_hits", "memory_share", "load_s", "note")
+
+
+def _model_work(manifest: dict[str, Any]) -> Row:
+    segments = hits = tokens = 0
+    generate_s = all_generate_s = load_s = 0.0
+    recorded = False  # manifests before these figures existed have no generate_s
+    for key, entry in _dict(manifest.get("translation")).items():
+        if not key.startswith("translate.") or not isinstance(entry, dict):
+            continue
+        segments += int(entry.get("segments_sent") or 0)
+        hits += int(entry.get("memory_hits") or 0)
+        if "generate_s" in entry:
+            recorded = True
+            generate_s += float(entry.get("generate_s") or 0.0)
+            load_s += float(entry.get("load_s") or 0.0)
+            tokens += int(entry.get("generated_tokens") or 0)
+            repairs = _dict(entry.get("repairs"))
+            tokens += int(repairs.get("generated_tokens") or 0)
+            all_generate_s += float(repairs.get("generate_s") or 0.0)
+    all_generate_s += generate_s
+    share = round(hits / (hits + segments), 3) if hits + segments else None
+    note = None
+    if share is not None and share > MOSTLY_MEMORY:
+        note = f"mostly from the translation memory ({share:.0%}): throughput is of the rest"
+    per_s = recorded and generate_s > 0
+    return {
+        THROUGHPUT: round(segments / generate_s, 3) if per_s else None,
+        "tokens_per_s": round(tokens / all_generate_s, 1) if per_s else None,
+        "model_segments": segments if recorded else None,
+        "memory_hits": hits,
+        "memory_share": share,
+        "load_s": round(load_s, 3) if recorded else None,
+        "note": note,
+    }
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -343,7 +579,7 @@ def markdown_table(rows: list[Row]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _markdown(rows: list[Row], sweep_dir: Path | None) -> str:
+def _markdown(rows: list[Row], sweep_dir: Path | None, warnings: list[str] | None = None) -> str:
     columns = list(rows[0])
     config_columns, _, rest = _groups(columns)
     quality = [column for column in rest if _is_quality(column)]
@@ -365,11 +601,44 @@ def _markdown(rows: list[Row], sweep_dir: Path | None) -> str:
         )
     elif without:
         lines.append(f"- note: no metrics for job(s) {', '.join(without)}")
+    not_done = [f"{row[JOB]} ({row[STATUS]})" for row in rows
+                if row.get(STATUS) not in ("ok", "failed")]  # fmt: skip
+    if not_done:
+        lines.append(f"- jobs without results: {', '.join(not_done)}")
+    memory = [str(row[JOB]) for row in rows if row.get("note")]
+    if memory:
+        lines.append(
+            f"- job(s) {', '.join(memory)}: mostly served by the translation memory; their "
+            "throughput is that of the few segments the model translated. To measure every "
+            "job afresh, give each its own memory: "
+            "`translate.memory='${output.dir}/translation-memory.sqlite'`"
+        )
+    lines.extend(f"- warning: {warning}" for warning in warnings or [])
+    if any(c.endswith("_p") for c in columns):
+        base = _baseline_job(rows)
+        lines.append(
+            f"- `<score>_<lang>_ci`: 95% confidence interval (half-width) of the job's score; "
+            f"`<score>_<lang>_p`: p-value of its difference from the baseline, job {base} "
+            f"(sacrebleu paired bootstrap, {BOOTSTRAP_SAMPLES} resamples; below 0.05: the "
+            "difference is unlikely to be chance)"
+        )
     lines.append(
-        "- `segments_per_s`: segments / translate seconds; `qa_<lang>`: QA flags, the "
-        "manifest's per-code segment counts summed (a segment with two codes counts twice)"
+        "- `segments_per_s`: segments the models translated per second spent generating "
+        "(memory hits and model loading left out); `tokens_per_s`: tokens generated per "
+        "second generating; `memory_hits`: texts served by the translation memory; "
+        "`load_s`: seconds loading the models; `qa_<lang>`: QA flags, the manifest's "
+        "per-code segment counts summed (a segment with two codes counts twice)"
     )
     return "\n".join(lines) + "\n\n" + markdown_table(rows)
+
+
+def _baseline_job(rows: list[Row]) -> str:
+    """The job the p-values compare with: the one with intervals but no p-values."""
+    for row in rows:
+        cis = [c for c in row if c.endswith("_ci") and row[c] is not None]
+        if cis and all(row.get(c.removesuffix("_ci") + "_p") is None for c in cis):
+            return str(row[JOB])
+    return ""
 
 
 def _csv(rows: list[Row]) -> str:
@@ -431,7 +700,14 @@ def quality_plot(rows: list[Row]) -> bytes:
     # Points are marked with the job name only (labels of nearby points would overlap); the
     # legend below the axes says which config each job ran.
     for (x, y, label), row in zip(points, rows_with_points, strict=True):
-        axes.scatter([x], [y], s=40, label=label)
+        # A job served mostly by the memory is a hollow point: its speed is of a few texts.
+        hollow = bool(row.get("note"))
+        collection = axes.scatter([x], [y], s=40, label=label + (" (mostly memory)" if hollow
+                                  else ""), facecolors="none" if hollow else None)  # fmt: skip
+        ci = row.get(f"{y_column}_ci") if y_column is not None else None
+        if ci is not None:  # the 95% confidence interval of the score
+            color = collection.get_edgecolor()[0] if hollow else collection.get_facecolor()[0]
+            axes.errorbar([x], [y], yerr=[[ci], [ci]], fmt="none", ecolor=color, capsize=3)
         axes.annotate(str(row["job"]), (x, y), xytext=(5, 5), textcoords="offset points",
                       fontsize=9)  # fmt: skip
     if points:
@@ -442,7 +718,7 @@ def quality_plot(rows: list[Row]) -> bytes:
     left_out = len(rows) - len(points)
     title = f"{'Quality' if y_column else 'QA flags'} vs translation throughput"
     axes.set_title(f"{title} ({left_out} job(s) without data left out)" if left_out else title)
-    axes.set_xlabel("segments per second (translate stage)")
+    axes.set_xlabel("segments per second the models translated (generating only)")
     axes.set_ylabel(y_label)
     axes.grid(True, alpha=0.3)
     axes.margins(0.15)  # room for the labels beside the outermost points
@@ -475,7 +751,10 @@ def stage_plot(rows: list[Row]) -> bytes:
     return _png(figure)
 
 
-def write_report(rows: list[Row], out_dir: Path, *, sweep_dir: Path | None = None) -> list[Path]:
+def write_report(
+    rows: list[Row], out_dir: Path, *, sweep_dir: Path | None = None,
+    warnings: list[str] | None = None,
+) -> list[Path]:  # fmt: skip
     """Write report.md, report.csv, quality_vs_throughput.png and stage_times.png into
     `out_dir` (created); the paths written, in that order. `sweep_dir` only goes into the
     Markdown header."""
@@ -483,7 +762,7 @@ def write_report(rows: list[Row], out_dir: Path, *, sweep_dir: Path | None = Non
         raise ValueError("no rows to report (no job folder found)")
     out_dir = Path(out_dir)
     outputs: dict[str, str | bytes] = {
-        "report.md": _markdown(rows, sweep_dir),
+        "report.md": _markdown(rows, sweep_dir, warnings),
         "report.csv": _csv(rows),
         "quality_vs_throughput.png": quality_plot(rows),
         "stage_times.png": stage_plot(rows),
@@ -499,39 +778,117 @@ def write_report(rows: list[Row], out_dir: Path, *, sweep_dir: Path | None = Non
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["compare"]:
+        return compare_main(argv[1:])
     parser = argparse.ArgumentParser(
         prog="python -m pipeline.report",
         description="Compare the jobs of a `python -m pipeline -m ...` sweep: a Markdown "
-        "table, a CSV and two plots.",
+        "table, a CSV and two plots; every job with its status, throughput from model work "
+        "alone, and where references exist BLEU and chrF with confidence intervals and "
+        "p-values against a baseline job (sacrebleu paired bootstrap). `python -m "
+        "pipeline.report compare A B` compares two run folders.",
     )
     parser.add_argument("sweep_dir", type=Path, help="the sweep folder (holds 0/, 1/, ...)")
     parser.add_argument(
         "--out", type=Path, help=f"output folder (default: <sweep dir>/{DEFAULT_OUT})"
+    )
+    parser.add_argument(
+        "--baseline", help="the job the others are tested against (default: the first)"
     )
     args = parser.parse_args(argv)
     sweep_dir: Path = args.sweep_dir
     if not sweep_dir.is_dir():
         print(f"error: {sweep_dir} is not a folder", file=sys.stderr)
         return 2
-    rows = collect(sweep_dir)
+    rows = collect(sweep_dir, baseline=args.baseline)
     if not rows:
         hint = (
-            f" ({sweep_dir} is a single run's folder; pass the sweep folder above its jobs)"
+            f" ({sweep_dir} is a single run's folder; pass the sweep folder above its jobs, "
+            f"or compare two runs with `python -m pipeline.report compare A B`)"
             if (sweep_dir / MANIFEST).is_file()
             else ""
         )
         print(
-            f"error: no job folder with a {MANIFEST} in {sweep_dir} or the folders below it"
-            f"{hint}; is this the sweep folder of `python -m pipeline -m ...`?",
+            f"error: no job folder with a {MANIFEST} and no job record ({JOBS_DIR}/) in "
+            f"{sweep_dir} or the folders below it{hint}; is this the sweep folder of "
+            "`python -m pipeline -m ...`?",
             file=sys.stderr,
         )
         return 2
+    if args.baseline is not None and args.baseline not in {str(row[JOB]) for row in rows}:
+        print(f"error: --baseline {args.baseline}: no such job", file=sys.stderr)
+        return 2
+    warnings = memory_warnings(sweep_dir)
     out_dir = args.out if args.out is not None else sweep_dir / DEFAULT_OUT
-    paths = write_report(rows, out_dir, sweep_dir=sweep_dir)
+    paths = write_report(rows, out_dir, sweep_dir=sweep_dir, warnings=warnings)
     print(markdown_table(rows))
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     for path in paths:
         print(f"wrote {path}")
     return 0
+
+
+def compare_main(argv: list[str]) -> int:
+    """`python -m pipeline.report compare A B`: two run folders, each target's BLEU and
+    chrF with their 95% confidence intervals and the p-value of the difference."""
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.report compare",
+        description="Compare two run folders on their reference translations: BLEU and chrF "
+        "of each, 95% confidence intervals, and the p-value of the difference (sacrebleu "
+        "paired bootstrap resampling, on the reference lines both runs translated).",
+    )
+    parser.add_argument("baseline", type=Path, help="the first run folder (the baseline)")
+    parser.add_argument("other", type=Path, help="the run folder compared with it")
+    args = parser.parse_args(argv)
+    jobs = []
+    for folder in (args.baseline, args.other):
+        if not (folder / MANIFEST).is_file():
+            print(f"error: {folder} is not a run folder (no {MANIFEST})", file=sys.stderr)
+            return 2
+        jobs.append(_Job(folder.parent, folder))
+    langs = _languages(jobs)
+    lines = [_job_lines(job, langs) for job in jobs]
+    table = ["| target | score | baseline | ± 95% | other | ± 95% | p-value | lines |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]  # fmt: skip
+    for lang in langs:
+        base, other = lines[0].get(lang), lines[1].get(lang)
+        if not base or not other:
+            continue
+        shared = set(base) & set(other)
+        base_ci = paired_test(base, base, same=True)
+        tested = paired_test(base, other)
+        for score in PAIRED_SCORES:
+            if score not in tested:
+                continue
+            value_base = _corpus_score(score, base, shared)
+            value_other = _corpus_score(score, other, shared)
+            table.append(
+                f"| {lang} | {score} | {value_base:.2f} | {base_ci[score][0]} | "
+                f"{value_other:.2f} | {tested[score][0]} | {tested[score][1]} | {len(shared)} |"
+            )
+    if len(table) == 2:
+        print(
+            "error: the two runs have no reference lines in common (no references folder, "
+            "or no release translated by both); see README, Evaluation",
+            file=sys.stderr,
+        )
+        return 2
+    print(f"baseline: {args.baseline}\nother:    {args.other}\n")
+    print("\n".join(table))
+    return 0
+
+
+def _corpus_score(
+    score: str, lines: dict[tuple[str, int], tuple[str, str]], keys: set[Any]
+) -> float:
+    from sacrebleu.metrics import BLEU, CHRF
+
+    ordered = sorted(keys)
+    metric = BLEU() if score == "bleu" else CHRF()
+    hyps, refs = [lines[k][0] for k in ordered], [lines[k][1] for k in ordered]
+    return float(metric.corpus_score(hyps, [refs]).score)
 
 
 if __name__ == "__main__":

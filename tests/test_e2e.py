@@ -341,5 +341,70 @@ def test_a_sweep_and_its_report(tmp_path: Path, model_cache: Path) -> None:
         rows = list(csv.DictReader(handle))
     assert [row["translate.num_beams"] for row in rows] == ["1", "2"]
     assert all(row["bleu_en"] and row["chrf_ru"] and row["segments_per_s"] for row in rows)
+    assert all(row["tokens_per_s"] and row["model_segments"] for row in rows)
+    assert rows[0]["chrf_en_ci"] and not rows[0]["chrf_en_p"]  # the baseline
+    assert rows[1]["chrf_en_ci"] and rows[1]["chrf_en_p"]  # tested against it
     for plot in ("quality_vs_throughput.png", "stage_times.png"):
         assert (sweep / "report" / plot).read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.slow
+def test_a_sweep_with_a_refused_job_and_isolated_memories(
+    tmp_path: Path, model_cache: Path
+) -> None:
+    """A job refused at start-up (a model that does not exist) is in the report with its
+    status, exit code and error; with a memory per job, a second identical job translates
+    everything itself instead of taking the first one's outputs."""
+    sweep = tmp_path / "sweep"
+    result = run_cli(
+        [
+            "-m",
+            "preset=smoke",
+            f"corpus.dir={ROOT / 'benchmarks' / 'parallel'}",
+            f"paths.cache_dir={model_cache}",
+            "translate.memory=${output.dir}/translation-memory.sqlite",
+            "stages=[ingest,segment,translate,bundle]",
+            "translate.models.en=/no/such/model,smoke:opus-mt-de-en-tiny,smoke:opus-mt-de-en-tiny",
+            f"hydra.sweep.dir={sweep}",
+        ]
+    )
+    assert result.returncode == 2, result.stderr[-3000:]  # the worst job's code
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    report = subprocess.run(
+        [sys.executable, "-m", "pipeline.report", str(sweep)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert report.returncode == 0, report.stderr[-3000:]
+    with (sweep / "report" / "report.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["job"] for row in rows] == ["0", "1", "2"]
+    assert (rows[0]["status"], rows[0]["exit_code"]) == ("refused", "2")
+    assert "/no/such/model" in rows[0]["error"]
+    assert rows[1]["model_segments"] == rows[2]["model_segments"] != "0"
+    assert rows[1]["memory_hits"] == rows[2]["memory_hits"] == "0"
+    assert "jobs without results: 0 (refused)" in (sweep / "report" / "report.md").read_text(
+        encoding="utf-8"
+    )
+
+
+def test_help_is_the_pipeline_s_own() -> None:
+    result = run_cli(["--help"])
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    expected = [
+        "German, English and Russian",
+        "translate.num_beams",
+        "now: 4",
+        "preset: none, smoke",
+        "experiment:",
+        "pivot_en",
+        "python -m pipeline.report",
+        "python -m pipeline.models prefetch",
+        "README.md",
+        "--hydra-help",
+    ]
+    for piece in expected:
+        assert piece in text, piece
+    smoke = run_cli(["preset=smoke", "--help"])
+    assert "smoke:opus-mt-de-en-tiny" in smoke.stdout  # the defaults with the overrides given
+    assert "Hydra" in run_cli(["--hydra-help"]).stdout  # Hydra's own flags still work

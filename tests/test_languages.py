@@ -242,3 +242,24 @@ def test_english_releases_and_quotations_go_to_the_english_column(
     units = etree.parse(str(output / "xliff" / "zitat.en.xlf")).getroot().iter("{*}unit")
     [unit] = [u for u in units if quote["id"] in "".join(u.itertext())]
     assert unit.get("translate") == "no" and "already in this language" in "".join(unit.itertext())
+
+
+@pytest.mark.slow
+def test_russian_through_the_english_translation(tmp_path: Path, model_cache: Path) -> None:
+    """experiment=pivot_en: the Russian of every German segment is translated from its
+    English translation by translate.from_en.ru, and says so."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "radwege.txt").write_text(f"{GERMAN}\n", encoding="utf-8")
+    output = tmp_path / "out"
+    assert smoke_run(corpus, output, model_cache, "experiment=pivot_en",
+                     "stages=[ingest,segment,translate,bundle]") == EXIT_OK  # fmt: skip
+    bundle = bundles(output)["radwege"]
+    assert bundle["models"]["translate.en-ru"]["target_token"] is None
+    for segment in bundle["segments"]:
+        assert segment["made_by"] == {"ru": "translate.en-ru"}
+        assert segment["origin"]["en"] in ("mt", "memory") and segment["text"]["ru"]
+    for bad, message in [("translate.pivot={ru:de}", "a pivot is en"),
+                         ("targets=[ru,en]", "en must come before ru")]:  # fmt: skip
+        with pytest.raises(ConfigError, match=message):
+            run(smoke(corpus, tmp_path / "x", model_cache, "experiment=pivot_en", bad))

@@ -47,7 +47,16 @@ def _manifest(
         },
         "config_hash": f"hash{num_beams}",
         "config": cfg,
-        "translation": {"memory": None, "translate.en": {"segments_sent": 105, "memory_hits": 0}},
+        "translation": {
+            "memory": None,
+            "translate.en": {
+                "segments_sent": 105,
+                "memory_hits": 0,
+                "generated_tokens": 2100,
+                "generate_s": translate_s / 2,  # the rest of the stage: loading, memory
+                "load_s": translate_s / 4,
+            },
+        },
         "qa": {"en": {"untranslated": 2, "length_ratio": 1}, "ru": {}},
     }
 
@@ -124,7 +133,11 @@ def test_report_of_a_sweep(sweep: Path, capsys: pytest.CaptureFixture[str]) -> N
     for stage in ("ingest", "segment", "translate", "summarise", "bundle"):
         assert f"{stage}_s" in columns
     assert rows[1]["translate_s"] == "8.0"
-    assert [row["segments_per_s"] for row in rows] == ["30.0", "15.0", "7.5"]
+    # Model work only: segments the model translated per second of generating.
+    assert [row["segments_per_s"] for row in rows] == ["52.5", "26.25", "13.125"]
+    assert [row["tokens_per_s"] for row in rows] == ["1050.0", "525.0", "262.5"]
+    assert [row["load_s"] for row in rows] == ["1.0", "2.0", "4.0"]
+    assert [row["memory_hits"] for row in rows] == ["0", "0", "0"]
     assert rows[0]["bleu_en"] == "20.0" and rows[1]["chrf_en"] == "50.0"
     assert rows[0]["ter_en"] == "70.5" and rows[0]["chrf_ru"] == "22.5"
     assert rows[0]["rougeL_en"] == "0.25"
@@ -208,3 +221,112 @@ def test_empty_folder_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "no job folder" in capsys.readouterr().err
     assert not (tmp_path / "report").exists()
     assert main([str(tmp_path / "missing")]) == 2
+
+
+def test_memory_hits_are_not_throughput_and_are_marked(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    for name, beams, sent, hits in [("0", 1, 105, 0), ("1", 2, 3, 102)]:
+        manifest = _manifest(sweep / name, beams, 4.0)
+        manifest["translation"]["translate.en"].update(
+            segments_sent=sent, memory_hits=hits, generate_s=0.3 if sent < 10 else 2.0
+        )
+        _job(sweep, name, [f"translate.num_beams={beams}"], manifest)
+    rows = collect(sweep)
+    assert [row["model_segments"] for row in rows] == [105, 3]
+    assert [row["memory_hits"] for row in rows] == [0, 102]
+    assert rows[1]["segments_per_s"] == 10.0  # 3 segments in 0.3 s, not 105 in no time
+    assert rows[0]["note"] is None and "mostly from the translation memory" in rows[1]["note"]
+    write_report(rows, tmp_path / "r", sweep_dir=sweep)
+    md = (tmp_path / "r" / "report.md").read_text(encoding="utf-8")
+    assert "mostly served by the translation memory" in md and "${output.dir}" in md
+    # A manifest from before these figures: no throughput rather than a wrong one.
+    old = _manifest(sweep / "2", 4, 4.0)
+    old["translation"]["translate.en"] = {"segments_sent": 105, "memory_hits": 0}
+    _job(sweep, "2", ["translate.num_beams=4"], old)
+    assert collect(sweep)[2]["segments_per_s"] is None
+
+
+def test_jobs_that_left_no_manifest_are_shown_with_their_status(tmp_path: Path) -> None:
+    from pipeline.sweep import record_job
+
+    sweep = tmp_path / "sweep"
+    _job(sweep, "0", ["translate.num_beams=1"], _manifest(sweep / "0", 1, 4.0))
+    record_job(sweep, 0, overrides=["translate.num_beams=1"], output_dir=str(sweep / "0"),
+               exit_code=0)  # fmt: skip
+    record_job(sweep, 1, overrides=["translate.models.en=/no/such/model"],
+               output_dir=str(sweep / "1"))  # fmt: skip
+    record_job(sweep, 1, overrides=["translate.models.en=/no/such/model"],
+               output_dir=str(sweep / "1"), exit_code=2,
+               error="model not found: translate.models.en=/no/such/model\nmore lines")  # fmt: skip
+    record_job(sweep, 2, overrides=["translate.num_beams=8"], output_dir=str(sweep / "2"))
+    rows = collect(sweep)
+    assert [row["job"] for row in rows] == ["0", "1", "2"]
+    assert [row["status"] for row in rows] == ["ok", "refused", "running or killed"]
+    assert rows[1]["exit_code"] == 2
+    assert rows[1]["error"] == "model not found: translate.models.en=/no/such/model more lines"
+    assert rows[1]["translate.models.en"] == "/no/such/model"  # its override, from the record
+    write_report(rows, tmp_path / "r", sweep_dir=sweep)
+    md = (tmp_path / "r" / "report.md").read_text(encoding="utf-8")
+    assert "jobs without results: 1 (refused), 2 (running or killed)" in md
+
+
+def _scored_job(sweep: Path, name: str, beams: int, hypotheses: list[str], refs: Path) -> Path:
+    manifest = _manifest(sweep / name, beams, 4.0, corpus={"dir": "c", "references": str(refs)})
+    folder = _job(sweep, name, [f"translate.num_beams={beams}"], manifest)
+    source = "\n".join(f"Satz {i}." for i in range(len(hypotheses)))
+    segments, start = [], 0
+    for index, hypothesis in enumerate(hypotheses):
+        text = f"Satz {index}."
+        segments.append({"id": f"r:{index}", "kind": "sentence", "start": start,
+                         "end": start + len(text), "block": index,
+                         "text": {"de": text, "en": hypothesis}})  # fmt: skip
+        start += len(text) + 1
+    bundle = {"release": {"id": "r", "path": "c/r.txt", "source": source}, "segments": segments}
+    (folder / "bundles").mkdir()
+    (folder / "bundles" / "r.json").write_text(json.dumps(bundle), encoding="utf-8")
+    return folder
+
+
+def test_significance_against_the_baseline_job(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    reference = [
+        f"the city builds {n} new cycle lanes in the old town this year" for n in range(40)
+    ]
+    (refs / "r.en.txt").write_text("\n".join(reference) + "\n", encoding="utf-8")
+    sweep = tmp_path / "sweep"
+    good = list(reference)
+    bad = [f"a town makes {n} roads" for n in range(40)]
+    _scored_job(sweep, "0", 1, bad, refs)
+    _scored_job(sweep, "1", 4, good, refs)
+    _scored_job(sweep, "2", 8, bad, refs)
+    rows = collect(sweep)
+    assert rows[0]["bleu_en_p"] is None and rows[0]["bleu_en_ci"] is not None  # the baseline
+    assert rows[1]["bleu_en_p"] < 0.05 and rows[1]["chrf_en_p"] < 0.05  # really better
+    assert rows[2]["bleu_en_p"] > 0.5  # the same outputs: no difference
+    rows = collect(sweep, baseline="1")
+    assert rows[1]["bleu_en_p"] is None and rows[0]["bleu_en_p"] < 0.05
+    # Two arbitrary runs.
+    assert main(["compare", str(sweep / "0"), str(sweep / "1")]) == 0
+    printed = capsys.readouterr().out
+    assert "| en | bleu |" in printed and "| en | chrf |" in printed
+    assert main(["compare", str(sweep / "0"), str(tmp_path)]) == 2
+
+
+def test_jobs_sharing_a_memory_key_across_settings_are_warned_about(tmp_path: Path) -> None:
+    from pipeline.report import memory_warnings
+
+    sweep = tmp_path / "sweep"
+    for name, beams in [("0", 1), ("1", 4)]:
+        manifest = _manifest(sweep / name, beams, 4.0)
+        manifest["config"]["translate"]["memory"] = "/shared/tm.sqlite"
+        manifest["models"] = {"translate.en": {"model": "m", "num_beams": beams}}
+        _job(sweep, name, [f"translate.num_beams={beams}"], manifest)
+    assert memory_warnings(sweep) == []  # the key differs with the settings: as it must
+    broken = json.loads((sweep / "1" / "manifest.json").read_text(encoding="utf-8"))
+    broken["models"]["translate.en"]["num_beams"] = 1  # a key that forgot the setting
+    (sweep / "1" / "manifest.json").write_text(json.dumps(broken), encoding="utf-8")
+    [warning] = memory_warnings(sweep)
+    assert "jobs 0 and 1 differ in translate.num_beams" in warning

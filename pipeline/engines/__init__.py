@@ -72,6 +72,7 @@ class Hypothesis:
 
     text: str
     score: float
+    tokens: int = 0  # tokens generated (special tokens left out), for throughput figures
 
 
 class Engine(Protocol):

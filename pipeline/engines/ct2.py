@@ -303,7 +303,9 @@ class CTranslate2Engine:
                     ids = self.tokenizer.convert_tokens_to_ids(tokens_out)
                     text = str(self.tokenizer.decode(ids, skip_special_tokens=True)).strip()
                     hypotheses.append(
-                        Hypothesis(text, _mean_log_prob(score, len(tokens_out), penalty))
+                        Hypothesis(
+                            text, _mean_log_prob(score, len(tokens_out), penalty), len(tokens_out)
+                        )
                     )
                 decoded.append(hypotheses)
             return decoded

@@ -183,7 +183,8 @@ class Seq2SeqEngine:
         results: list[list[Hypothesis]] = [[] for _ in texts]
         for row, (ids, text) in enumerate(zip(output.tolist(), decoded, strict=True)):
             score = recorder.mean(row // count, ids, stops, self.tokenizer.eos_token_id)
-            results[row // count].append(Hypothesis(text.strip(), score))
+            tokens = sum(1 for token in ids[1:] if token not in stops)  # after the start token
+            results[row // count].append(Hypothesis(text.strip(), score, tokens))
         return results
 
     def _generate(

@@ -107,6 +107,31 @@ def _translation_scores(
     return scores, signatures
 
 
+def aligned_lines(
+    bundle: dict[str, Any], references_dir: Path, lang: str, blocks: int | None = None
+) -> tuple[list[str], list[str]] | None:
+    """(hypotheses, references) of `bundle` into `lang`, one pair per non-blank line of the
+    release; None when there is no reference file or no `lang` text; ValueError (saying
+    why) when the reference cannot be used. The report's significance tests use it too."""
+    ref_path = Path(references_dir) / f"{Path(bundle['release']['path']).stem}.{lang}.txt"
+    if not ref_path.is_file():
+        return None
+    blocks = _block_count(bundle) if blocks is None else blocks
+    hyps = _hypotheses(bundle, lang, blocks)
+    if hyps is None:
+        return None
+    try:
+        refs = _nonblank_lines(_read_reference(ref_path))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{ref_path} cannot be read as UTF-8 text: {exc}") from exc
+    if len(refs) != blocks:
+        raise ValueError(
+            f"{ref_path} has {len(refs)} lines, the release has {blocks} non-blank lines; "
+            "references must be line-aligned"
+        )
+    return hyps, refs
+
+
 def evaluate(
     bundles: list[dict[str, Any]], references_dir: Path, targets: list[str]
 ) -> dict[str, Any]:
@@ -135,24 +160,14 @@ def evaluate(
 
         for lang in targets:
             ref_path = references_dir / f"{stem}.{lang}.txt"
-            if not ref_path.is_file():
-                continue
-            hyps = _hypotheses(bundle, lang, blocks)
-            if hyps is None:
-                continue
             try:
-                refs = _nonblank_lines(_read_reference(ref_path))
-            except (OSError, UnicodeDecodeError) as exc:
-                error(rid, ref_path, f"{ref_path} cannot be read as UTF-8 text: {exc}")
+                lines = aligned_lines(bundle, references_dir, lang, blocks)
+            except ValueError as exc:
+                error(rid, ref_path, str(exc))
                 continue
-            if len(refs) != blocks:
-                error(
-                    rid,
-                    ref_path,
-                    f"{ref_path} has {len(refs)} lines, the release has {blocks} non-blank "
-                    "lines; references must be line-aligned",
-                )
+            if lines is None:
                 continue
+            hyps, refs = lines
             scores, _ = _translation_scores(hyps, refs)
             entry["translation"][lang] = {**scores, "lines": len(refs)}
             run_hyps, run_refs = pooled.setdefault(lang, ([], []))

@@ -21,6 +21,7 @@ import functools
 import json
 import logging
 import math
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -62,6 +63,9 @@ class TranslateConfig:
     # English -> target models, for English releases (corpus.languages has en) and, with
     # language.english_sentences_from=en, English quotations in German releases.
     from_en: dict[str, str] = field(default_factory=dict)
+    # Targets translated through another target instead of from German: {ru: en} makes the
+    # Russian from the English translation, with translate.from_en.ru.
+    pivot: dict[str, str] = field(default_factory=dict)
     target_tokens: dict[str, str | None] = field(default_factory=dict)
     num_beams: int = 4
     max_new_tokens: int = 512
@@ -237,6 +241,12 @@ class Translator:
         self.scores: dict[str, float | None] = {}
         self.segments_sent = 0  # pieces handed to the model, for the manifest
         self.memory_hits = 0  # unique texts taken from the translation memory
+        # Model work alone, for honest throughput: tokens generated, seconds spent
+        # generating (loading excluded), seconds spent loading the model (None: not here,
+        # on an executor's workers).
+        self.generated_tokens = 0
+        self.generate_s = 0.0
+        self.load_s: float | None = 0.0
         self.from_memory: set[str] = set()  # those texts (stripped): origin "memory"
         self.oom_retries = 0
 
@@ -244,7 +254,9 @@ class Translator:
     def engine(self) -> Engine:
         if self._engine is None:
             assert self._engine_factory is not None
+            started = time.perf_counter()
             self._engine = self._engine_factory()
+            self.load_s = (self.load_s or 0.0) + time.perf_counter() - started
         return self._engine
 
     @property
@@ -267,7 +279,10 @@ class Translator:
         translated = self._remembered(unique)
         todo = [text for text in unique if text not in translated]
         if todo and self.remote is not None:
+            started = time.perf_counter()
             outputs, errors, scores = self.remote(todo)
+            self.generate_s += time.perf_counter() - started  # the workers' loading included
+            self.load_s = None
             for index, reason in errors.items():
                 self.failed[todo[index]] = reason
             done = [(t, o) for i, (t, o) in enumerate(zip(todo, outputs, strict=True))
@@ -345,7 +360,8 @@ class Translator:
     def _output(self, hypotheses: list[Hypothesis]) -> Hypothesis:
         """The model's best hypothesis, or with several wanted, all of them in one text."""
         if self.decoding.num_hypotheses > 1:
-            return Hypothesis(encode_nbest(hypotheses), hypotheses[0].score)
+            tokens = sum(hypothesis.tokens for hypothesis in hypotheses)
+            return Hypothesis(encode_nbest(hypotheses), hypotheses[0].score, tokens)
         return hypotheses[0]
 
     def _prefixed(self, text: str) -> str:
@@ -377,6 +393,15 @@ class Translator:
         on); `lengths` may hold their input tokens."""
         if not pieces:
             return []
+        started, loading = time.perf_counter(), self.load_s or 0.0
+        try:
+            return self._translate_timed(pieces, lengths)
+        finally:  # the seconds spent generating, not loading the model
+            self.generate_s += time.perf_counter() - started - ((self.load_s or 0.0) - loading)
+
+    def _translate_timed(
+        self, pieces: list[str], lengths: dict[str, int] | None = None
+    ) -> list[str | _Failed]:
         given = lengths or {}
         missing = [piece for piece in pieces if piece not in given]
         counted = dict(
@@ -395,6 +420,7 @@ class Translator:
                         outputs[index] = output
                         continue
                     outputs[index] = output.text
+                    self.generated_tokens += output.tokens
                     # Four decimals: what a score means; the rest moves with the batching.
                     self.scores[pieces[index]] = round(output.score, 4)
                     done.append((pieces[index], output.text))
@@ -527,6 +553,7 @@ def translate_bundles(
     approved: Mapping[str, Approval] | None = None,
     source: str = SOURCE_LANG,
     english_from: str = SOURCE_LANG,
+    pivot: str | None = None,
 ) -> dict[str, str]:
     """Fill `segment.text[lang]` and `segment.origin[lang]` for every segment of every
     bundle: a reviewer's approved translation of its source where `approved` (source text
@@ -536,8 +563,13 @@ def translate_bundles(
     (`translated_from`) are touched. Returns the releases with a segment the model failed
     on: release id -> reason (their texts are incomplete). `sent`, when given, gets the
     text sent for each segment (by id())."""
-    segments = [segment for bundle in bundles for segment in bundle.segments
-                if translated_from(bundle, segment, lang, english_from) == source]  # fmt: skip
+    segments = [
+        segment
+        for bundle in bundles
+        for segment in bundle.segments
+        if translated_from(bundle, segment, lang, english_from, pivot) == source
+    ]
+    text_of = "en" if source == PIVOT else SOURCE_LANG  # a pivot reads the English translation
     todo = []
     for segment in segments:
         approval = (
@@ -549,7 +581,7 @@ def translate_bundles(
             apply_approval(segment, lang, approval, glossary)
         elif segment.translate:
             todo.append(segment)
-    sources = [model_text(segment.text[SOURCE_LANG]) for segment in todo]
+    sources = [model_text(segment.text[text_of]) for segment in todo]
     masked = [glossary.mask(source, lang) for source in sources] if glossary else None
     texts = [text for text, _ in masked] if masked else sources
     if sent is not None:
@@ -561,7 +593,7 @@ def translate_bundles(
         segment.text[lang] = output
         segment.origin[lang] = "memory" if texts[index].strip() in translator.from_memory else "mt"
         if source != SOURCE_LANG:
-            segment.made_by[lang] = f"translate.{source}-{lang}"
+            segment.made_by[lang] = f"translate.en-{lang}"  # English text, or the pivot
         if texts[index].strip() in translator.scores:
             segment.confidence[lang] = translator.scores[texts[index].strip()]
         if glossary:
@@ -589,19 +621,27 @@ def translate_bundles(
 
 
 ORIGINAL = "original"  # translated_from: the segment is in the target language already
+PIVOT = "pivot"  # translated_from: from the segment's English translation (translate.pivot)
 
 
 def translated_from(
-    bundle: Bundle, segment: Segment, lang: str, english_from: str = SOURCE_LANG
+    bundle: Bundle,
+    segment: Segment,
+    lang: str,
+    english_from: str = SOURCE_LANG,
+    pivot: str | None = None,
 ) -> str:
     """What `segment` is translated from into `lang`: "de" (the German model), "en" (the
     translate.from_en model: an English release, or an English quotation when
-    language.english_sentences_from=en), or ORIGINAL when it is in `lang` already."""
+    language.english_sentences_from=en), PIVOT (the from_en model on the segment's English
+    translation, translate.pivot), or ORIGINAL when it is in `lang` already."""
     own = segment.lang or bundle.release.lang
     if own == lang:
         return ORIGINAL
     if own == "en" and (bundle.release.lang == "en" or english_from == "en"):
         return "en"
+    if pivot == "en" and "en" in segment.text:
+        return PIVOT
     return SOURCE_LANG
 
 
@@ -633,6 +673,7 @@ def run(bundles: list[Bundle], ctx: RunContext) -> list[Bundle]:
     qa = QAConfig(**ctx.cfg.qa)
     english_from = ctx.cfg.language.english_sentences_from
     for lang in ctx.cfg.targets:
+        pivot = settings.pivot.get(lang)
         originals = copy_originals(bundles, lang)
         model = ctx.models[f"translate.{lang}"]
         target_token = settings.target_tokens.get(lang)
@@ -640,8 +681,9 @@ def run(bundles: list[Bundle], ctx: RunContext) -> list[Bundle]:
         sent: dict[int, str] = {}
         approved = approved_translations(ctx, lang)
         failures = translate_bundles(
-            bundles, lang, translator, glossary, sent, approved, english_from=english_from
-        )
+            bundles, lang, translator, glossary, sent, approved, english_from=english_from,
+            pivot=pivot,
+        )  # fmt: skip
         bundles = ctx.report.drop_failed(bundles, failures, f"translate ({lang})")
         repairs: dict[str, Any] = {"attempted": 0, "kept": 0, "by_flag": {}}
         if qa.repair:
@@ -653,11 +695,13 @@ def run(bundles: list[Bundle], ctx: RunContext) -> list[Bundle]:
             # A text the second decoding fails on keeps its first output.
             repairs = repair_bundles(bundles, lang, repairer, judge, sent)
             repairs["segments_sent"] = repairer.segments_sent  # the rest: from the memory
+            repairs.update(work_record(repairer))
             del repairer
         ctx.report.models[f"translate.{lang}"] = translation_record(translator)
         ctx.report.translation[f"translate.{lang}"] = {
             "segments_sent": translator.segments_sent,
             "memory_hits": translator.memory_hits,
+            **work_record(translator),
             "approved": sum(
                 segment.origin.get(lang) == "approved"
                 for bundle in bundles
@@ -672,34 +716,54 @@ def run(bundles: list[Bundle], ctx: RunContext) -> list[Bundle]:
             "originals": originals,
         }
         del translator  # one translation model in memory at a time
-        bundles = _translate_english(bundles, lang, ctx, decoding, english_from)
+        bundles = _translate_english(bundles, lang, ctx, decoding, english_from, pivot)
     return bundles
 
 
 def _translate_english(
-    bundles: list[Bundle], lang: str, ctx: RunContext, decoding: Decoding, english_from: str
+    bundles: list[Bundle],
+    lang: str,
+    ctx: RunContext,
+    decoding: Decoding,
+    english_from: str,
+    pivot: str | None = None,
 ) -> list[Bundle]:
-    """The segments translated into `lang` from English (English releases, and English
-    quotations where asked), by the translate.from_en model."""
+    """The segments translated into `lang` from English (English releases, English
+    quotations where asked, and every segment through the English translation with
+    translate.pivot), by the translate.from_en model."""
     name = f"translate.en-{lang}"
-    if not any(translated_from(bundle, segment, lang, english_from) == "en"
-               for bundle in bundles for segment in bundle.segments):  # fmt: skip
+    routes = {translated_from(bundle, segment, lang, english_from, pivot)
+              for bundle in bundles for segment in bundle.segments}  # fmt: skip
+    if not routes & {"en", PIVOT}:
         return bundles
     model = ctx.models[name]  # resolved at start-up whenever English sources are accepted
     # No target token: translate.target_tokens belong to the German models (opus-mt-en-ru
     # is a single-pair model; a token it does not know would reach it as <unk>).
     translator = translator_for(ctx, model, decoding, None, f"translate en->{lang}")
     # No glossary: its terms are German source terms. No repair pass either (see README).
-    failures = translate_bundles(bundles, lang, translator, None, source="en",
-                                 approved=approved_translations(ctx, lang),
-                                 english_from=english_from)  # fmt: skip
+    failures: dict[str, str] = {}
+    for source in sorted(routes & {"en", PIVOT}):
+        failures |= translate_bundles(bundles, lang, translator, None, source=source,
+                                      approved=approved_translations(ctx, lang),
+                                      english_from=english_from, pivot=pivot)  # fmt: skip
     ctx.report.models[name] = translation_record(translator)
     ctx.report.translation[name] = {
         "segments_sent": translator.segments_sent,
         "memory_hits": translator.memory_hits,
         "model_loaded": translator.loaded_engine is not None,
+        **work_record(translator),
     }
     return ctx.report.drop_failed(bundles, failures, f"translate (en->{lang})")
+
+
+def work_record(translator: Translator) -> dict[str, Any]:
+    """What the model itself did, for throughput that means what it says
+    (`python -m pipeline.report`): tokens generated, seconds generating, seconds loading."""
+    return {
+        "generated_tokens": translator.generated_tokens,
+        "generate_s": round(translator.generate_s, 3),
+        "load_s": None if translator.load_s is None else round(translator.load_s, 3),
+    }
 
 
 def approved_translations(ctx: RunContext, lang: str) -> dict[str, Approval]:
