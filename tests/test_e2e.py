@@ -314,6 +314,18 @@ def test_evaluate_scores_the_parallel_sample(tmp_path: Path, model_cache: Path) 
     assert manifest["seed"] == 0
 
 
+def report_rows(sweep: Path) -> list[dict[str, str]]:
+    """`python -m pipeline.report <sweep>` run as a user runs it; the rows of its CSV."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    report = subprocess.run(
+        [sys.executable, "-m", "pipeline.report", str(sweep)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert report.returncode == 0, report.stderr[-3000:]
+    with (sweep / "report" / "report.csv").open(encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
 @pytest.mark.slow
 def test_a_sweep_and_its_report(tmp_path: Path, model_cache: Path) -> None:
     """`-m` over two settings on the parallel sample, then `python -m pipeline.report`:
@@ -331,14 +343,7 @@ def test_a_sweep_and_its_report(tmp_path: Path, model_cache: Path) -> None:
         ]
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    report = subprocess.run(
-        [sys.executable, "-m", "pipeline.report", str(sweep)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    assert report.returncode == 0, report.stderr[-3000:]
-    with (sweep / "report" / "report.csv").open(encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
+    rows = report_rows(sweep)
     assert [row["translate.num_beams"] for row in rows] == ["1", "2"]
     assert all(row["bleu_en"] and row["chrf_ru"] and row["segments_per_s"] for row in rows)
     assert all(row["tokens_per_s"] and row["model_segments"] for row in rows)
@@ -369,14 +374,7 @@ def test_a_sweep_with_a_refused_job_and_isolated_memories(
         ]
     )
     assert result.returncode == 2, result.stderr[-3000:]  # the worst job's code
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    report = subprocess.run(
-        [sys.executable, "-m", "pipeline.report", str(sweep)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    assert report.returncode == 0, report.stderr[-3000:]
-    with (sweep / "report" / "report.csv").open(encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
+    rows = report_rows(sweep)
     assert [row["job"] for row in rows] == ["0", "1", "2"]
     assert (rows[0]["status"], rows[0]["exit_code"]) == ("refused", "2")
     assert "/no/such/model" in rows[0]["error"]
