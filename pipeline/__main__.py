@@ -25,6 +25,7 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import HydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
@@ -34,6 +35,7 @@ from pipeline.errors import (
     EXIT_CANNOT_RUN,
     EXIT_INTERNAL,
     EXIT_SIGINT,
+    EXIT_SIGTERM,
     OutputBusyError,
     PipelineError,
 )
@@ -89,6 +91,9 @@ def main(cfg: DictConfig) -> int:
     if record is not None:
         record(exit_code=code, error=error)
     _exit_codes.append(code)
+    if record is not None and code in (EXIT_SIGINT, EXIT_SIGTERM):
+        # Ctrl-C or SIGTERM stops the sweep, not only its current job.
+        raise SystemExit(code)
     return code
 
 
@@ -115,7 +120,8 @@ def cli() -> int:
         return stop.code if isinstance(stop.code, int) else EXIT_CANNOT_RUN
     except KeyboardInterrupt:  # Ctrl-C before the run started
         return EXIT_SIGINT
-    except ValueError as err:  # Hydra's usage errors ("-m" with "--cfg"); a run's are caught
+    except (ValueError, HydraException) as err:  # Hydra's usage errors ("-m" with "--cfg",
+        # a sweep value with --help); a run's own errors are caught in main
         print(f"error: {err}", file=sys.stderr)
         return EXIT_CANNOT_RUN
     except BrokenPipeError:  # `--help | head`: the reader went away, nothing is wrong

@@ -141,12 +141,15 @@ def _jobs(sweep_dir: Path) -> list[_Job]:
     records: dict[Path, dict[str, Any]] = {}
     for jobs_dir in [sweep_dir / JOBS_DIR, *sorted(sweep_dir.glob(f"*/{JOBS_DIR}"))]:
         for number, record in job_records(jobs_dir.parent).items():
-            folder = Path(str(record.get("output_dir") or jobs_dir.parent / number))
+            # The job's folder in this sweep folder (hydra.sweep.subdir is the job number),
+            # not the path it had when it ran: a sweep copied elsewhere is the same sweep.
+            folder = jobs_dir.parent / number
             records[folder.resolve()] = {**record, "job": record.get("job", number)}
     jobs = [_Job(sweep_dir, folder, records.pop(folder.resolve(), None)) for folder in folders]
+    # A manifest.json of something else (a web app's) is not a job of the pipeline.
+    jobs = [job for job in jobs if job.record or "schema_version" in job.manifest or job.error]
     for folder, record in records.items():
-        inside = folder.is_relative_to(sweep_dir.resolve())
-        jobs.append(_Job(sweep_dir.resolve() if inside else sweep_dir, folder, record))
+        jobs.append(_Job(sweep_dir.resolve(), folder, record))
     return sorted(jobs, key=lambda job: _natural_key(Path(job.name)))
 
 
@@ -344,7 +347,9 @@ def significance(jobs: list[_Job], langs: list[str], baseline: str | None = None
     scored = [job.name for job in jobs if any(lines[job.name].values())]
     if not scored:
         return {}
-    base = baseline if baseline in scored else scored[0]
+    if baseline is not None and baseline not in scored:
+        raise ValueError(f"job {baseline} has no translations scored against references")
+    base = baseline or scored[0]  # the first job with results, not a refused job 0
     columns: dict[str, Row] = {}
     for name in scored:
         for lang in langs:
@@ -400,9 +405,9 @@ def _job_lines(job: _Job, langs: list[str]) -> dict[str, dict[tuple[str, int], t
     and the references its config names; {} without references."""
     from pipeline.stages.evaluate import aligned_lines
 
-    references = job.config.get("corpus.references")
+    references = _references_dir(job)
     bundles = sorted((job.folder / "bundles").glob("*.json"))
-    if not references or not Path(str(references)).is_dir() or not bundles:
+    if references is None or not bundles:
         return {}
     found: dict[str, dict[tuple[str, int], tuple[str, str]]] = {}
     for path in bundles:
@@ -412,7 +417,7 @@ def _job_lines(job: _Job, langs: list[str]) -> dict[str, dict[tuple[str, int], t
             continue
         for lang in langs:
             try:
-                pairs = aligned_lines(bundle, Path(str(references)), lang)
+                pairs = aligned_lines(bundle, references, lang)
             except (ValueError, KeyError, TypeError):
                 continue
             if pairs is None:
@@ -421,6 +426,27 @@ def _job_lines(job: _Job, langs: list[str]) -> dict[str, dict[tuple[str, int], t
             for index, (hyp, ref) in enumerate(zip(*pairs, strict=True)):
                 found.setdefault(lang, {})[(rid, index)] = (hyp, ref)
     return found
+
+
+def _references_dir(job: _Job) -> Path | None:
+    """The job's references folder: as its config names it when that is absolute or found
+    from here, else relative to the folder the job ran in (known from the manifest's
+    absolute `corpus_dir` and the config's `corpus.dir`), so a report made elsewhere, or on a
+    copied sweep, still finds `benchmarks/parallel/references`."""
+    named = job.config.get("corpus.references")
+    if not named:
+        return None
+    path = Path(str(named))
+    if path.is_dir():
+        return path
+    corpus_dir, corpus = job.manifest.get("corpus_dir"), job.config.get("corpus.dir")
+    if not path.is_absolute() and corpus_dir and corpus and not Path(str(corpus)).is_absolute():
+        ran_in = Path(str(corpus_dir))
+        for _ in Path(str(corpus)).parts:
+            ran_in = ran_in.parent
+        if (ran_in / path).is_dir():
+            return ran_in / path
+    return None
 
 
 # --- jobs that shared cached outputs ------------------------------------------------------------
@@ -489,6 +515,7 @@ def _model_work(manifest: dict[str, Any]) -> Row:
             tokens += int(entry.get("generated_tokens") or 0)
             repairs = _dict(entry.get("repairs"))
             tokens += int(repairs.get("generated_tokens") or 0)
+            hits += int(repairs.get("memory_hits") or 0)  # the second decoding's, too
             all_generate_s += float(repairs.get("generate_s") or 0.0)
     all_generate_s += generate_s
     share = round(hits / (hits + segments), 3) if hits + segments else None
@@ -703,10 +730,13 @@ def quality_plot(rows: list[Row]) -> bytes:
         # A job served mostly by the memory is a hollow point: its speed is of a few texts.
         hollow = bool(row.get("note"))
         collection = axes.scatter([x], [y], s=40, label=label + (" (mostly memory)" if hollow
-                                  else ""), facecolors="none" if hollow else None)  # fmt: skip
+                                  else ""))  # fmt: skip
+        color = collection.get_facecolor()[0]
+        if hollow:  # the same colour, as a ring
+            collection.set_edgecolor(color)
+            collection.set_facecolor("none")
         ci = row.get(f"{y_column}_ci") if y_column is not None else None
         if ci is not None:  # the 95% confidence interval of the score
-            color = collection.get_edgecolor()[0] if hollow else collection.get_facecolor()[0]
             axes.errorbar([x], [y], yerr=[[ci], [ci]], fmt="none", ecolor=color, capsize=3)
         axes.annotate(str(row["job"]), (x, y), xytext=(5, 5), textcoords="offset points",
                       fontsize=9)  # fmt: skip
@@ -801,7 +831,12 @@ def main(argv: list[str] | None = None) -> int:
     if not sweep_dir.is_dir():
         print(f"error: {sweep_dir} is not a folder", file=sys.stderr)
         return 2
-    rows = collect(sweep_dir, baseline=args.baseline)
+    try:
+        rows = collect(sweep_dir, baseline=args.baseline)
+    except ValueError as err:  # --baseline names a job without scores
+        print(f"error: --baseline {args.baseline}: {err}; choose a job with results",
+              file=sys.stderr)  # fmt: skip
+        return 2
     if not rows:
         hint = (
             f" ({sweep_dir} is a single run's folder; pass the sweep folder above its jobs, "

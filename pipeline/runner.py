@@ -152,8 +152,10 @@ def run(cfg: DictConfig, *, record_config: Callable[[Path], None] | None = None)
     with stop_on_signals():
         try:
             check_engines(cfg, stages)
-            memory = _open_memory(cfg) if "translate" in stages else None
+            # Models first: a run refused for a missing model must not have created a
+            # translation memory inside its output folder (translate.memory=${output.dir}/...).
             models = resolve_models(cfg, stages)
+            memory = _open_memory(cfg) if "translate" in stages else None
             executor = make_executor(cfg)
             executor.start()
             with output_lock(output_dir), run_log(output_dir):

@@ -406,3 +406,19 @@ def test_help_is_the_pipeline_s_own() -> None:
     smoke = run_cli(["preset=smoke", "--help"])
     assert "smoke:opus-mt-de-en-tiny" in smoke.stdout  # the defaults with the overrides given
     assert "Hydra" in run_cli(["--hydra-help"]).stdout  # Hydra's own flags still work
+
+
+def test_a_refused_run_creates_no_memory_in_its_output_folder(tmp_path: Path) -> None:
+    """With each job's memory in its own folder (the sweep isolation switch), a job refused
+    for a missing model still leaves its output folder untouched."""
+    from pipeline.errors import PipelineError
+
+    output = tmp_path / "out"
+    config = make_config([
+        f"corpus.dir={CORPUS}", f"output.dir={output}", "preset=smoke",
+        "translate.memory=${output.dir}/translation-memory.sqlite",
+        f"translate.models.en={tmp_path / 'no-such-model'}",
+    ])  # fmt: skip
+    with pytest.raises(PipelineError, match="no-such-model"):
+        run(config)
+    assert not output.exists()

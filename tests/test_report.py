@@ -268,10 +268,26 @@ def test_jobs_that_left_no_manifest_are_shown_with_their_status(tmp_path: Path) 
     write_report(rows, tmp_path / "r", sweep_dir=sweep)
     md = (tmp_path / "r" / "report.md").read_text(encoding="utf-8")
     assert "jobs without results: 1 (refused), 2 (running or killed)" in md
+    # The same sweep copied elsewhere: the same jobs, once each; an app's manifest.json in
+    # the folder is no job.
+    import shutil
+
+    copy = tmp_path / "copied"
+    shutil.copytree(sweep, copy)
+    shutil.rmtree(sweep)
+    (copy / "webapp").mkdir()
+    (copy / "webapp" / "manifest.json").write_text('{"name": "my-web-app"}', encoding="utf-8")
+    assert [(row["job"], row["status"]) for row in collect(copy)] == [
+        ("0", "ok"), ("1", "refused"), ("2", "running or killed")
+    ]  # fmt: skip
 
 
-def _scored_job(sweep: Path, name: str, beams: int, hypotheses: list[str], refs: Path) -> Path:
-    manifest = _manifest(sweep / name, beams, 4.0, corpus={"dir": "c", "references": str(refs)})
+def _scored_job(
+    sweep: Path, name: str, beams: int, hypotheses: list[str], refs: Path, corpus_dir: str = "c"
+) -> Path:
+    references = str(refs) if refs.is_absolute() else f"{corpus_dir}/{refs}"
+    manifest = _manifest(sweep / name, beams, 4.0, corpus={"dir": corpus_dir,
+                                                            "references": references})  # fmt: skip
     folder = _job(sweep, name, [f"translate.num_beams={beams}"], manifest)
     source = "\n".join(f"Satz {i}." for i in range(len(hypotheses)))
     segments, start = [], 0
@@ -308,6 +324,19 @@ def test_significance_against_the_baseline_job(
     assert rows[2]["bleu_en_p"] > 0.5  # the same outputs: no difference
     rows = collect(sweep, baseline="1")
     assert rows[1]["bleu_en_p"] is None and rows[0]["bleu_en_p"] < 0.05
+    # A job served mostly by the memory is drawn as a ring with its interval.
+    manifest = json.loads((sweep / "2" / "manifest.json").read_text(encoding="utf-8"))
+    manifest["translation"]["translate.en"].update(segments_sent=10, memory_hits=95)
+    (sweep / "2" / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    write_report(collect(sweep), tmp_path / "r")
+    assert (tmp_path / "r" / "quality_vs_throughput.png").read_bytes().startswith(PNG_SIGNATURE)
+    # A baseline without scores is refused; a refused job 0 is not the default baseline.
+    (sweep / "3").mkdir()
+    (sweep / "3" / "manifest.json").write_text(
+        json.dumps(_manifest(sweep / "3", 2, 4.0, failed=5)), encoding="utf-8"
+    )
+    assert main([str(sweep), "--baseline", "3"]) == 2
+    assert "has no translations scored" in capsys.readouterr().err
     # Two arbitrary runs.
     assert main(["compare", str(sweep / "0"), str(sweep / "1")]) == 0
     printed = capsys.readouterr().out
@@ -330,3 +359,25 @@ def test_jobs_sharing_a_memory_key_across_settings_are_warned_about(tmp_path: Pa
     (sweep / "1" / "manifest.json").write_text(json.dumps(broken), encoding="utf-8")
     [warning] = memory_warnings(sweep)
     assert "jobs 0 and 1 differ in translate.num_beams" in warning
+
+
+def test_relative_references_are_found_from_where_the_job_ran(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """corpus.references=benchmarks/parallel/references (relative, as run from the
+    repository): the report, run from another folder, finds it through the manifest's
+    absolute corpus_dir."""
+    ran_in = tmp_path / "repo"
+    refs = ran_in / "corpus" / "references"
+    refs.mkdir(parents=True)
+    reference = [f"the city builds {n} new cycle lanes in the old town" for n in range(20)]
+    (refs / "r.en.txt").write_text("\n".join(reference) + "\n", encoding="utf-8")
+    sweep = tmp_path / "sweep"
+    for name, hyps in [("0", [f"a town {n}" for n in range(20)]), ("1", reference)]:
+        folder = _scored_job(sweep, name, 1 + int(name), hyps, Path("references"), "corpus")
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        manifest["corpus_dir"] = str(ran_in / "corpus")
+        (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)  # not where the jobs ran
+    rows = collect(sweep)
+    assert rows[1]["bleu_en_p"] is not None and rows[1]["bleu_en_p"] < 0.05

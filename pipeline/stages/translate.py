@@ -695,6 +695,7 @@ def run(bundles: list[Bundle], ctx: RunContext) -> list[Bundle]:
             # A text the second decoding fails on keeps its first output.
             repairs = repair_bundles(bundles, lang, repairer, judge, sent)
             repairs["segments_sent"] = repairer.segments_sent  # the rest: from the memory
+            repairs["memory_hits"] = repairer.memory_hits
             repairs.update(work_record(repairer))
             del repairer
         ctx.report.models[f"translate.{lang}"] = translation_record(translator)
