@@ -143,8 +143,8 @@ def _jobs(sweep_dir: Path) -> list[_Job]:
         for number, record in job_records(jobs_dir.parent).items():
             # The job's folder in this sweep folder (hydra.sweep.subdir is the job number),
             # not the path it had when it ran: a sweep copied elsewhere is the same sweep.
-            folder = jobs_dir.parent / number
-            records[folder.resolve()] = {**record, "job": record.get("job", number)}
+            folder = (jobs_dir.parent / number).resolve()
+            records[folder] = {**record, "job": record.get("job", number)}
     jobs = [_Job(sweep_dir, folder, records.pop(folder.resolve(), None)) for folder in folders]
     # A manifest.json of something else (a web app's) is not a job of the pipeline.
     jobs = [job for job in jobs if job.record or "schema_version" in job.manifest or job.error]
