@@ -29,7 +29,7 @@ from typing import Any
 import yaml
 
 from pipeline.io import write_atomic
-from pipeline.sweep import JOBS_DIR, RUNNING, job_records
+from pipeline.sweep import JOBS_DIR, RUNNING, is_alive, job_records
 
 Row = dict[str, Any]
 
@@ -83,8 +83,11 @@ class _Job:
         if self.manifest:
             return self.error or self.manifest.get("status")
         status = self.record.get("status")
-        if status == RUNNING:
-            return "running or killed"  # a record never finished: no manifest either
+        if status == RUNNING:  # a record never finished, and no manifest either
+            alive = is_alive(self.record)
+            if alive is None:  # ran on another host: cannot tell
+                return "running or killed"
+            return "running" if alive else "killed"
         return str(status) if status else self.error
 
     @property

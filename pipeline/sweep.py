@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 import os
+import socket
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,7 @@ def record_job(
         # lines), short enough for a table cell.
         "error": " ".join(error.split())[:300] if error else None,
         "pid": os.getpid(),
+        "host": socket.gethostname(),
         ("started_at" if exit_code is None else "finished_at"): now,
     }
     if exit_code is not None and path.is_file():  # keep when it started
@@ -83,3 +85,17 @@ def job_records(sweep_dir: Path) -> dict[str, dict[str, Any]]:
         if isinstance(data, dict):
             records[path.stem] = data
     return records
+
+
+def is_alive(record: dict[str, Any]) -> bool | None:
+    """Whether a running job's process still exists: None when it ran on another host (or
+    the record does not say), so that only a job surely gone is called killed."""
+    if record.get("host") != socket.gethostname() or not isinstance(record.get("pid"), int):
+        return None
+    try:
+        os.kill(record["pid"], 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True

@@ -477,3 +477,33 @@ def test_a_feed_file_takes_no_id_from_a_release_beside_it(tmp_path: Path) -> Non
     assert "presse" in done and len(done) == 3
     [failed] = manifest["releases"]["failed"]
     assert failed["path"].endswith("kaputt.rss") and failed["id"] is None
+
+
+def test_the_size_limit_is_per_feed_item(tmp_path: Path) -> None:
+    """A feed of many small items is read under a limit that one release must keep; an
+    item over it fails alone."""
+    import json
+
+    from pipeline.runner import run
+    from tests.conftest import make_config
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    items = "".join(
+        f"<item><title>Meldung {n}</title><guid>pm-{n}</guid><description>Die Stadt meldet "
+        f"Neues zum Thema {n}: {'Text. ' * 40}</description></item>"
+        for n in range(60)
+    )
+    text = "Satz. " * 4000
+    big = f"<item><title>Gross</title><guid>pm-gross</guid><description>{text}</description></item>"
+    feed = RSS.replace("<item>", items + big + "<item>", 1)
+    (corpus / "presse.rss").write_text(feed, encoding="utf-8")
+    limit_mib = 20_000 / 2**20  # the file is about 40 kB, every item but one under 20 kB
+    assert len(feed.encode()) > 20_000
+    output = tmp_path / "out"
+    run(make_config([f"corpus.dir={corpus}", f"output.dir={output}", "stages=[ingest,segment]",
+                     f"corpus.max_release_mib={limit_mib}"]))  # fmt: skip
+    manifest = json.loads((output / "manifest.json").read_text(encoding="utf-8"))
+    [failed] = manifest["releases"]["failed"]
+    assert "pm-gross" in failed["reason"] and "corpus.max_release_mib" in failed["reason"]
+    assert len(manifest["releases"]["done"]) == 62  # 60 small items and the RSS's two

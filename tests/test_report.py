@@ -261,13 +261,19 @@ def test_jobs_that_left_no_manifest_are_shown_with_their_status(tmp_path: Path) 
     record_job(sweep, 2, overrides=["translate.num_beams=8"], output_dir=str(sweep / "2"))
     rows = collect(sweep)
     assert [row["job"] for row in rows] == ["0", "1", "2"]
-    assert [row["status"] for row in rows] == ["ok", "refused", "running or killed"]
+    assert [row["status"] for row in rows] == ["ok", "refused", "running"]  # this process
+    record = json.loads((sweep / ".jobs" / "2.json").read_text(encoding="utf-8"))
+    for pid, status in ((2**22 + 12345, "killed"), (record["pid"], "running or killed")):
+        host = record["host"] if status == "killed" else "another-host"
+        (sweep / ".jobs" / "2.json").write_text(json.dumps({**record, "pid": pid, "host": host}),
+                                                encoding="utf-8")  # fmt: skip
+        assert collect(sweep)[2]["status"] == status
     assert rows[1]["exit_code"] == 2
     assert rows[1]["error"] == "model not found: translate.models.en=/no/such/model more lines"
     assert rows[1]["translate.models.en"] == "/no/such/model"  # its override, from the record
     write_report(rows, tmp_path / "r", sweep_dir=sweep)
     md = (tmp_path / "r" / "report.md").read_text(encoding="utf-8")
-    assert "jobs without results: 1 (refused), 2 (running or killed)" in md
+    assert "jobs without results: 1 (refused), 2 (running)" in md
     # The same sweep copied elsewhere: the same jobs, once each; an app's manifest.json in
     # the folder is no job.
     import shutil

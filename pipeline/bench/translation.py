@@ -270,7 +270,9 @@ def table(results: list[dict[str, Any]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.bench", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.bench.translation", description=__doc__
+    )
     parser.add_argument("--model", default=MODEL, help="hub id, folder or smoke:<name>")
     parser.add_argument("--segments", type=positive_int, default=128)
     parser.add_argument("--max-new-tokens", type=positive_int, default=32)

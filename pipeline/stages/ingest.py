@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_RELEASE_BYTES = 50 * 1024 * 1024
+FEED_FILE_FACTOR = 20  # a feed file may be this many times corpus.max_release_mib
 MAX_ID_CHARS = 120
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 # Ids that would name a file the pipeline writes itself (site/index.html) or a name
@@ -195,7 +196,17 @@ def read_documents(
     reader = reader or READERS["txt"]
     source = source or path
     size = source.stat().st_size
-    if size > max_bytes:
+    # A feed file holds many releases: the limit is per item (checked by the stage), the
+    # file may hold FEED_FILE_FACTOR times as much.
+    limit = max_bytes * (FEED_FILE_FACTOR if reader is READERS["feed"] else 1)
+    if size > limit:
+        if limit != max_bytes:
+            raise InputError(
+                name,
+                f"feed file is {size / 2**20:.1f} MiB, over {FEED_FILE_FACTOR} times the "
+                f"{max_bytes / 2**20:g} MiB limit for one release (corpus.max_release_mib); "
+                "split the feed, or raise the limit",
+            )
         raise InputError(
             name,
             f"file is {size / 2**20:.1f} MiB, over the {max_bytes / 2**20:g} MiB limit for "
@@ -310,6 +321,11 @@ def run(ctx: RunContext) -> list[Release]:
             continue
         for document in documents:
             doc_id = item_id(document.key, taken) if document.key else rid or "release"
+            if document.key and len(document.text.encode("utf-8", "replace")) > max_bytes:
+                report.fail(name, "ingest", f"feed item {document.key}: its text is over the "
+                            f"{max_bytes / 2**20:g} MiB limit for one release "
+                            "(corpus.max_release_mib)", doc_id)  # fmt: skip
+                continue
             release = make_release(document, doc_id, name, raw, entry.format)
             if not _language_accepted(release, ctx):
                 continue
