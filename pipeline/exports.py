@@ -147,7 +147,7 @@ def write_tmx(bundles: Iterable[Bundle], path: Path) -> None:
     """
     root = ET.Element("tmx", {"version": "1.4"})
     header = ET.SubElement(root, "header", _tmx_header("pressrelease-pipeline-bundle"))
-    bundles = list(bundles) if not isinstance(bundles, list) else bundles
+    bundles = list(bundles)  # one release's file is told apart by its length
     if len(bundles) == 1:  # one release's file: its language, title, date, URL...
         header.set("srclang", str(bundles[0]["release"].get("lang") or SOURCE_LANG))
         for key, value in release_meta(bundles[0]).items():

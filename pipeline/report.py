@@ -24,7 +24,7 @@ import re
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -357,19 +357,30 @@ def significance(jobs: list[_Job], langs: list[str], baseline: str | None = None
     for name in scored:
         for lang in langs:
             result = paired_test(lines[base].get(lang), lines[name].get(lang), base == name)
-            for score, (ci, p_value) in result.items():
+            for score, paired in result.items():
                 row = columns.setdefault(name, {})
-                row[f"{score}_{lang}_ci"], row[f"{score}_{lang}_p"] = ci, p_value
+                row[f"{score}_{lang}_ci"], row[f"{score}_{lang}_p"] = paired.ci, paired.p_value
     return columns
+
+
+class Paired(NamedTuple):
+    """One score of a paired test: each system's score and 95% CI half-width, and the
+    p-value of their difference (None when a system is tested against itself)."""
+
+    base: float
+    base_ci: float | None
+    score: float
+    ci: float | None
+    p_value: float | None
 
 
 def paired_test(
     base: dict[tuple[str, int], tuple[str, str]] | None,
     other: dict[tuple[str, int], tuple[str, str]] | None,
     same: bool = False,
-) -> dict[str, tuple[float | None, float | None]]:
-    """score -> (95% CI half-width of `other`, p-value against `base`), on the reference
-    lines both have ({(release, line): (hypothesis, reference)}); {} when none."""
+) -> dict[str, Paired]:
+    """score -> `Paired` of `other` against `base`, on the reference lines both have
+    ({(release, line): (hypothesis, reference)}); {} when none."""
     if not base or not other:
         return {}
     keys = sorted(set(base) & set(other))
@@ -389,18 +400,23 @@ def paired_test(
     test = PairedTest(systems, {"bleu": BLEU(), "chrf": CHRF()}, [references],
                       test_type="bs", n_samples=BOOTSTRAP_SAMPLES, n_ar_confidence=-1)  # fmt: skip
     _, results = test()
-    found: dict[str, tuple[float | None, float | None]] = {}
+    found: dict[str, Paired] = {}
     for name, values in results.items():
         if name == "System":
             continue
         score = "bleu" if name.lower().startswith("bleu") else "chrf"
+        first: Any = values[0]
         result: Any = values[-1]
-        ci = None if result.ci is None else round(float(result.ci), 3)
         p_value = None if same or result.p_value is None else round(float(result.p_value), 4)
-        if not same and (identical or float(values[0].score) == float(result.score)):  # type: ignore[union-attr]
+        if not same and (identical or float(first.score) == float(result.score)):
             p_value = 1.0  # no difference at all (two zero BLEUs included)
-        found[score] = (ci, p_value)
+        found[score] = Paired(float(first.score), _half_width(first.ci),
+                              float(result.score), _half_width(result.ci), p_value)  # fmt: skip
     return found
+
+
+def _half_width(ci: Any) -> float | None:
+    return None if ci is None else round(float(ci), 3)
 
 
 def _job_lines(job: _Job, langs: list[str]) -> dict[str, dict[tuple[str, int], tuple[str, str]]]:
@@ -894,17 +910,11 @@ def compare_main(argv: list[str]) -> int:
         base, other = lines[0].get(lang), lines[1].get(lang)
         if not base or not other:
             continue
-        shared = set(base) & set(other)
-        base_ci = paired_test(base, base, same=True)
-        tested = paired_test(base, other)
-        for score in PAIRED_SCORES:
-            if score not in tested:
-                continue
-            value_base = _corpus_score(score, base, shared)
-            value_other = _corpus_score(score, other, shared)
+        shared = len(set(base) & set(other))
+        for score, paired in paired_test(base, other).items():
             table.append(
-                f"| {lang} | {score} | {value_base:.2f} | {base_ci[score][0]} | "
-                f"{value_other:.2f} | {tested[score][0]} | {tested[score][1]} | {len(shared)} |"
+                f"| {lang} | {score} | {paired.base:.2f} | {paired.base_ci} | "
+                f"{paired.score:.2f} | {paired.ci} | {paired.p_value} | {shared} |"
             )
     if len(table) == 2:
         print(
@@ -916,17 +926,6 @@ def compare_main(argv: list[str]) -> int:
     print(f"baseline: {args.baseline}\nother:    {args.other}\n")
     print("\n".join(table))
     return 0
-
-
-def _corpus_score(
-    score: str, lines: dict[tuple[str, int], tuple[str, str]], keys: set[Any]
-) -> float:
-    from sacrebleu.metrics import BLEU, CHRF
-
-    ordered = sorted(keys)
-    metric = BLEU() if score == "bleu" else CHRF()
-    hyps, refs = [lines[k][0] for k in ordered], [lines[k][1] for k in ordered]
-    return float(metric.corpus_score(hyps, [refs]).score)
 
 
 if __name__ == "__main__":

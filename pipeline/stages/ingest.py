@@ -21,12 +21,12 @@ import stat
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pipeline.data import Release
 from pipeline.errors import ConfigError, InputError
 from pipeline.langid import SOURCE_LANGUAGES, check_release_language
-from pipeline.readers import FORMATS, Document, Reader, reader_for
+from pipeline.readers import FORMATS, READERS, Document, Reader, reader_for
 from pipeline.readers.text import (  # noqa: F401  (the names tests and tools import from here)
     MAGIC_NUMBERS,
     Decoded,
@@ -37,6 +37,7 @@ from pipeline.runlog import progress
 
 if TYPE_CHECKING:
     from pipeline.context import RunContext
+    from pipeline.runlog import RunReport
 
 log = logging.getLogger(__name__)
 
@@ -190,8 +191,6 @@ def read_documents(
     reader's format, such as an `.xml` that is no feed); raise InputError when it cannot be
     used. `source` is the file to read when `path` is a link (checked by `find_releases`);
     `reader` defaults to the plain-text one."""
-    from pipeline.readers import READERS
-
     name = display_path(path)
     reader = reader or READERS["txt"]
     source = source or path
@@ -304,11 +303,9 @@ def run(ctx: RunContext) -> list[Release]:
         if entry.refused:
             report.fail(name, "ingest", entry.refused, rid)
             continue
-        reader = reader_for(entry.path.suffix, [entry.format])
-        assert reader is not None
         try:
             raw, documents = read_documents(
-                entry.path, source=entry.target, max_bytes=max_bytes, reader=reader[1]
+                entry.path, source=entry.target, max_bytes=max_bytes, reader=READERS[entry.format]
             )
         except InputError as err:
             report.fail(name, "ingest", err.reason, rid)
@@ -347,7 +344,7 @@ def run(ctx: RunContext) -> list[Release]:
     return list(releases.values())
 
 
-def _same_item(earlier: Release, later: Release, report: Any) -> None:
+def _same_item(earlier: Release, later: Release, report: RunReport) -> None:
     """A feed item found again in a later feed file (daily snapshots of one feed): the
     later copy, in name order, is the one used."""
     if earlier.sha256 != later.sha256:

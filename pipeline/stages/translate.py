@@ -570,6 +570,7 @@ def translate_bundles(
         if translated_from(bundle, segment, lang, english_from, pivot) == source
     ]
     text_of = "en" if source == PIVOT else SOURCE_LANG  # a pivot reads the English translation
+    model_source = "en" if source == PIVOT else source  # for messages
     todo = []
     for segment in segments:
         approval = (
@@ -614,8 +615,9 @@ def translate_bundles(
             if error:
                 failures.setdefault(
                     bundle.release.id,
-                    f"the {source}->{lang} model failed on segment {segment.id} ({error}); the "
-                    "other releases are not affected. The traceback is in pipeline.log",
+                    f"the {model_source}->{lang} model failed on segment {segment.id} "
+                    f"({error}); the other releases are not affected. The traceback is in "
+                    "pipeline.log",
                 )
     return failures
 
