@@ -4,7 +4,7 @@ injected, for tests/test_faults.py. Nothing here is part of the product.
 PIPELINE_FAULT="<folder>:<n>:<when>" kills this process with SIGKILL at the n-th atomic
 file write (1-based) into `<output.dir>/<folder>` (`.` for output.dir itself), `before` its
 rename (the temporary file is complete, the target untouched) or `after` it. Every file the
-pipeline writes goes through `os.replace` (pipeline.io.write_atomic), so patching it reaches
+pipeline writes goes through `os.replace` (pipeline.core.io.write_atomic), so patching it reaches
 every writer, however it imported write_atomic.
 """
 

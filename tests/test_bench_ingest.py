@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.bench import ingest as bench
+from benchmarks import ingest as bench
 
 DATA = bench.DEFAULT_DATA
 PAGES = DATA / "pages"

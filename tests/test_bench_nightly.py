@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.bench import nightly
+from benchmarks import nightly
 
 SAMPLES = sorted((nightly.ROOT / "corpus").glob("*.txt"))
 
@@ -123,7 +123,7 @@ def test_each_pipeline_system_runs_every_model_stage_on_its_engine(tmp_path: Pat
 )
 def test_argument_errors_exit_2_without_a_traceback(argv: list[str]) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "pipeline.bench.nightly", *argv],
+        [sys.executable, "-m", "benchmarks.nightly", *argv],
         cwd=nightly.ROOT,
         capture_output=True,
         text=True,
@@ -135,7 +135,7 @@ def test_argument_errors_exit_2_without_a_traceback(argv: list[str]) -> None:
 
 def test_help_documents_every_argument() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "pipeline.bench.nightly", "--help"],
+        [sys.executable, "-m", "benchmarks.nightly", "--help"],
         cwd=nightly.ROOT,
         capture_output=True,
         text=True,

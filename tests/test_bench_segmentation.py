@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.bench import segmentation as bench
-from pipeline.errors import InputError
+from benchmarks import segmentation as bench
+from pipeline.core.errors import InputError
 
 GOLDEN_RULES = Path(__file__).parent / "data" / "pysbd_golden_rules_de.txt"
 

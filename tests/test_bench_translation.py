@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.bench import translation as bench
+from benchmarks import translation as bench
 
 
 def test_table_reports_ratios_against_naive_and_raw() -> None:

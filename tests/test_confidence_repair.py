@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 
-from pipeline.data import Bundle, Release, Segment
+from pipeline.core.data import Bundle, Release, Segment
 from pipeline.engines import Hypothesis
-from pipeline.memory import TranslationMemory
-from pipeline.qa import QAConfig, qa_flags
-from pipeline.repair import Judge, repair_bundles
+from pipeline.mt.memory import TranslationMemory
+from pipeline.quality.qa import QAConfig, qa_flags
+from pipeline.quality.repair import Judge, repair_bundles
+from pipeline.quality.terms import Glossary, Term
 from pipeline.stages.translate import (
     Decoding,
     Translator,
@@ -23,7 +24,6 @@ from pipeline.stages.translate import (
     repair_decoding,
     translate_bundles,
 )
-from pipeline.terms import Glossary, Term
 from tests.fakes import EchoEngine
 
 DECODING = Decoding(num_beams=4, max_new_tokens=64)
@@ -101,7 +101,7 @@ def test_a_memory_written_before_scores_is_upgraded_in_place(tmp_path: Path) -> 
         "CREATE TABLE translations (context TEXT NOT NULL, source TEXT NOT NULL, target TEXT "
         "NOT NULL, created REAL NOT NULL, PRIMARY KEY (context, source)) WITHOUT ROWID;"
     )
-    from pipeline.memory import context_key
+    from pipeline.mt.memory import context_key
 
     settings = {"model": "m"}
     db.execute("INSERT INTO translations VALUES (?, 'Hallo', 'Hello', 0)", (context_key(settings),))
@@ -222,7 +222,7 @@ def test_a_failing_repair_keeps_the_first_output() -> None:
 def test_a_smoke_run_records_confidence_and_repairs(smoke_config: Any, tmp_path: Path) -> None:
     from omegaconf import OmegaConf
 
-    from pipeline.runner import EXIT_OK, run
+    from pipeline.run.runner import EXIT_OK, run
 
     OmegaConf.update(smoke_config, "translate.memory", str(tmp_path / "tm.sqlite"))
     OmegaConf.update(smoke_config, "targets", ["en"])
@@ -269,7 +269,7 @@ def test_both_engines_score_alike_in_float32(
 ) -> None:
     from pipeline.engines.ct2 import CTranslate2Engine
     from pipeline.engines.hf import Seq2SeqEngine
-    from pipeline.models import resolve_model
+    from pipeline.engines.models import resolve_model
 
     model = resolve_model(f"smoke:{name}", model_cache, "test")
     texts = ["Die Wirtschaftsförderung Sachsen lädt am 5. Februar nach Leipzig ein.",

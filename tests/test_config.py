@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import RANGES, config_hash, effective_stages, validate
-from pipeline.errors import EXIT_CANNOT_RUN, ConfigError
+from pipeline.config.checks import RANGES, validate
+from pipeline.config.plan import effective_stages
+from pipeline.core.errors import EXIT_CANNOT_RUN, ConfigError
+from pipeline.run.config_hash import config_hash
 from tests.conftest import CONFIG_DIR, ROOT, make_config
 
 BASE = ["output.dir=/tmp/unused"]
@@ -239,10 +241,10 @@ def test_a_refused_run_leaves_an_earlier_run_untouched(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("module", "args", "message"),
     [
-        ("pipeline.models", ["prefetch", "translate.beams=4"], "translate.beams"),
-        ("pipeline.models", ["prefetch", "translate.num_beams=0"], "translate.num_beams=0"),
-        ("pipeline.report", ["/nowhere"], "not a folder"),
-        ("pipeline.bench.segmentation", ["--data", "/nowhere"], "/nowhere"),
+        ("pipeline.engines.models", ["prefetch", "translate.beams=4"], "translate.beams"),
+        ("pipeline.engines.models", ["prefetch", "translate.num_beams=0"], "translate.num_beams=0"),
+        ("pipeline.experiments.report", ["/nowhere"], "not a folder"),
+        ("benchmarks.segmentation", ["--data", "/nowhere"], "/nowhere"),
     ],
 )
 def test_other_commands_refuse_bad_input_without_a_traceback(

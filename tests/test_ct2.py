@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from pipeline.core.errors import ConfigError
+from pipeline.core.io import MARKER_FILE
 from pipeline.engines.ct2 import (
     CTranslate2Engine,
     ensure_converted,
@@ -16,9 +18,7 @@ from pipeline.engines.ct2 import (
     resolve_compute_type,
 )
 from pipeline.engines.hf import Seq2SeqEngine
-from pipeline.errors import ConfigError
-from pipeline.io import MARKER_FILE
-from pipeline.models import ModelRef, resolve_model
+from pipeline.engines.models import ModelRef, resolve_model
 
 pytestmark = pytest.mark.filterwarnings("ignore:Recommended. pip install sacremoses")
 

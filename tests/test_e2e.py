@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from omegaconf import DictConfig
 
-from pipeline.runner import EXIT_OK, EXIT_SOME_FAILED, run
+from pipeline.run.runner import EXIT_OK, EXIT_SOME_FAILED, run
 from tests.conftest import CORPUS, ROOT, make_config
 
 pytestmark = pytest.mark.filterwarnings("ignore:Recommended. pip install sacremoses")
@@ -291,7 +291,7 @@ def test_reviewer_and_tool_outputs_are_written_for_every_release(smoke_run: Path
 
 @pytest.mark.slow
 def test_evaluate_scores_the_parallel_sample(tmp_path: Path, model_cache: Path) -> None:
-    """The PUD sample in benchmarks/parallel has line-aligned references: the evaluate stage
+    """The PUD sample in benchmarks/data/parallel has line-aligned references: the evaluate stage
     scores every line; the smoke models' scores are meaningless, but they are sacrebleu's."""
     cfg = make_config(
         [
@@ -411,7 +411,7 @@ def test_help_is_the_pipeline_s_own() -> None:
 def test_a_refused_run_creates_no_memory_in_its_output_folder(tmp_path: Path) -> None:
     """With each job's memory in its own folder (the sweep isolation switch), a job refused
     for a missing model still leaves its output folder untouched."""
-    from pipeline.errors import PipelineError
+    from pipeline.core.errors import PipelineError
 
     output = tmp_path / "out"
     config = make_config([

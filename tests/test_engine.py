@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.engines.hf import Seq2SeqEngine
-from pipeline.models import resolve_model
+from pipeline.engines.models import resolve_model
 from pipeline.stages.summarise import Summariser, SummaryDecoding
 from pipeline.stages.translate import Decoding, Translator
 

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.context import RunContext
+from pipeline.core.errors import ConfigError
+from pipeline.core.runlog import RunReport
 from pipeline.engines import ENGINES, EngineSpec, engine_type
-from pipeline.errors import ConfigError
-from pipeline.executors import EXECUTORS, LocalExecutor, make_executor
-from pipeline.models import ModelRef
-from pipeline.runlog import RunReport
-from pipeline.runner import EXIT_OK, run
+from pipeline.engines.models import ModelRef
+from pipeline.mt.executors import EXECUTORS, LocalExecutor, make_executor
+from pipeline.run.runner import EXIT_OK, run
+from pipeline.stages.context import RunContext
 from pipeline.stages.summarise import Summariser, SummaryDecoding, max_batch_tokens_for
 from pipeline.stages.translate import Decoding, Translator, translator_for
 from tests.conftest import CORPUS, ROOT, make_config
@@ -29,9 +29,9 @@ pytestmark = pytest.mark.filterwarnings("ignore:Recommended. pip install sacremo
 
 def test_starting_the_command_imports_no_engine() -> None:
     code = (
-        "import sys, pipeline.__main__, pipeline.runner\n"
+        "import sys, pipeline.cli.main, pipeline.run.runner\n"
         "heavy = {'torch', 'transformers', 'ctranslate2', 'ray', 'pipeline.engines.hf',"
-        " 'pipeline.engines.ct2', 'pipeline.ray_executor'} & set(sys.modules)\n"
+        " 'pipeline.engines.ct2', 'pipeline.mt.ray_executor'} & set(sys.modules)\n"
         "print(sorted(heavy))"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,

@@ -25,8 +25,8 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.errors import EXIT_CANNOT_RUN, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM
-from pipeline.runner import EVENTS_FILE, LOCK_FILE
+from pipeline.core.errors import EXIT_CANNOT_RUN, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM
+from pipeline.run.runner import EVENTS_FILE, LOCK_FILE
 from tests.conftest import CORPUS, ROOT
 from tests.test_e2e import as_made_by_the_model, load_bundles
 

@@ -22,10 +22,11 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.data import Bundle, Release, Segment, Summary
-from pipeline.exports import write_datasets, write_tmx, write_xliff
-from pipeline.site import write_site
-from pipeline.stages.bundle import StoredSegments, read_bundle, write_bundle
+from pipeline.core.bundles import StoredSegments, read_bundle
+from pipeline.core.data import Bundle, Release, Segment, Summary
+from pipeline.stages.bundle import write_bundle
+from pipeline.writers.exports import write_datasets, write_tmx, write_xliff
+from pipeline.writers.site import write_site
 from tests.test_exports import bundles  # noqa: F401  (the fixture)
 from tests.test_site import RUN_INFO, hostile_bundle, plain_bundle
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.io import open_atomic
+from pipeline.core.io import open_atomic
 
 
 def leftovers(folder: Path) -> list[str]:

@@ -16,8 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 from omegaconf import DictConfig
 
-from pipeline.errors import EXIT_SOME_FAILED
-from pipeline.runner import EVENTS_FILE, LOG_FILE, run
+from pipeline.core.errors import EXIT_SOME_FAILED
+from pipeline.run.runner import EVENTS_FILE, LOG_FILE, run
 from tests.conftest import make_config
 from tests.test_e2e import load_bundles
 
@@ -59,11 +59,11 @@ def _is_bad_bundle(bundle: Any, *_: Any, **__: Any) -> bool:
 
 def inject(stage: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Make `stage` fail on the release `schlecht` (and only there)."""
-    import pipeline.exports as exports
-    import pipeline.site as site
     import pipeline.stages.bundle as bundle
     import pipeline.stages.segment as segment
     import pipeline.stages.summarise as summarise
+    import pipeline.writers.exports as exports
+    import pipeline.writers.site as site
     from pipeline.engines.hf import Seq2SeqEngine
 
     if stage == "segment":

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from pipeline.errors import ConfigError
-from pipeline.langid import LanguageConfig, check_release_language, english_sentence
-from pipeline.runner import EXIT_OK, EXIT_SOME_FAILED, run
+from pipeline.config.schema import LanguageConfig
+from pipeline.core.errors import ConfigError
+from pipeline.run.runner import EXIT_OK, EXIT_SOME_FAILED, run
+from pipeline.text.langid import check_release_language, english_sentence
 from tests.conftest import CORPUS, ROOT, make_config
 from tests.test_nightly import smoke
 
@@ -31,8 +32,8 @@ FRENCH = (
     "2027. Le conseil municipal l'a décidé mardi après un long débat."
 )
 QUOTE = "The project is a model for every city in Europe, said partner John Smith."
-PAGES = ROOT / "benchmarks" / "ingest" / "pages"
-FEEDS = ROOT / "benchmarks" / "ingest" / "feeds"
+PAGES = ROOT / "benchmarks" / "data" / "ingest" / "pages"
+FEEDS = ROOT / "benchmarks" / "data" / "ingest" / "feeds"
 
 
 def test_a_release_is_judged_against_the_accepted_languages() -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import TranslationMemoryError
-from pipeline.memory import TranslationMemory
+from pipeline.core.errors import TranslationMemoryError
+from pipeline.mt.memory import TranslationMemory
 
 SETTINGS = {"model": "Helsinki-NLP/opus-mt-de-en", "revision": "abc", "num_beams": 4}
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import ModelNotAvailableError
-from pipeline.models import resolve_model
+from pipeline.core.errors import ModelNotAvailableError
+from pipeline.engines.models import resolve_model
 
 
 @pytest.fixture
@@ -39,7 +39,7 @@ def test_hub_model_not_in_cache_offline_says_which_and_how(empty_hub_cache: Path
 def test_several_missing_models_are_each_named_once_with_the_advice_once(
     empty_hub_cache: Path, tmp_path: Path
 ) -> None:
-    from pipeline.errors import MissingModelsError
+    from pipeline.core.errors import MissingModelsError
 
     errors = []
     for ref, key in [

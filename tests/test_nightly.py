@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from omegaconf import DictConfig
 
-from pipeline.runner import (
+from pipeline.run.runner import (
     EVENTS_FILE,
     EXIT_BUSY,
     EXIT_OK,
@@ -227,7 +227,7 @@ def test_prefetch_fills_the_caches_for_an_offline_host(tmp_path: Path, model_cac
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert "4 model(s) ready" in done.stdout
-    from pipeline.smoke import BUILD_VERSION
+    from pipeline.engines.smoke import BUILD_VERSION
 
     assert len(list((cache / "smoke").glob(f"*-v{BUILD_VERSION}"))) == 4
     # de-en, de-zle and the summary's en-ru run on the translate engine: converted.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.qa import FLAG_CODES, QAConfig, count_flags, qa_flags
+from pipeline.quality.qa import FLAG_CODES, QAConfig, count_flags, qa_flags
 
 CONFIG = QAConfig()
 

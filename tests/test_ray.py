@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.runner import EXIT_OK, run
+from pipeline.run.runner import EXIT_OK, run
 from tests.conftest import CORPUS, make_config
 from tests.test_e2e import load_bundles, run_cli
 
@@ -51,7 +51,7 @@ def test_the_local_path_never_imports_ray(tmp_path: Path, model_cache: Path) -> 
 
     cfg = make_config([f"corpus.dir={CORPUS}", f"output.dir={tmp_path}", "stages=[ingest,segment]"])
     assert run(cfg) == EXIT_OK
-    assert "ray" not in sys.modules or "pipeline.ray_executor" not in sys.modules
+    assert "ray" not in sys.modules or "pipeline.mt.ray_executor" not in sys.modules
 
 
 def _same(a: object, b: object) -> bool:

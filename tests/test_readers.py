@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import InputError
+from pipeline.core.errors import InputError
 from pipeline.readers import READERS, reader_for
 from pipeline.readers.feed import is_feed, read_feed
 from pipeline.readers.html import decode_html, read_html
@@ -293,7 +293,7 @@ def test_hostile_feeds_fail_alone_with_a_reason(raw: bytes) -> None:
         assert all(document.key for document in documents)
 
 
-FIXTURES = Path(__file__).resolve().parent.parent / "benchmarks" / "ingest"
+FIXTURES = Path(__file__).resolve().parent.parent / "benchmarks" / "data" / "ingest"
 
 
 @pytest.mark.parametrize(
@@ -345,7 +345,7 @@ def test_a_page_the_extractor_crashes_on_fails_alone(
 
     import trafilatura
 
-    from pipeline.runner import EXIT_SOME_FAILED, run
+    from pipeline.run.runner import EXIT_SOME_FAILED, run
     from tests.conftest import make_config
 
     corpus = tmp_path / "corpus"
@@ -462,7 +462,7 @@ def test_a_feed_saved_as_text_is_named_as_a_feed() -> None:
 def test_a_feed_file_takes_no_id_from_a_release_beside_it(tmp_path: Path) -> None:
     import json
 
-    from pipeline.runner import run
+    from pipeline.run.runner import run
     from tests.conftest import make_config
 
     corpus = tmp_path / "corpus"
@@ -484,7 +484,7 @@ def test_the_size_limit_is_per_feed_item(tmp_path: Path) -> None:
     item over it fails alone."""
     import json
 
-    from pipeline.runner import run
+    from pipeline.run.runner import run
     from tests.conftest import make_config
 
     corpus = tmp_path / "corpus"

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from pipeline.report import collect, find_jobs, main, write_report
+from pipeline.cli.report import main
+from pipeline.experiments.report import collect, find_jobs, write_report
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -247,7 +248,7 @@ def test_memory_hits_are_not_throughput_and_are_marked(tmp_path: Path) -> None:
 
 
 def test_jobs_that_left_no_manifest_are_shown_with_their_status(tmp_path: Path) -> None:
-    from pipeline.sweep import record_job
+    from pipeline.run.sweep import record_job
 
     sweep = tmp_path / "sweep"
     _job(sweep, "0", ["translate.num_beams=1"], _manifest(sweep / "0", 1, 4.0))
@@ -351,7 +352,7 @@ def test_significance_against_the_baseline_job(
 
 
 def test_jobs_sharing_a_memory_key_across_settings_are_warned_about(tmp_path: Path) -> None:
-    from pipeline.report import memory_warnings
+    from pipeline.experiments.report import memory_warnings
 
     sweep = tmp_path / "sweep"
     for name, beams in [("0", 1), ("1", 4)]:
@@ -370,7 +371,7 @@ def test_jobs_sharing_a_memory_key_across_settings_are_warned_about(tmp_path: Pa
 def test_relative_references_are_found_from_where_the_job_ran(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """corpus.references=benchmarks/parallel/references (relative, as run from the
+    """corpus.references=benchmarks/data/parallel/references (relative, as run from the
     repository): the report, run from another folder, finds it through the manifest's
     absolute corpus_dir."""
     ran_in = tmp_path / "repo"

@@ -23,9 +23,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline import review
-from pipeline.errors import EXIT_OK, EXIT_SOME_FAILED
-from pipeline.memory import SCHEMA_VERSION, Approval, TranslationMemory
-from pipeline.runner import run
+from pipeline.core.errors import EXIT_OK, EXIT_SOME_FAILED
+from pipeline.mt.memory import SCHEMA_VERSION, Approval, TranslationMemory
+from pipeline.run.runner import run
 from tests.conftest import CORPUS, ROOT, make_config
 
 NS = {"x": "urn:oasis:names:tc:xliff:document:2.0"}
@@ -379,7 +379,7 @@ def test_an_old_memory_is_upgraded_in_place(tmp_path: Path) -> None:
     memory.close()
     with sqlite3.connect(path) as db:
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    from pipeline.errors import TranslationMemoryError
+    from pipeline.core.errors import TranslationMemoryError
 
     with pytest.raises(TranslationMemoryError, match="newer than this pipeline"):
         TranslationMemory(path)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.data import Release, Segment
+from pipeline.core.data import Release, Segment
 from pipeline.stages.segment import SegmentConfig, _normalise, segment_release, split_sentences
 
 CORPUS = Path(__file__).parent.parent / "corpus"

@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import pytest
 
-from pipeline.site import html_id, write_site
+from pipeline.writers.site import html_id, write_site
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -472,7 +472,7 @@ def test_browser_renders_hostile_page_as_text(tmp_path: Path) -> None:
 
 
 def test_a_release_s_metadata_is_shown_and_cannot_inject_markup() -> None:
-    from pipeline.site import index_page, release_page
+    from pipeline.writers.site import index_page, release_page
 
     bundle = {
         "release": {

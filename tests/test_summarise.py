@@ -8,9 +8,9 @@ from types import SimpleNamespace
 import pytest
 from omegaconf import DictConfig
 
-from pipeline.data import Bundle, Release, Segment, Summary
-from pipeline.models import ModelRef
-from pipeline.runlog import RunReport
+from pipeline.core.data import Bundle, Release, Segment, Summary
+from pipeline.core.runlog import RunReport
+from pipeline.engines.models import ModelRef
 from pipeline.stages.summarise import (
     Summariser,
     SummaryDecoding,

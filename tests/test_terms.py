@@ -9,10 +9,17 @@ from typing import Any
 
 import pytest
 
-from pipeline.errors import ConfigError
-from pipeline.names import kept, names_in, transliterate
-from pipeline.qa import QAConfig, qa_flags
-from pipeline.terms import Glossary, Term, placeholder, read_glossary, target_pattern, unmask
+from pipeline.core.errors import ConfigError
+from pipeline.quality.qa import QAConfig, qa_flags
+from pipeline.quality.terms import (
+    Glossary,
+    Term,
+    placeholder,
+    read_glossary,
+    target_pattern,
+    unmask,
+)
+from pipeline.text.names import kept, names_in, transliterate
 from tests.fakes import EchoEngine
 
 
@@ -173,7 +180,7 @@ def test_placeholders_survive_the_real_tokenizers(model: str, model_cache: Path)
     """Through SentencePiece and back, as the model's input and as its output."""
     from transformers import AutoTokenizer
 
-    from pipeline.smoke import ensure_smoke_model
+    from pipeline.engines.smoke import ensure_smoke_model
 
     tokenizer = AutoTokenizer.from_pretrained(ensure_smoke_model(model, model_cache))
     glossary = _glossary(("ASG Spremberg GmbH", "*", "", True), ("IPRO", "*", "", True))
@@ -205,7 +212,7 @@ class _Engine(EchoEngine):
 
 
 def _translate(engine: _Engine, glossary: Glossary, text: str, lang: str = "en") -> object:
-    from pipeline.data import Bundle, Release, Segment
+    from pipeline.core.data import Bundle, Release, Segment
     from pipeline.stages.translate import Decoding, Translator, translate_bundles
 
     release = Release("r", "r.txt", text, "0")
@@ -362,9 +369,9 @@ def test_a_smoke_run_with_the_sample_glossary(smoke_config: Any, tmp_path: Path)
 
     from omegaconf import OmegaConf
 
-    from pipeline.config import config_hash
-    from pipeline.runner import EXIT_OK, run
-    from pipeline.terms import main as terms_main
+    from pipeline.cli.terms import main as terms_main
+    from pipeline.run.config_hash import config_hash
+    from pipeline.run.runner import EXIT_OK, run
 
     memory = tmp_path / "tm.sqlite"
     OmegaConf.update(smoke_config, "translate.glossary", [str(SAMPLE_GLOSSARY)])
@@ -412,8 +419,8 @@ def test_a_smoke_run_with_the_sample_glossary(smoke_config: Any, tmp_path: Path)
 def test_a_bad_glossary_stops_the_run_before_any_work(smoke_config: Any, tmp_path: Path) -> None:
     from omegaconf import OmegaConf
 
-    from pipeline.errors import ConfigError
-    from pipeline.runner import run
+    from pipeline.core.errors import ConfigError
+    from pipeline.run.runner import run
 
     OmegaConf.update(smoke_config, "translate.glossary", str(tmp_path / "absent.tsv"))
     with pytest.raises(ConfigError, match=r"absent\.tsv does not exist"):

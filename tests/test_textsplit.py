@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.textsplit import MAX_FITTING_CHARS, split_to_fit
+from pipeline.text.textsplit import MAX_FITTING_CHARS, split_to_fit
 
 
 def max_words(n: int):  # type: ignore[no-untyped-def]

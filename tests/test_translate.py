@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.data import Bundle, Release, Segment
+from pipeline.core.data import Bundle, Release, Segment
 from pipeline.engines import Hypothesis
-from pipeline.memory import TranslationMemory
-from pipeline.stages.translate import Decoding, Translator, has_letters, translate_bundles
-from pipeline.textsplit import MAX_FITTING_CHARS
+from pipeline.mt.memory import TranslationMemory
+from pipeline.mt.translator import has_letters
+from pipeline.stages.translate import Decoding, Translator, translate_bundles
+from pipeline.text.textsplit import MAX_FITTING_CHARS
 from tests.fakes import EchoEngine
 
 DECODING = Decoding(num_beams=2, max_new_tokens=16)

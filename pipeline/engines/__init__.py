@@ -21,39 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from pipeline.errors import ConfigError
+from omegaconf import DictConfig, OmegaConf
+
+from pipeline.core.errors import ConfigError
 
 # Name -> "module:class", imported on first use.
 ENGINES = {
     "transformers": "pipeline.engines.hf:Seq2SeqEngine",
     "ctranslate2": "pipeline.engines.ct2:CTranslate2Engine",
 }
-# Numeric types each engine knows ("auto": decided by the device).
-DTYPES = ("auto", "float32", "float16", "bfloat16")
-COMPUTE_TYPES = ("auto", "int8", "int8_float32", "int8_float16", "int8_bfloat16", "float16",
-                 "bfloat16", "float32")  # fmt: skip
-
-
-@dataclass
-class TransformersEngineConfig:
-    """`engine.transformers` (configs/engine/transformers/)."""
-
-    dtype: str = "auto"  # auto: float16 on CUDA, float32 on CPU
-    threads: int = 0  # torch's CPU threads; 0: the cores this worker may use
-
-
-@dataclass
-class CTranslate2EngineConfig:
-    """`engine.ctranslate2` (configs/engine/ctranslate2/)."""
-
-    compute_type: str = "auto"  # auto: int8 on CPU, float16 on CUDA
-    threads: int = 0  # CPU threads; 0: the cores this worker may use
-
-
-@dataclass
-class EngineConfigs:
-    transformers: TransformersEngineConfig = field(default_factory=TransformersEngineConfig)
-    ctranslate2: CTranslate2EngineConfig = field(default_factory=CTranslate2EngineConfig)
 
 
 # The decoding settings every engine honours; an engine refuses any other (it must never
@@ -169,3 +145,9 @@ def default_threads() -> int:
     return (
         int(assigned) if assigned.isdigit() and int(assigned) > 0 else len(os.sched_getaffinity(0))
     )
+
+
+def engine_spec(cfg: DictConfig, stage: str) -> EngineSpec:
+    name = str(cfg[stage].engine)
+    settings: dict[str, Any] = OmegaConf.to_container(cfg.engine[name], resolve=True)  # type: ignore[assignment]
+    return EngineSpec(name, str(cfg.device), settings, str(cfg.paths.cache_dir), int(cfg.seed))

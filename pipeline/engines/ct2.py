@@ -18,11 +18,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pipeline.engines import COMPUTE_TYPES, Hypothesis
+from pipeline.config.schema import COMPUTE_TYPES
+from pipeline.core.errors import ConfigError, ModelNotAvailableError
+from pipeline.core.io import ensure_directory
+from pipeline.engines import Hypothesis, check_decoding, default_threads
 from pipeline.engines.hf import clamp_lengths, input_limit, output_limit
-from pipeline.errors import ConfigError, ModelNotAvailableError
-from pipeline.io import ensure_directory
-from pipeline.models import ModelRef
+from pipeline.engines.models import ModelRef
 
 log = logging.getLogger(__name__)
 
@@ -159,8 +160,6 @@ class CTranslate2Engine:
         from transformers import AutoConfig, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
-        from pipeline.engines import default_threads
-
         settings = settings or {}
         if not sys.stderr.isatty():
             hf_logging.disable_progress_bar()
@@ -269,7 +268,6 @@ class CTranslate2Engine:
         several workers, the Translator keeps one batch in flight per worker, so no worker
         waits for another. A decoding option CTranslate2 cannot honour is refused, never
         dropped."""
-        from pipeline.engines import check_decoding
 
         check_decoding(self.name, unknown)
         tokens = self.tokenize(texts)

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pipeline.engines import Hypothesis
-from pipeline.errors import ModelNotAvailableError
-from pipeline.models import ModelRef
+from pipeline.core.errors import ConfigError, ModelNotAvailableError
+from pipeline.engines import Hypothesis, check_decoding, default_threads
+from pipeline.engines.models import ModelRef
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +65,6 @@ def resolve_device(device: str) -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():
-        from pipeline.errors import ConfigError
-
         raise ConfigError(
             "device=cuda but torch sees no GPU (torch.cuda.is_available() is False); "
             "install a CUDA build of torch (see README) or use device=auto"
@@ -112,8 +110,6 @@ class Seq2SeqEngine:
         import torch
         from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
-
-        from pipeline.engines import default_threads
 
         settings = settings or {}
         if not sys.stderr.isatty():
@@ -195,8 +191,6 @@ class Seq2SeqEngine:
         recorder: Any = None,
         num_return_sequences: int = 1,
     ) -> Any:
-        from pipeline.engines import check_decoding
-
         generate_kwargs = dict(generate_kwargs)
         check_decoding(self.name, generate_kwargs)
         max_new_tokens, min_new = clamp_lengths(

@@ -18,8 +18,8 @@ import logging
 import re
 from typing import Any
 
-from pipeline.errors import InputError
-from pipeline.readers import Document
+from pipeline.core.errors import InputError
+from pipeline.readers.base import Document
 from pipeline.readers.html import extract
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Web pages (`*.html`, `*.htm`): the release is the page's main text, found by trafilatura.
 
 trafilatura (built for news pages; measured against jusText, readability and a naive
-baseline in `python -m pipeline.bench.ingest`) drops navigation, cookie banners, share
+baseline in `python -m benchmarks.ingest`) drops navigation, cookie banners, share
 buttons, teasers and footers, and keeps headings, paragraphs and list items as blocks.
 The release's source is those blocks, one per line with a blank line between them: the
 text the extractor yields, so segment offsets point into it exactly as for a `.txt`.
@@ -15,10 +15,9 @@ import re
 from importlib import metadata
 from typing import Any
 
-from pipeline.data import CONTROL_CHARS
-from pipeline.errors import InputError
-from pipeline.readers import Document, empty_meta
-from pipeline.readers.text import MAGIC_NUMBERS
+from pipeline.core.data import CONTROL_CHARS
+from pipeline.core.errors import InputError
+from pipeline.readers.base import MAGIC_NUMBERS, Document, empty_meta
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pipeline.data import CONTROL_CHARS
-from pipeline.errors import InputError
-from pipeline.readers import Document
+from pipeline.core.data import CONTROL_CHARS
+from pipeline.core.errors import InputError
+from pipeline.readers.base import MAGIC_NUMBERS, Document
+from pipeline.readers.feed import is_feed
 
 SUFFIXES = (".txt",)
 
@@ -25,8 +26,6 @@ def read_text(raw: bytes, name: str) -> list[Document]:
         raise InputError(
             name, "the file is empty or holds only whitespace and control characters; remove it"
         )
-    from pipeline.readers.feed import is_feed
-
     if decoded.text.lstrip("\ufeff").startswith("<") and is_feed(raw):
         raise InputError(
             name,
@@ -79,23 +78,6 @@ _UNICODE_BOMS = (
     (b"\xff\xfe", "utf-16"),
     (b"\xfe\xff", "utf-16"),
 )
-# Formats that are never text, by their first bytes: the message can say what the file is.
-MAGIC_NUMBERS = {
-    b"%PDF-": "a PDF document",
-    b"PK\x03\x04": "a ZIP archive (or .docx/.odt/.xlsx)",
-    b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1": "an old Microsoft Office document (.doc/.xls)",
-    b"{\\rtf": "an RTF document",
-    b"\x89PNG\r\n\x1a\n": "a PNG image",
-    b"\xff\xd8\xff": "a JPEG image",
-    b"GIF8": "a GIF image",
-    b"\x1f\x8b": "a gzip archive",
-    b"BZh": "a bzip2 archive",
-    b"\xfd7zXZ\x00": "an xz archive",
-    b"7z\xbc\xaf\x27\x1c": "a 7-Zip archive",
-    b"Rar!\x1a\x07": "a RAR archive",
-    b"\x7fELF": "a program (ELF)",
-    b"SQLite format 3\x00": "an SQLite database",
-}
 _CONTROL_BYTES = frozenset([*range(0x00, 0x09), *range(0x0E, 0x20), 0x7F])
 # Binary data: more than 30% control bytes, or more than 5% and more than a few of them
 # (a short text with one stray NUL is suspicious text, not binary).

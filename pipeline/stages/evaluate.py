@@ -36,16 +36,15 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rouge_score import rouge_scorer
 from sacrebleu.metrics import BLEU, CHRF, TER
 
-from pipeline.io import write_json
-
-if TYPE_CHECKING:
-    from pipeline.context import RunContext
-    from pipeline.data import Bundle
+from pipeline.core.data import Bundle
+from pipeline.core.io import write_json
+from pipeline.stages.bundle import current_bundles
+from pipeline.stages.context import RunContext
 
 log = logging.getLogger(__name__)
 
@@ -237,7 +236,6 @@ def evaluate(
 def run(bundles: list[Bundle], ctx: RunContext) -> list[Bundle]:
     """Scores of every up-to-date bundle against reference translations and summaries,
     where there are any, into metrics.json and the manifest. Changes no bundle."""
-    from pipeline.stages.bundle import current_bundles
 
     references = Path(ctx.cfg.corpus.references)
     if not references.is_dir():

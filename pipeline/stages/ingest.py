@@ -21,23 +21,21 @@ import stat
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from pipeline.data import Release
-from pipeline.errors import ConfigError, InputError
-from pipeline.langid import SOURCE_LANGUAGES, check_release_language
-from pipeline.readers import FORMATS, READERS, Document, Reader, reader_for
+from pipeline.config.schema import SOURCE_LANGUAGES
+from pipeline.core.data import Release
+from pipeline.core.errors import ConfigError, InputError
+from pipeline.core.runlog import RunReport, progress
+from pipeline.readers import FORMATS, READERS, Reader, reader_for
+from pipeline.readers.base import Document
 from pipeline.readers.text import (  # noqa: F401  (the names tests and tools import from here)
     MAGIC_NUMBERS,
     Decoded,
     decode,
     looks_like_html,
 )
-from pipeline.runlog import progress
-
-if TYPE_CHECKING:
-    from pipeline.context import RunContext
-    from pipeline.runlog import RunReport
+from pipeline.stages.context import RunContext
+from pipeline.text.langid import check_release_language
 
 log = logging.getLogger(__name__)
 

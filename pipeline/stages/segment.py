@@ -18,30 +18,14 @@ import re
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-from pipeline.data import SOURCE_LANG, Release, Segment
-from pipeline.langid import LanguageConfig, english_sentence
-from pipeline.runlog import progress
-
-if TYPE_CHECKING:
-    from pipeline.context import RunContext
-    from pipeline.data import Bundle
+from pipeline.config.schema import LanguageConfig, SegmentConfig
+from pipeline.core.data import SOURCE_LANG, Bundle, Release, Segment
+from pipeline.core.runlog import progress
+from pipeline.stages.context import RunContext
+from pipeline.text.langid import english_sentence
 
 log = logging.getLogger(__name__)
-
-BOILERPLATE_POLICIES = ("language", "all", "none")
-
-
-@dataclass
-class SegmentConfig:
-    split_sentences: bool = True
-    # Which boilerplate goes to the translator: "language" (navigation, link labels,
-    # credits, bylines: words a reader of the translation wants to understand), "all", or
-    # "none". Sign-offs ("pm/red"), dates, icon labels and symbols are never language.
-    translate_boilerplate: str = "language"
-    extra_abbreviations: list[str] = field(default_factory=list)
 
 
 # --- normalisation for decisions -----------------------------------------------------------

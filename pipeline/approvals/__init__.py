@@ -1,0 +1,1 @@
+"""The reviewer's loop: reviewed files in, approved translations applied to bundles."""

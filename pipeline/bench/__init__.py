@@ -1,1 +1,0 @@
-"""Benchmarks that print their figures: `python -m pipeline.bench.<name>`."""

@@ -1,0 +1,61 @@
+"""`python -m pipeline.models prefetch`: fill the model caches for an air-gapped host."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from pipeline.config.checks import load_config, validate
+from pipeline.config.plan import engine_stage
+from pipeline.config.schema import ALL_STAGES
+from pipeline.core.errors import MissingModelsError, ModelNotAvailableError
+from pipeline.engines.models import ModelRef, model_refs, resolve_model
+from pipeline.run.startup import check_glossary
+from pipeline.stages.context import engine_spec
+
+# --- `python -m pipeline.models prefetch`: fill a cache for an air-gapped host -------------
+
+
+def prefetch(overrides: list[str]) -> list[ModelRef]:
+    """Download (or build, or check) every model the config with `overrides` needs, and
+    prepare it for its engine (converted, for CTranslate2)."""
+    cfg = load_config(overrides)
+    check_glossary(cfg)
+    validate(cfg)  # the same checks as a run: a config a run refuses is not prefetched
+    refs = model_refs(cfg, list(ALL_STAGES))
+    fetched: list[ModelRef] = []
+    missing: list[ModelNotAvailableError] = []
+    for name, (key, ref) in refs.items():
+        try:
+            model = resolve_model(ref, cfg.paths.cache_dir, key)
+        except ModelNotAvailableError as err:
+            missing.append(err)
+            continue
+        print(f"{name:16} {ref} -> {model.path} ({model.revision})")
+        prepared = engine_spec(cfg, engine_stage(cfg, name)).prepare(model)
+        if prepared:
+            print(f"{'':16} {prepared}")
+        fetched.append(model)
+    if missing:
+        raise MissingModelsError(missing)
+    return fetched
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.models",
+        description="prefetch: put every model the config needs into the local caches "
+        "(Hugging Face cache: $HF_HOME or --hf-home; smoke models and CTranslate2 "
+        "conversions: paths.cache_dir), so that a host without network can run with "
+        "HF_HUB_OFFLINE=1.",
+    )
+    parser.add_argument("command", choices=["prefetch"])
+    parser.add_argument("overrides", nargs="*", help="config overrides, as for python -m pipeline")
+    parser.add_argument("--hf-home", help="Hugging Face cache folder to fill (sets HF_HOME)")
+    args = parser.parse_intermixed_args(argv)  # --hf-home before or after the overrides
+    if args.hf_home:
+        os.environ["HF_HOME"] = args.hf_home  # before huggingface_hub is imported
+    models = prefetch(args.overrides)  # errors: a message and exit code 2 (pipeline.cli.common)
+    print(f"{len(models)} model(s) ready; copy the cache folders to the offline host and run "
+          "with HF_HUB_OFFLINE=1")  # fmt: skip
+    return 0

@@ -1,0 +1,142 @@
+"""Automatic repair: a segment whose translation carries a flag a second try may cure
+(`qa.REPAIRABLE`: empty, untranslated, a lost number, name or term, a loop, low confidence)
+is decoded again with a stronger setting, and the better output is kept.
+
+The second decoding uses more beams (`qa.repair_num_beams`), forbids repeated n-grams
+(`qa.repair_no_repeat_ngram_size`, which breaks "Bereiche Bereiche Bereiche" loops) and
+returns the best `qa.repair_candidates` hypotheses. Every candidate, and the first output,
+is judged by the same QA checks: the one with the fewest flags wins, then the one the
+model scores best (the first output wins a tie). It reuses the loaded model and the
+Translator's batching, isolation and memory: the candidates are stored in the translation
+memory under the second decoding's settings, so a re-run decodes nothing twice, and the
+choice is made afresh each run, so a changed glossary or QA setting re-decodes nothing.
+A segment split into pieces to fit the model is not repaired.
+
+The bundle records every attempt in `segment.repair[lang]`: the first output, the flags
+that called for the attempt, the decoding used, and which output was kept.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from typing import Any
+
+from pipeline.core.data import Bundle, Segment
+from pipeline.engines import Hypothesis
+from pipeline.mt.translator import Translator, decode_nbest, model_text
+from pipeline.quality.qa import REPAIRABLE, QAConfig, qa_flags
+from pipeline.quality.terms import Glossary, unmask
+
+log = logging.getLogger(__name__)
+
+
+def repair_method(config: QAConfig) -> str:
+    return (f"beam {config.repair_num_beams}, best of {config.repair_candidates}, no repeated "
+            f"{config.repair_no_repeat_ngram_size}-grams")  # fmt: skip
+
+
+class Judge:
+    """The QA flags of a candidate translation of one segment, glossary terms restored."""
+
+    def __init__(self, lang: str, config: QAConfig, glossary: Glossary | None) -> None:
+        self.lang, self.config, self.glossary = lang, config, glossary
+        self.cases: dict[str, tuple[str, list[Any]]] = {}  # sent text -> (source, masked)
+
+    def add(self, sent: str, source: str) -> None:
+        masked = self.glossary.mask(source, self.lang)[1] if self.glossary else []
+        self.cases[sent.strip()] = (source, masked)
+
+    def restored(self, sent: str, text: str) -> str:
+        _, masked = self.cases.get(sent.strip(), ("", []))
+        return unmask(text, masked)[0] if masked else text
+
+    def terms(self, sent: str, restored: str) -> list[dict[str, Any]]:
+        """The glossary terms of the segment and whether `restored` keeps them."""
+        source, _ = self.cases.get(sent.strip(), (sent, []))
+        if not self.glossary:
+            return []
+        return [result.as_dict() for result in self.glossary.check(source, restored, self.lang)]
+
+    def flags(self, sent: str, text: str, score: float | None) -> list[dict[str, str]]:
+        source, _ = self.cases.get(sent.strip(), (sent, []))
+        restored = self.restored(sent, text)
+        terms = self.terms(sent, restored)
+        return qa_flags(source, restored, self.config, self.lang, terms, score)
+
+    def choose(self, sent: str, hypotheses: list[Hypothesis]) -> Hypothesis:
+        """The hypothesis with the fewest flags, then the best score (the model's order
+        breaks ties)."""
+        return min(
+            hypotheses,
+            key=lambda h: (len(self.flags(sent, h.text, h.score)), -h.score),
+        )
+
+
+def needs_repair(flags: list[dict[str, str]]) -> list[str]:
+    """The repairable flag codes of a translation's flags, in report order."""
+    return [code for code in REPAIRABLE if any(flag["code"] == code for flag in flags)]
+
+
+def repair_bundles(
+    bundles: list[Bundle],
+    lang: str,
+    repairer: Translator,
+    judge: Judge,
+    sent: dict[int, str],
+) -> dict[str, Any]:
+    """Decode the flagged segments again and keep the better output; returns the
+    manifest's record: attempts, repairs kept, and attempts per flag code. `sent` maps a
+    segment (by id()) to the text the model was given (terms masked)."""
+
+    todo: list[tuple[Segment, list[str], int]] = []  # segment, reasons, flags of the first
+    for bundle in bundles:
+        for segment in bundle.segments:
+            if id(segment) not in sent or lang not in segment.text:
+                continue
+            text = sent[id(segment)]
+            judge.add(text, model_text(segment.text["de"]))
+            # The first output, restored: restoring again changes nothing.
+            flags = judge.flags(text, segment.text[lang], segment.confidence.get(lang))
+            reasons = needs_repair(flags)
+            if reasons:
+                todo.append((segment, reasons, len(flags)))
+    record: dict[str, Any] = {"attempted": len(todo), "kept": 0, "by_flag": {}}
+    if not todo:
+        return record
+    log.info("translate de->%s: %d segments flagged; decoding them again (%s)", lang, len(todo),
+             repair_method(judge.config))  # fmt: skip
+    texts = [sent[id(segment)] for segment, _, _ in todo]
+    outputs = repairer.translate(texts)
+    by_flag: Counter[str] = Counter()
+    for (segment, reasons, old), text, output in zip(todo, texts, outputs, strict=True):
+        by_flag.update(reasons)
+        candidates = decode_nbest(output)
+        if not candidates or text.strip() in repairer.failed:
+            continue  # failed, or split into pieces: the first output stays, unrecorded
+        best = judge.choose(text, candidates)
+        output, score = best.text, best.score
+        first_output = segment.text[lang]
+        first_score = segment.confidence.get(lang)
+        new = len(judge.flags(text, output, score))
+        kept_repair = new < old or (
+            new == old and score is not None and first_score is not None and score > first_score
+        )
+        segment.repair[lang] = {
+            "first": first_output,
+            "first_confidence": first_score,
+            "reasons": reasons,
+            "method": repair_method(judge.config),
+            "kept": "repair" if kept_repair else "first",
+        }
+        if kept_repair:
+            segment.text[lang] = judge.restored(text, output)
+            segment.confidence[lang] = score
+            found = judge.terms(text, segment.text[lang])
+            if found:
+                segment.terms[lang] = found
+            else:
+                segment.terms.pop(lang, None)
+            record["kept"] += 1
+    record["by_flag"] = {code: by_flag[code] for code in REPAIRABLE if by_flag[code]}
+    return record

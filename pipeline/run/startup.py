@@ -1,0 +1,68 @@
+"""Start-up checks: what must hold before a run takes the output folder, so that a run that
+cannot work stops with a message (exit code 2) and writes nothing."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from pipeline.config.plan import effective_stages
+from pipeline.core.errors import ConfigError, MachineError
+from pipeline.quality.terms import glossary_for
+from pipeline.stages.context import engine_spec
+
+
+def check_corpus_dir(corpus_dir: Path) -> None:
+    """A corpus folder that does not exist or cannot be listed is a config problem."""
+    if not corpus_dir.is_dir():
+        raise ConfigError(
+            f"corpus.dir={corpus_dir}: no such folder ({corpus_dir.resolve()}); set corpus.dir "
+            "to the folder holding the *.txt releases"
+        )
+    if not os.access(corpus_dir, os.R_OK | os.X_OK):
+        raise ConfigError(
+            f"corpus.dir={corpus_dir}: the folder cannot be read (permission denied); fix its "
+            "permissions or run as a user who may read it"
+        )
+
+
+def check_output_dir(output_dir: Path) -> None:
+    """Refuse an output folder that cannot be one before anything is written or loaded."""
+    if output_dir.exists() and not output_dir.is_dir():
+        raise ConfigError(
+            f"output.dir={output_dir}: is a file, not a folder; choose another output.dir or "
+            "move the file away"
+        )
+    existing = output_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"output.dir={output_dir}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        reason = "is on a read-only file system" if _read_only(existing) else "is not writable"
+        raise MachineError(
+            f"output.dir={output_dir}: {existing} {reason}; choose a writable output.dir or "
+            "fix the permissions"
+        )
+
+
+def check_engines(cfg: DictConfig, stages: list[str]) -> None:
+    """The device and numeric type of every engine a model stage uses, decided now: a
+    device or type this machine cannot run (device=cuda without a GPU, float16 on a CPU)
+    stops the run before any work, not when its first model loads."""
+    for stage in ("translate", "summarise"):
+        if stage in stages:
+            engine_spec(cfg, stage).describe()
+
+
+def _read_only(path: Path) -> bool:
+    return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+
+
+def check_glossary(cfg: DictConfig) -> None:
+    """A missing or malformed glossary stops the run (or the prefetch) here, before any
+    work, with the file and the line."""
+    if "translate" in effective_stages(cfg):
+        glossary_for(cfg)

@@ -1,0 +1,30 @@
+"""qa stage: flag every machine translation a reviewer should look at (pipeline/quality/qa.py
+says what each flag means)."""
+
+from __future__ import annotations
+
+from pipeline.config.schema import QAConfig
+from pipeline.core.data import Bundle
+from pipeline.quality.qa import qa_flags
+from pipeline.stages.context import RunContext
+
+
+def run(bundles: list[Bundle], ctx: RunContext) -> list[Bundle]:
+    """QA flags for every translated segment and target, stored in the bundle."""
+    config = QAConfig(**ctx.cfg.qa)
+    targets = list(ctx.cfg.targets)
+
+    def flag(bundle: Bundle) -> None:
+        for segment in bundle.segments:
+            if not segment.translate:
+                continue  # copied through on purpose: identical text is not a finding
+            for lang in targets:
+                if segment.origin.get(lang) in ("approved", "original"):
+                    continue  # a reviewer's text, or the source's own: no machine output
+                if lang in segment.text:
+                    segment.qa[lang] = qa_flags(
+                        segment.text["de"], segment.text[lang], config, lang,
+                        segment.terms.get(lang), segment.confidence.get(lang),
+                    )  # fmt: skip
+
+    return ctx.report.each("qa", bundles, flag)
