@@ -498,3 +498,173 @@ def test_a_release_s_metadata_is_shown_and_cannot_inject_markup() -> None:
     assert 'href="https://stadt.example/radwege"' in release_page(bundle)
     index = index_page([bundle], {})
     assert "&lt;script&gt;alert(1)&lt;/script&gt; Radwege" in index and "2026-12-01" in index
+
+
+# --- every field, every template -------------------------------------------------------
+
+EVIL = "<script>alert(1)</script>\"><img src=x onerror=alert(1)>'"
+EVIL_ID = '"><img src=x onerror=alert(1)><script>alert(1)'  # no "/": it names a file
+EVIL_LANG = 'x"><script>alert(1)'  # a language code from the data: an attribute value
+# What a page may contain: none of it can run a script or load anything.
+TAGS = {"html", "head", "meta", "title", "style", "body", "nav", "a", "h1", "h2", "h3", "p",
+        "span", "time", "div", "section", "table", "colgroup", "col", "thead", "tbody", "tr",
+        "th", "td", "details", "summary"}  # fmt: skip
+
+
+def evil(field: str) -> str:
+    """EVIL labelled with the field it is put in, to find it on the page."""
+    return f"{field}:{EVIL}"
+
+
+def evil_bundles() -> list[dict[str, Any]]:
+    """Two releases with hostile text in every field the site shows: one whose source URL is
+    javascript: (never a link), one whose URL is http(s) (a link, with hostile characters)."""
+
+    def segment(rid: str, n: int, **extra: Any) -> dict[str, Any]:
+        return {
+            "id": evil(f"{rid} segment id {n}"),
+            "kind": evil("kind"),
+            "start": 0,
+            "end": 0,
+            "block": n,
+            "text": {
+                "de": evil(f"{rid} text de {n}"),
+                "en": evil(f"{rid} text en {n}"),
+                EVIL_LANG: evil(f"{rid} text {n} in a hostile language"),
+            },
+            "confidence": {"en": -2.5 + n},
+            **extra,
+        }
+
+    first = [
+        segment(
+            "a",
+            0,
+            qa={"en": [{"code": evil("qa code"), "detail": evil("qa detail")}]},
+            terms={
+                "en": [
+                    {"source": evil("term source"), "target": evil("term target"), "found": True}
+                ]
+            },
+            approval={
+                "en": {
+                    "reviewer": evil("reviewer"),
+                    "approved_at": evil("approved at"),
+                    "file": evil("review file"),
+                    "replaced": evil("replaced"),
+                }
+            },
+        ),
+        segment(
+            "a",
+            1,
+            translate=False,
+            repair={
+                "en": {
+                    "kept": "repair",
+                    "method": evil("repair method"),
+                    "reasons": [evil("repair reason")],
+                    "first": evil("first output"),
+                }
+            },
+        ),
+    ]
+    return [
+        {
+            "release": {
+                "id": EVIL_ID,
+                "path": evil("a path"),
+                "lang": evil("release lang"),
+                "extractor": evil("extractor"),
+                "meta": {
+                    "title": evil("title"),
+                    "date": evil("date"),
+                    "author": evil("author"),
+                    "url": "javascript:alert(1)//" + evil("javascript url"),
+                },
+            },
+            "segments": first,
+            "summaries": {
+                "en": {"text": evil("summary en"), "model": evil("summary model")},
+                EVIL_LANG: evil("summary in a hostile language"),
+            },
+            "config_hash": evil("config hash"),
+        },
+        {
+            "release": {
+                "id": "b",
+                "path": evil("b path"),
+                "lang": "de",
+                "meta": {
+                    "site_name": evil("site name"),
+                    "url": "https://example.org/?q=" + evil("https url"),
+                },
+            },
+            "segments": [segment("b", 0)],
+            "summaries": {},
+        },
+    ]
+
+
+EVIL_RUN = {
+    "started_at": evil("started at"),
+    "failed": [{"path": evil("failed path"), "id": evil("failed id"),
+                "stage": evil("failed stage"), "reason": evil("failed reason")}],
+    "skipped": [
+        {"id": evil("skipped id"), "path": evil("skipped path"), "reason": evil("skipped reason")},
+        {"id": evil("detailed id"), "path": "p", "reason": "x", "detail": evil("skip detail")},
+    ],
+}  # fmt: skip
+
+
+def test_every_field_on_every_page_is_escaped(tmp_path: Path) -> None:
+    write_site(evil_bundles(), tmp_path, EVIL_RUN)
+    pages = {
+        "index": tmp_path / "index.html",
+        "a": tmp_path / f"{EVIL_ID}.html",
+        "b": tmp_path / "b.html",
+        "a by confidence": tmp_path / "by-confidence" / f"{EVIL_ID}.html",
+        "b by confidence": tmp_path / "by-confidence" / "b.html",
+    }
+    assert sorted(tmp_path.rglob("*.html")) == sorted(pages.values())
+    texts = {name: path.read_text(encoding="utf-8") for name, path in pages.items()}
+    for name, text in texts.items():
+        page = parse(text)  # strict nesting: nothing broke out of its element
+        assert {tag for tag, _ in page.tags} <= TAGS, name
+        for tag, attrs in page.tags:
+            assert not [attr for attr in attrs if attr.startswith("on")], (name, tag, attrs)
+            href = attrs.get("href", "").strip().lower()
+            assert not href.startswith(("javascript:", "data:")), (name, href)
+        for raw in ("<script", "<img", 'javascript:alert(1)//"'):
+            assert raw not in text.lower(), (name, raw)
+        assert "&lt;script&gt;" in text, name
+
+    # Each field on the pages that show it, escaped as text or in an attribute.
+    shown = {
+        "index": ["a path", "b path", "title", "date", "summary en", "started at", "failed path",
+                  "failed id", "failed stage", "failed reason", "skipped path", "skipped id",
+                  "skipped reason", "skip detail", "qa code"],
+        "a": ["a path", "title", "date", "author", "extractor", "release lang", "config hash",
+              "javascript url", "summary en", "summary model", "summary in a hostile language",
+              "a segment id 0", "kind", "a text de 0", "a text en 0", "a text 0 in a hostile "
+              "language", "qa code", "qa detail", "term source", "term target", "reviewer",
+              "approved at", "review file", "replaced", "repair method", "repair reason",
+              "first output"],
+        "b": ["b path", "site name", "https url", "b text en 0"],
+        "a by confidence": ["kind", "a text de 1", "a text en 1", "qa detail", "reviewer",
+                            "replaced", "first output", "term target"],
+        "b by confidence": ["b text de 0", "b text 0 in a hostile language"],
+    }  # fmt: skip
+    for name, fields in shown.items():
+        for field in fields:
+            assert html.escape(evil(field)) in texts[name], (name, field)
+    for name in ("a", "b", "a by confidence", "index"):
+        assert html.escape(EVIL_LANG) in texts[name], name  # a column's language
+    for name in ("a", "a by confidence", "index"):
+        assert html.escape(EVIL_ID) in texts[name], name  # the release's id
+    # javascript: is never a link, an http(s) URL is one, its hostile characters escaped.
+    links = [attrs["href"] for tag, attrs in parse(texts["a"]).tags if tag == "a"]
+    assert not [href for href in links if "javascript" in href]
+    links = [attrs["href"] for tag, attrs in parse(texts["b"]).tags if tag == "a"]
+    assert "https://example.org/?q=" + evil("https url") in links
+    assert f'href="{html.escape("https://example.org/?q=" + evil("https url"))}"' in texts["b"]

@@ -3,10 +3,14 @@ segment by segment, QA flags highlighted) and an index of the run.
 
 The pages are opened by reviewers straight from disk or a file share, and the text in them
 comes from press releases and machine translation, so they are built to be harmless whatever
-that text contains: every value from a bundle is HTML-escaped, and a Content-Security-Policy
-forbids scripts and every network load, so even markup that slipped through could neither
-run nor phone home. No JavaScript, fonts or other assets: each page is one self-contained
-file that also prints.
+that text contains: the markup is in Jinja2 templates (`pipeline/templates/`) with
+autoescape on, so every value from a bundle is HTML-escaped on its way into a page, and a
+Content-Security-Policy forbids scripts and every network load, so even markup that slipped
+through could neither run nor phone home. No JavaScript, fonts or other assets: each page is
+one self-contained file that also prints.
+
+This module decides what the pages say (facts, order, confidence buckets, ids, links); the
+templates decide how it is marked up.
 """
 
 from __future__ import annotations
@@ -16,9 +20,13 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 
 from pipeline.core.data import SOURCE_LANG
 from pipeline.core.io import open_atomic, write_atomic
@@ -32,87 +40,40 @@ _SNIPPET_CHARS = 160
 # No scripts and no loads of any kind: only the inline stylesheet (and data: images) may apply.
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
-_CSS = """
-:root { color-scheme: light; --muted: #6b6b6b; --line: #d0d0d0; --qa: #fff0c2;
-  --qa-line: #d9a400; --copied: #eef2f7; }
-* { box-sizing: border-box; }
-body { margin: 0 auto; padding: 1rem 1.5rem 3rem; max-width: 110rem; color: #1a1a1a;
-  background: #fff; font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto,
-  "DejaVu Sans", sans-serif; }
-h1 { font-size: 1.4rem; margin: 0.5rem 0; overflow-wrap: anywhere; }
-h2 { font-size: 1.1rem; margin: 1.5rem 0 0.5rem; }
-a { color: #0645ad; }
-nav { font-size: 0.9rem; }
-.meta { color: var(--muted); font-size: 0.9rem; margin: 0 0 1rem; overflow-wrap: anywhere; }
-.summaries { display: grid; grid-template-columns: repeat(auto-fit, minmax(20rem, 1fr));
-  gap: 0.75rem; margin: 0 0 1rem; }
-.summary { border: 1px solid var(--line); border-radius: 4px; padding: 0.5rem 0.75rem;
-  margin: 0; }
-.summary h3 { font-size: 0.8rem; text-transform: uppercase; letter-spacing: 0.04em;
-  color: var(--muted); margin: 0 0 0.25rem; }
-.summary h3 .model { text-transform: none; letter-spacing: normal; font-weight: 400; }
-.summary p { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; }
-table { width: 100%; border-collapse: collapse; table-layout: fixed; }
-th, td { border-top: 1px solid var(--line); padding: 0.35rem 0.5rem; text-align: left;
-  vertical-align: top; overflow-wrap: anywhere; }
-thead th { position: sticky; top: 0; z-index: 1; background: #f3f3f3;
-  border-bottom: 2px solid #999; font-size: 0.85rem; }
-col.num { width: 4.5rem; }
-col.kind { width: 6.5rem; }
-col.file { width: 22%; }
-col.date { width: 6.5rem; }
-h1 .rid { font-size: 0.8rem; font-weight: 400; color: var(--muted); }
-td .title { font-size: 0.85rem; color: var(--muted); }
-col.status { width: 9rem; }
-col.count { width: 6rem; }
-td.num, td.kind, td.count { font-size: 0.8rem; color: var(--muted); }
-td.num a { color: inherit; text-decoration: none; }
-td.num a:hover { text-decoration: underline; }
-td.text { white-space: pre-wrap; }
-tr.block-start > td { border-top: 3px solid #888; }
-tr.kind-heading td.text { font-weight: 700; }
-tr.kind-boilerplate td { color: var(--muted); font-size: 0.85em; }
-tr.kind-dateline td.text { font-style: italic; }
-td.copied { background: var(--copied); }
-td.missing { color: var(--muted); }
-td.qa { background: var(--qa); box-shadow: inset 3px 0 0 var(--qa-line); }
-tr:target > td { outline: 2px solid #0645ad; outline-offset: -2px; }
-.badge { display: inline-block; margin: 0 0.35rem 0 0; padding: 0 0.3rem;
-  border-radius: 3px; font: 600 0.7rem/1.5 system-ui, sans-serif; font-style: normal;
-  white-space: normal; vertical-align: 0.1em; }
-.badge.qa { background: #8a5a00; color: #fff; cursor: help; }
-.badge.copied { background: #d5dde8; color: #334; }
-.badge.term { background: #e3efe3; color: #254d25; cursor: help; }
-.badge.repair { background: #dfe6f5; color: #23345c; cursor: help; }
-details.repair { margin-top: 0.3rem; color: var(--muted); font-size: 0.85em; }
-details.repair summary { cursor: pointer; }
-td.approved { box-shadow: inset 3px 0 0 #2e7d32; }
-.badge.approved { background: #e3f1e4; color: #1b4d1f; cursor: help; }
-details.approved { margin-top: 0.3rem; color: var(--muted); font-size: 0.85em; }
-details.approved summary { cursor: pointer; }
-/* Confidence: a quiet bar, fuller for a surer translation (bucket 5: surest). */
-.conf { display: inline-block; width: 1.6rem; height: 0.35rem; margin: 0 0.35rem 0 0;
-  background: #e4e4e4; vertical-align: 0.15em; cursor: help; }
-.conf::before { content: ""; display: block; height: 100%; background: #7a8a9a; }
-.conf.c1::before { width: 20%; background: #b3261e; }
-.conf.c2::before { width: 40%; background: #c77700; }
-.conf.c3::before { width: 60%; } .conf.c4::before { width: 80%; } .conf.c5::before { width: 100%; }
-.failed td { background: #fde8e8; }
-.empty { color: var(--muted); font-style: italic; }
-@media print {
-  body { max-width: none; padding: 0; font-size: 10pt; }
-  nav { display: none; }
-  thead th { position: static; }
-  tr { break-inside: avoid; page-break-inside: avoid; }
-  /* Keep the highlights on paper: browsers drop backgrounds when printing by default. */
-  * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
-  /* Grey that still reads after a laser printer's halftoning. */
-  :root { --muted: #444; }
-  /* Paper cannot hover: spell out what the badge's tooltip says. */
-  .badge.qa[title]::after, .badge.term[title]::after { content: " \\2014  " attr(title);
-    font-weight: 400; }
-}
-"""
+
+@cache
+def _templates() -> Environment:
+    """The templates' environment, made on first use (nothing at import)."""
+    environment = Environment(
+        loader=PackageLoader("pipeline.writers", "templates"),
+        autoescape=True,  # every template is HTML (the stylesheet is included into one)
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        finalize=_escape,
+    )
+    environment.filters["lang_name"] = _lang_name
+    environment.filters["css_token"] = _css_token
+    environment.globals["csp"] = _CSP
+    return environment
+
+
+def _render(name: str, **context: Any) -> Iterator[str]:
+    """The page of template `name` over `context`, a piece at a time."""
+    return _templates().get_template(name).generate(**context)
+
+
+def _escape(value: object) -> object:
+    """Autoescape as the pages always escaped: Jinja's escape (markupsafe) writes quotes as
+    `&#39;` and `&#34;`, `html.escape` as `&#x27;` and `&quot;`. The same to a browser, but
+    this keeps the pages' bytes those of earlier runs (tests/data/golden). Every `{{ value }}`
+    passes here before autoescape, which leaves the Markup returned alone; macros' output is
+    Markup already. None shows as nothing. (Jinja escapes a constant `{{ "text" }}` before
+    this runs, so the templates have none; nor do they use `join` or `e` on data.)"""
+    if hasattr(value, "__html__"):
+        return value
+    return Markup(html.escape("" if value is None else str(value), quote=True))
 
 
 def write_site(
@@ -211,6 +172,42 @@ def _facts(bundle: dict[str, Any]) -> _Facts:
     return facts
 
 
+@dataclass
+class _Cell:
+    """What one language's cell of a segment's row shows (`text_cell` in _macros.html.j2);
+    the strings are tooltips, empty where that badge is not shown."""
+
+    lang: str
+    text: object  # None: no text in this language
+    copied: bool = False
+    original: bool = False
+    flagged: bool = False
+    approved: str = ""
+    bucket: int = 0  # confidence bucket (1 to 5), 0: not scored
+    confidence: str = ""
+    repaired: str = ""
+    terms: str = ""  # the glossary's terms found in the text
+    term_count: int = 0
+    qa_codes: str = ""
+    qa_details: str = ""
+    details: tuple[str, object] | None = None  # ("approved" or "repair", the text replaced)
+
+
+@dataclass
+class _Row:
+    """A segment's row: on the release page with its anchor, on the confidence page with a
+    link to that anchor."""
+
+    number: int
+    kind: object
+    cells: list[_Cell]
+    anchor: str = ""
+    sid: str = ""
+    block_start: bool = False
+    copied: bool = False
+    link: str = ""
+
+
 def release_page(bundle: dict[str, Any]) -> str:
     """The review page of one release: summaries, then every segment in every language."""
     return "".join(_release_page(bundle, _facts(bundle)))
@@ -231,60 +228,47 @@ def _release_page(bundle: dict[str, Any], facts: _Facts) -> Iterator[str]:
     release = bundle["release"]
     rid = str(release["id"])
     langs = facts.languages
-    summaries: dict[str, Any] = bundle.get("summaries") or {}
-
-    meta = [*_release_facts(release), f"Source: {_e(release.get('path', ''))}",
-            f"{facts.segments} segments"]  # fmt: skip
-    for lang in langs[1:]:
-        meta.append(f"{_e(_lang_name(lang))}: {facts.flagged.get(lang, 0)} with QA flags")
-    if bundle.get("config_hash"):
-        meta.append(f"config {_e(bundle['config_hash'])}")
-
-    yield _head(f"{rid} · review") + "\n"
-    nav = '<a href="index.html">← All releases</a>'
-    if facts.scored:
-        nav += (f' · <a href="{BY_CONFIDENCE}/{_e(quote(rid))}.html">least confident '
-                "first</a>")  # fmt: skip
-    yield f"<nav>{nav}</nav>\n"
-    title = (release.get("meta") or {}).get("title")
-    if title:
-        yield f'<h1>{_e(title)} <span class="rid">{_e(rid)}</span></h1>\n'
-    else:
-        yield f"<h1>{_e(rid)}</h1>\n"
-    yield f'<p class="meta">{" · ".join(meta)}</p>\n'
-    yield _summaries(summaries, langs[1:]) + "\n"
-    # The source column is `text.de` whatever the release's language: say when it is not.
-    release_lang = str(release.get("lang") or SOURCE_LANG)
-    source_name = f"Source ({_lang_name(release_lang)})" if release_lang != SOURCE_LANG else None
-    yield from _segment_table(bundle.get("segments") or [], langs, facts.source_lang, source_name)
-    yield "\n</body>\n</html>\n"
-
-
-def _release_facts(release: dict[str, Any]) -> list[str]:
-    """What the release says about itself, as escaped HTML pieces: date, author, site
-    (linked to the page it came from), the language it is in when not German."""
     meta = release.get("meta") or {}
-    pieces = []
-    if meta.get("date"):
-        pieces.append(f"<time>{_e(meta['date'])}</time>")
-    if meta.get("author"):
-        pieces.append(f"by {_e(meta['author'])}")
+    lang = release.get("lang")
+    # The release's site is linked only by an http(s) URL: never javascript: or data:.
     site, url = meta.get("site_name") or meta.get("url"), str(meta.get("url") or "")
-    if site and url.lower().startswith(("https://", "http://")):  # never javascript: or data:
-        pieces.append(f'<a href="{_e(url)}" rel="external noreferrer">{_e(site)}</a>')
-    elif site:
-        pieces.append(_e(site))
-    if release.get("lang") and release["lang"] != SOURCE_LANG:
-        pieces.append(f"in {_e(_lang_name(str(release['lang'])))}")
-    if release.get("extractor"):
-        pieces.append(f"text extracted by {_e(release['extractor'])}")
-    return pieces
+    linked = bool(site) and url.lower().startswith(("https://", "http://"))
+    other_lang = str(lang) if lang and lang != SOURCE_LANG else ""
+    about = {"date": meta.get("date"), "author": meta.get("author"), "site": site,
+             "url": url if linked else "", "lang": other_lang,
+             "extractor": release.get("extractor")}  # fmt: skip
+    # The source column is `text.de` whatever the release's language: say when it is not.
+    release_lang = str(lang or SOURCE_LANG)
+    source = f"Source ({_lang_name(release_lang)})" if release_lang != SOURCE_LANG else ""
+    summaries, shown = bundle.get("summaries") or {}, []
+    # The table's targets first, then any other summary the bundle carries.
+    order = [code for code in langs[1:] if code in summaries]
+    for code in order + sorted(code for code in summaries if code not in order):
+        item = summaries[code]
+        if isinstance(item, dict):
+            shown.append((code, item.get("text", ""), item.get("model", "")))
+        else:
+            shown.append((code, str(item), ""))
+    return _render(
+        "release.html.j2",
+        rid=rid,
+        title=meta.get("title"),
+        confidence_href=f"{BY_CONFIDENCE}/{quote(rid)}.html" if facts.scored else "",
+        about=about,
+        path=release.get("path", ""),
+        facts=facts,
+        langs=langs,
+        config_hash=bundle.get("config_hash"),
+        summaries=shown,
+        columns=[(code, (code == facts.source_lang and source) or _lang_name(code))
+                 for code in langs],
+        rows=_rows(bundle.get("segments") or [], langs, facts.source_lang),
+    )  # fmt: skip
 
 
 def _confidence_page(bundle: dict[str, Any], facts: _Facts) -> Iterator[str]:
     """The translated segments of a release, least confident first (by the lowest score of
-    any target), each linked to its row on the release page: where a reviewer with little
-    time starts. Static, like every page: no script sorts it."""
+    any target), each linked to its row on the release page."""
     rid = str(bundle["release"]["id"])
     langs = facts.languages
     segments = bundle.get("segments") or []
@@ -299,39 +283,17 @@ def _confidence_page(bundle: dict[str, Any], facts: _Facts) -> Iterator[str]:
             order.append((min(scores), position))
     order.sort()
     page = f"../{quote(rid)}.html"
-    yield _head(f"{rid} · least confident first") + "\n"
-    back = f'<a href="../index.html">← All releases</a> · <a href="{_e(page)}">{_e(rid)}</a>'
-    yield f"<nav>{back}</nav>\n"
-    yield f"<h1>{_e(rid)}: least confident first</h1>\n"
-    yield (
-        f'<p class="meta">{len(order)} translated segments, sorted by the model\'s confidence '
-        "in its least sure target; # links to the segment in the release.</p>\n"
+    rows = (_Row(position + 1, segments[position].get("kind", ""),
+                 _cells(segments[position], langs), link=f"{page}#{anchors[position]}")
+            for _, position in order)  # fmt: skip
+    return _render(
+        "confidence.html.j2",
+        rid=rid,
+        page_href=page,
+        count=len(order),
+        columns=[(lang, _lang_name(lang)) for lang in langs],
+        rows=rows,
     )
-    heads = "".join(
-        f'<th scope="col" lang="{_e(lang)}">{_e(_lang_name(lang))}</th>' for lang in langs
-    )
-    cols = '<col class="num"><col class="kind">' + "<col>" * len(langs)
-    yield (
-        f'<table class="segments">\n<colgroup>{cols}</colgroup>\n<thead><tr>'
-        f'<th scope="col">#</th><th scope="col">kind</th>{heads}</tr></thead>\n<tbody>\n'
-    )
-    for _, position in order:
-        segment = segments[position]
-        texts = segment.get("text") or {}
-        qa = segment.get("qa") or {}
-        confidence = segment.get("confidence") or {}
-        repair = segment.get("repair") or {}
-        terms = segment.get("terms") or {}
-        approval = segment.get("approval") or {}
-        link = f"{page}#{anchors[position]}"
-        cells = [f'<td class="num"><a href="{_e(link)}">{position + 1}</a></td>',
-                 f'<td class="kind">{_e(segment.get("kind", ""))}</td>']  # fmt: skip
-        cells += [_text_cell(lang, texts.get(lang), qa.get(lang) or [], False,
-                             terms.get(lang) or [], confidence.get(lang), repair.get(lang),
-                             approval.get(lang))
-                  for lang in langs]  # fmt: skip
-        yield f"<tr>{''.join(cells)}</tr>\n"
-    yield "</tbody>\n</table>\n</body>\n</html>\n"
 
 
 def page_languages(segments: Iterable[dict[str, Any]], source_lang: str = SOURCE_LANG) -> list[str]:
@@ -348,155 +310,63 @@ def _ordered_languages(present: set[str], source_lang: str) -> list[str]:
     return [source_lang, *ordered]
 
 
-def _summaries(summaries: dict[str, Any], targets: list[str]) -> str:
-    # Targets of the table first, then any other summary the bundle carries.
-    order = [lang for lang in targets if lang in summaries]
-    order += sorted(lang for lang in summaries if lang not in order)
-    if not order:
-        none = "No summaries (the summarise stage did not run)."
-        return f'<h2>Summaries</h2>\n<p class="empty">{none}</p>'
-    items = []
-    for lang in order:
-        summary = summaries[lang]
-        text = summary.get("text", "") if isinstance(summary, dict) else str(summary)
-        model = summary.get("model", "") if isinstance(summary, dict) else ""
-        by = f' <span class="model">({_e(model)})</span>' if model else ""
-        items.append(
-            f'<section class="summary"><h3>Summary · {_e(_lang_name(lang))}{by}</h3>'
-            f'<p lang="{_e(lang)}">{_e(text)}</p></section>'
-        )
-    return '<h2>Summaries</h2>\n<div class="summaries">\n' + "\n".join(items) + "\n</div>"
-
-
-def _segment_table(
-    segments: Iterable[dict[str, Any]],
-    langs: list[str],
-    source_lang: str,
-    source_name: str | None = None,
-) -> Iterator[str]:
-    """The table of segments, a row at a time."""
-    cols = '<col class="num"><col class="kind">' + "<col>" * len(langs)
-    names = {source_lang: source_name} if source_name else {}
-    heads = "".join(
-        f'<th scope="col" lang="{_e(lang)}">{_e(names.get(lang) or _lang_name(lang))}</th>'
-        for lang in langs
-    )
-    yield (
-        f'<h2>Segments</h2>\n<table class="segments">\n<colgroup>{cols}</colgroup>\n'
-        f'<thead><tr><th scope="col">#</th><th scope="col">kind</th>{heads}</tr></thead>\n'
-        "<tbody>\n"
-    )
+def _rows(segments: Iterable[dict[str, Any]], langs: list[str], source_lang: str) -> Iterator[_Row]:
+    """The release page's rows, one at a time."""
     used_ids: set[str] = set()
     previous_block: object = None
-    number = 0
     for number, segment in enumerate(segments, start=1):
         sid = str(segment.get("id", number))
-        anchor = html_id(sid, used_ids)
-        kind = str(segment.get("kind", ""))
         block = segment.get("block")
-        classes = [f"kind-{_css_token(kind)}"]
         # A thicker rule where a new source line starts: sentences of one paragraph stay
         # visibly together, so a reviewer can judge them as the paragraph they are.
-        if number > 1 and block != previous_block:
-            classes.append("block-start")
+        block_start = number > 1 and block != previous_block
         previous_block = block
+        cells = _cells(segment, langs, source_lang)
         copied = segment.get("translate") is False
-        if copied:
-            classes.append("copied")
-        cells = [
-            f'<td class="num"><a href="#{_e(anchor)}" title="{_e(sid)}">{number}</a></td>',
-            f'<td class="kind">{_e(kind)}</td>',
-        ]
-        texts = segment.get("text") or {}
-        qa = segment.get("qa") or {}
-        terms = segment.get("terms") or {}
-        confidence = segment.get("confidence") or {}
-        repair = segment.get("repair") or {}
-        approval = segment.get("approval") or {}
-        origin = segment.get("origin") or {}
-        for lang in langs:
-            cells.append(
-                _text_cell(
-                    lang,
-                    texts.get(lang),
-                    qa.get(lang) or [],
-                    copied and lang != source_lang,
-                    terms.get(lang) or [],
-                    confidence.get(lang),
-                    repair.get(lang),
-                    approval.get(lang),
-                    original=origin.get(lang) == "original",
-                )
-            )
-        separator = "\n" if number > 1 else ""
-        yield f'{separator}<tr id="{_e(anchor)}" class="{" ".join(classes)}">{"".join(cells)}</tr>'
-    if not number:
-        yield f'<tr><td colspan="{2 + len(langs)}" class="empty">No segments.</td></tr>'
-    yield "\n</tbody>\n</table>"
+        kind = str(segment.get("kind", ""))
+        yield _Row(number, kind, cells, html_id(sid, used_ids), sid, block_start, copied)
 
 
-def _text_cell(
-    lang: str,
-    text: object,
-    flags: list[dict[str, Any]],
-    copied: bool,
-    terms: Sequence[dict[str, Any]] = (),
-    confidence: float | None = None,
-    repair: dict[str, Any] | None = None,
-    approval: dict[str, Any] | None = None,
-    original: bool = False,
-) -> str:
-    classes = ["text"]
-    badges = ""
-    after = ""
-    if approval:  # a reviewer's text: the model's confidence and repair were not about it
-        classes.append("approved")
-        why = (f"approved by {approval.get('reviewer') or 'unknown'} at "
-               f"{approval.get('approved_at', '')} (from {approval.get('file', '')})")  # fmt: skip
-        badges += f'<span class="badge approved" title="{_e(why)}">approved</span>'
-        if approval.get("replaced") is not None:
-            after = (f'<details class="approved"><summary>machine output</summary>'
-                     f"{_e(approval['replaced'])}</details>")  # fmt: skip
-    if isinstance(confidence, int | float):
-        bucket = _confidence_bucket(float(confidence))
-        why = f"model confidence {confidence:.2f} (mean log-probability per token; 0 is sure)"
-        badges += f'<span class="conf c{bucket}" title="{_e(why)}"></span>'
-    if repair and repair.get("kept") == "repair":
-        reasons = ", ".join(str(code) for code in repair.get("reasons") or [])
-        why = f"decoded again ({repair.get('method', '')}) for: {reasons}"
-        badges += f'<span class="badge repair" title="{_e(why)}">repaired</span>'
-        after = (f'<details class="repair"><summary>first output</summary>'
-                 f"{_e(repair.get('first', ''))}</details>")  # fmt: skip
-    kept = [term for term in terms if term.get("found")]
-    if kept:  # quiet: the misses are QA flags (term_missing)
-        listed = "; ".join(
-            str(term.get("source", ""))
-            + ("" if term.get("dnt") else f" → {term.get('target', '')}")
-            for term in kept
-        )
-        label = f"{len(kept)} term" + ("s" if len(kept) > 1 else "")
-        badges += f'<span class="badge term" title="glossary, kept: {_e(listed)}">{label}</span>'
-
-    if copied:
-        classes.append("copied")
-        why = "not sent to translation: copied unchanged"
-        badges += f'<span class="badge copied" title="{why}">copied</span>'
-    if original:
-        classes.append("copied")
-        why = "already in this language in the source: copied, not translated"
-        badges += f'<span class="badge copied" title="{why}">original</span>'
-    if flags:
-        classes.append("qa")
-        codes = " ".join(str(flag.get("code", "?")) for flag in flags)
-        details = "\n".join(f"{flag.get('code', '?')}: {flag.get('detail', '')}" for flag in flags)
-        badges += f'<span class="badge qa" title="{_e(details)}">{_e(codes)}</span>'
-    if text is None:
-        classes.append("missing")
-        content = "—"
-    else:
-        content = _e(text)
-    # No whitespace around the text: the cell is `white-space: pre-wrap`, so any would show.
-    return f'<td lang="{_e(lang)}" class="{" ".join(classes)}">{badges}{content}{after}</td>'
+def _cells(
+    segment: dict[str, Any], langs: list[str], source_lang: str | None = None
+) -> list[_Cell]:
+    """A segment's text cells. With `source_lang` (the release page, not the confidence
+    page) targets copied untranslated, or already in their language, say so."""
+    texts, qa, terms, scores, repairs, approvals = (
+        segment.get(key) or {}
+        for key in ("text", "qa", "terms", "confidence", "repair", "approval")
+    )
+    copied = source_lang is not None and segment.get("translate") is False
+    origin = (segment.get("origin") or {}) if source_lang is not None else {}
+    cells = []
+    for lang in langs:
+        flags = qa.get(lang) or []
+        cell = _Cell(lang, texts.get(lang), copied and lang != source_lang,
+                     origin.get(lang) == "original", bool(flags))  # fmt: skip
+        approval, score, repair = approvals.get(lang), scores.get(lang), repairs.get(lang)
+        if approval:  # a reviewer's text: the model's confidence and repair were not about it
+            who, when = approval.get("reviewer") or "unknown", approval.get("approved_at", "")
+            cell.approved = f"approved by {who} at {when} (from {approval.get('file', '')})"
+            if approval.get("replaced") is not None:
+                cell.details = ("approved", approval["replaced"])
+        if isinstance(score, int | float):
+            cell.bucket = _confidence_bucket(float(score))
+            cell.confidence = (f"model confidence {score:.2f} "
+                               "(mean log-probability per token; 0 is sure)")  # fmt: skip
+        if repair and repair.get("kept") == "repair":
+            reasons = ", ".join(str(code) for code in repair.get("reasons") or [])
+            cell.repaired = f"decoded again ({repair.get('method', '')}) for: {reasons}"
+            cell.details = ("repair", repair.get("first", ""))
+        kept = [term for term in terms.get(lang) or [] if term.get("found")]
+        cell.term_count = len(kept)  # quiet: the misses are QA flags (term_missing)
+        cell.terms = "; ".join(str(term.get("source", ""))
+                               + ("" if term.get("dnt") else f" → {term.get('target', '')}")
+                               for term in kept)  # fmt: skip
+        cell.qa_codes = " ".join(str(flag.get("code", "?")) for flag in flags)
+        cell.qa_details = "\n".join(f"{flag.get('code', '?')}: {flag.get('detail', '')}"
+                                    for flag in flags)  # fmt: skip
+        cells.append(cell)
+    return cells
 
 
 # --- index ---------------------------------------------------------------------------
@@ -504,119 +374,51 @@ def _text_cell(
 
 def index_page(bundles: Sequence[dict[str, Any]], run_info: dict[str, Any]) -> str:
     """The table of releases with links to their pages, and the releases that failed."""
-    return _index_page(bundles, [_facts(bundle) for bundle in bundles], run_info)
-
-
-def _index_page(
-    bundles: Sequence[dict[str, Any]], facts: list[_Facts], run_info: dict[str, Any]
-) -> str:
+    facts = [_facts(bundle) for bundle in bundles]
     targets = _run_targets(facts)
     skipped = {str(item.get("id")): item for item in run_info.get("skipped") or []}
-    failed: list[dict[str, Any]] = list(run_info.get("failed") or [])
-
-    meta = [f"{len(bundles)} releases"]
-    if failed:
-        meta.append(f"{len(failed)} failed")
     unchanged = sum(item.get("reason") == "unchanged" for item in skipped.values())
-    if unchanged:
-        meta.append(f"{unchanged} unchanged since an earlier run")
-    if len(skipped) > unchanged:
-        meta.append(f"{len(skipped) - unchanged} skipped")
-    if run_info.get("started_at"):
-        meta.append(f"run started {_e(run_info['started_at'])}")
-
-    heads = "".join(f'<th scope="col">QA {_e(_lang_name(lang))}</th>' for lang in targets)
-    cols = '<col class="id"><col class="date"><col class="file"><col class="status">'
-    cols += '<col class="count">'
-    cols += '<col class="count">'  # approved
-    cols += '<col class="count">' * len(targets) + "<col>"
-    rows = [
-        _index_row(bundle, fact, targets, str(bundle["release"]["id"]) in skipped)
-        for bundle, fact in zip(bundles, facts, strict=True)
-    ]
-    if not rows:
-        rows = [f'<tr><td colspan="{7 + len(targets)}" class="empty">No releases.</td></tr>']
-    parts = [
-        _head("Review: releases"),
-        "<h1>Releases</h1>",
-        f'<p class="meta">{" · ".join(meta)}</p>',
-        '<table class="releases">',
-        f"<colgroup>{cols}</colgroup>",
-        '<thead><tr><th scope="col">Release</th><th scope="col">Date</th>'
-        '<th scope="col">Source file</th>'
-        f'<th scope="col">Status</th><th scope="col">Segments</th>'
-        f'<th scope="col" title="segments with a reviewer\'s approved translation">Approved'
-        f"</th>{heads}"
-        '<th scope="col">Summary</th></tr></thead>',
-        "<tbody>",
-        *rows,
-        "</tbody>\n</table>",
-    ]
-    if failed:
-        parts.append(_failed_table(failed))
     known = {str(bundle["release"]["id"]) for bundle in bundles}
-    orphans = [item for rid, item in skipped.items() if rid not in known]
-    if orphans:
-        parts.append(_skipped_table(orphans))
-    parts.append("</body>\n</html>\n")
-    return "\n".join(parts)
+    return "".join(_render(
+        "index.html.j2",
+        rows=[_index_row(bundle, fact, targets, str(bundle["release"]["id"]) in skipped)
+              for bundle, fact in zip(bundles, facts, strict=True)],
+        targets=targets,
+        unchanged=unchanged,
+        skipped=len(skipped) - unchanged,
+        started_at=run_info.get("started_at"),
+        failed=[(item.get("path", ""), item.get("id") or "", item.get("stage") or "",
+                 item.get("reason", "")) for item in run_info.get("failed") or []],
+        # Skipped releases whose bundles were not handed to us: listed so none goes missing.
+        orphans=[(item.get("path", ""), item.get("id") or "",
+                  item.get("detail") or item.get("reason", ""))
+                 for rid, item in skipped.items() if rid not in known],
+    ))  # fmt: skip
 
 
-def _index_row(bundle: dict[str, Any], facts: _Facts, targets: list[str], unchanged: bool) -> str:
+def _index_row(
+    bundle: dict[str, Any], facts: _Facts, targets: list[str], unchanged: bool
+) -> dict[str, Any]:
     release = bundle["release"]
     rid = str(release["id"])
-    status = _status(facts, targets)
-    if unchanged:
-        status += " (unchanged)"
     meta = release.get("meta") or {}
-    title = f'<div class="title">{_e(meta["title"])}</div>' if meta.get("title") else ""
-    cells = [
-        f'<td><a href="{_e(quote(rid, safe="") + ".html")}">{_e(rid)}</a>{title}</td>',
-        f"<td>{_e(meta.get('date') or '')}</td>",
-        f"<td>{_e(release.get('path', ''))}</td>",
-        f"<td>{_e(status)}</td>",
-        f'<td class="count">{facts.segments}</td>',
-        f'<td class="count">{facts.approved}</td>',
-    ]
+    qa = []  # per target: segments flagged, and "code: count, ..." of their flags
     for lang in targets:
-        flagged, codes = facts.flagged.get(lang, 0), facts.codes.get(lang, Counter())
-        title = ", ".join(f"{code}: {n}" for code, n in sorted(codes.items()))
-        cls = "count qa" if flagged else "count"
-        attr = f' title="{_e(title)}"' if title else ""
-        cells.append(f'<td class="{cls}"{attr}>{flagged}</td>')
-    cells.append(f"<td>{_snippet(bundle.get('summaries') or {}, targets)}</td>")
-    return f"<tr>{''.join(cells)}</tr>"
-
-
-def _failed_table(failed: list[dict[str, Any]]) -> str:
-    rows = [
-        f'<tr class="failed"><td>{_e(item.get("path", ""))}</td><td>{_e(item.get("id") or "")}</td>'
-        f"<td>{_e(item.get('stage') or '')}</td><td>{_e(item.get('reason', ''))}</td></tr>"
-        for item in failed
-    ]
-    return (
-        '<h2>Failed releases</h2>\n<table class="failed-releases">\n'
-        '<colgroup><col class="file"><col class="file"><col class="status"><col></colgroup>\n'
-        '<thead><tr><th scope="col">Source file</th><th scope="col">Release</th>'
-        '<th scope="col">Stage</th><th scope="col">Reason</th></tr></thead>\n'
-        "<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>"
-    )
-
-
-def _skipped_table(skipped: list[dict[str, Any]]) -> str:
-    """Skipped releases whose bundles were not handed to us: listed so none goes missing."""
-    rows = [
-        f"<tr><td>{_e(item.get('path', ''))}</td><td>{_e(item.get('id') or '')}</td>"
-        f"<td>{_e(item.get('detail') or item.get('reason', ''))}</td></tr>"
-        for item in skipped
-    ]
-    return (
-        '<h2>Skipped releases without a page</h2>\n<table class="skipped-releases">\n'
-        '<colgroup><col class="file"><col class="file"><col></colgroup>\n'
-        '<thead><tr><th scope="col">Source file</th><th scope="col">Release</th>'
-        '<th scope="col">Reason</th></tr></thead>\n'
-        "<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>"
-    )
+        codes = facts.codes.get(lang, Counter())
+        qa.append((facts.flagged.get(lang, 0),
+                   ", ".join(f"{code}: {n}" for code, n in sorted(codes.items()))))  # fmt: skip
+    return {
+        "rid": rid,
+        "href": quote(rid, safe="") + ".html",
+        "title": meta.get("title"),
+        "date": meta.get("date") or "",
+        "path": release.get("path", ""),
+        "status": _status(facts, targets) + (" (unchanged)" if unchanged else ""),
+        "segments": facts.segments,
+        "approved": facts.approved,
+        "qa": qa,
+        "summary": _snippet(bundle.get("summaries") or {}, targets),
+    }
 
 
 def _status(facts: _Facts, targets: list[str]) -> str:
@@ -631,31 +433,20 @@ def _status(facts: _Facts, targets: list[str]) -> str:
     return "translated" if complete else "incomplete"
 
 
-def _snippet(summaries: dict[str, Any], targets: list[str]) -> str:
+def _snippet(summaries: dict[str, Any], targets: list[str]) -> tuple[str, str] | None:
+    """The start of the first summary in the run's target order: (language, text)."""
     order = [lang for lang in (*targets, *sorted(summaries)) if lang in summaries]
     if not order:
-        return '<span class="empty">—</span>'
+        return None
     lang = order[0]
     summary = summaries[lang]
     text = " ".join(str(summary.get("text", "") if isinstance(summary, dict) else summary).split())
-    # Cut before escaping: cutting escaped text could split an entity such as `&amp;`.
-    if len(text) > _SNIPPET_CHARS:
+    if len(text) > _SNIPPET_CHARS:  # cut as text: the page escapes it afterwards
         text = text[:_SNIPPET_CHARS].rsplit(" ", 1)[0] + "…"
-    return f'<span lang="{_e(lang)}">{_e(text)}</span>'
+    return lang, text
 
 
 # --- shared --------------------------------------------------------------------------
-
-
-def _head(title: str) -> str:
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f'<meta http-equiv="Content-Security-Policy" content="{_e(_CSP)}">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        '<meta name="referrer" content="no-referrer">\n'
-        f"<title>{_e(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>"
-    )
 
 
 def html_id(segment_id: str, used: set[str] | None = None) -> str:
@@ -687,8 +478,3 @@ def _lang_name(lang: str) -> str:
 def _css_token(value: str) -> str:
     # Kinds are a fixed vocabulary; anything else still must not break out of the attribute.
     return re.sub(r"[^a-z0-9_-]+", "-", value.lower()) or "unknown"
-
-
-def _e(value: object) -> str:
-    """Every bundle value goes through here on its way into the page."""
-    return html.escape("" if value is None else str(value), quote=True)
