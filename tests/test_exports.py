@@ -15,7 +15,9 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.writers.exports import write_datasets, write_tmx, write_xliff
+from pipeline.writers.datasets import write_datasets
+from pipeline.writers.tmx import write_tmx
+from pipeline.writers.xliff import write_xliff
 
 XML = "{http://www.w3.org/XML/1998/namespace}"
 XLIFF = "{urn:oasis:names:tc:xliff:document:2.0}"

@@ -25,8 +25,10 @@ import pytest
 from pipeline.core.bundles import StoredSegments, read_bundle
 from pipeline.core.data import Bundle, Release, Segment, Summary
 from pipeline.stages.bundle import write_bundle
-from pipeline.writers.exports import write_datasets, write_tmx, write_xliff
+from pipeline.writers.datasets import write_datasets
 from pipeline.writers.site import write_site
+from pipeline.writers.tmx import write_tmx
+from pipeline.writers.xliff import write_xliff
 from tests.test_exports import bundles  # noqa: F401  (the fixture)
 from tests.test_site import RUN_INFO, hostile_bundle, plain_bundle
 

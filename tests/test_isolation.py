@@ -62,8 +62,10 @@ def inject(stage: str, monkeypatch: pytest.MonkeyPatch) -> None:
     import pipeline.stages.bundle as bundle
     import pipeline.stages.segment as segment
     import pipeline.stages.summarise as summarise
-    import pipeline.writers.exports as exports
+    import pipeline.writers.datasets as datasets
     import pipeline.writers.site as site
+    import pipeline.writers.tmx as tmx
+    import pipeline.writers.xliff as xliff
     from pipeline.engines.hf import Seq2SeqEngine
 
     if stage == "segment":
@@ -99,14 +101,14 @@ def inject(stage: str, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(site, "write_release_page", _raise_for(
             _is_bad_bundle, site.write_release_page))  # fmt: skip
     elif stage == "bundle (tmx)":
-        monkeypatch.setattr(exports, "write_tmx", _raise_for(
+        monkeypatch.setattr(tmx, "write_tmx", _raise_for(
             lambda bundles, path: len(bundles) == 1 and _is_bad_bundle(bundles[0]),
-            exports.write_tmx))  # fmt: skip
+            tmx.write_tmx))  # fmt: skip
     elif stage == "bundle (xliff)":
-        monkeypatch.setattr(exports, "write_xliff", _raise_for(_is_bad_bundle, exports.write_xliff))
+        monkeypatch.setattr(xliff, "write_xliff", _raise_for(_is_bad_bundle, xliff.write_xliff))
     elif stage == "bundle (dataset)":
-        monkeypatch.setattr(exports, "check_dataset_rows", _raise_for(
-            _is_bad_bundle, exports.check_dataset_rows))  # fmt: skip
+        monkeypatch.setattr(datasets, "check_dataset_rows", _raise_for(
+            _is_bad_bundle, datasets.check_dataset_rows))  # fmt: skip
 
 
 STAGES = ["segment", "translate (en)", "summarise (en)", "bundle", "bundle (site)",

@@ -256,7 +256,7 @@ def _owner(info: FileInfo) -> str | None:
 
 
 def _read_xliff(root: Any, info: FileInfo, run: RunBundles) -> tuple[list[Approval], int]:
-    """XLIFF 2.0/2.1 as `pipeline.writers.exports.write_xliff` wrote it and a CAT tool saved it: a
+    """XLIFF 2.0/2.1 as `pipeline.writers.xliff.write_xliff` wrote it and a CAT tool saved it: a
     unit is a correction when its target differs from the bundle's text or its segment's
     state is `reviewed` or `final`. Targets a tool split into several segments (or that
     have `<ignorable>` parts) are joined in order; inline codes (`<ph/>`, `<pc>`) are

@@ -13,7 +13,7 @@ from pipeline.approvals.review import RunBundles, import_files
 from pipeline.config.checks import load_config
 from pipeline.core.errors import EXIT_OK, EXIT_SOME_FAILED, PipelineError
 from pipeline.mt.memory import Approval, TranslationMemory
-from pipeline.writers.exports import write_approved_tmx
+from pipeline.writers.tmx import write_approved_tmx
 
 
 def memory_path(args: argparse.Namespace) -> Path:

@@ -19,6 +19,9 @@ from typing import IO, Any, overload
 from pipeline.core.data import SOURCE_LANG, Bundle
 from pipeline.core.io import open_atomic
 
+# A bundle as its file holds it (read_bundle): what the writers, evaluate and review read.
+BundleJSON = dict[str, Any]
+
 
 class AlignmentError(AssertionError):
     """A bundle whose segments do not map exactly onto its source: a bug, never written."""

@@ -17,126 +17,62 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pipeline.core.bundles import load_bundle, write_bundle
-from pipeline.core.data import SOURCE_LANG, Bundle
+from pipeline.config.schema import OUTPUT_FORMATS
+from pipeline.core.bundles import BundleJSON, load_bundle, write_bundle
+from pipeline.core.data import Bundle
 from pipeline.core.errors import is_run_fault
 from pipeline.core.runlog import RunReport, failure_reason, progress
 from pipeline.quality.qa import count_flags
 from pipeline.stages.context import RunContext
+from pipeline.writers import make_writer
 
 log = logging.getLogger(__name__)
 
-# What the bundle stage can write besides the bundles (`output.formats`).
-FORMATS = ("site", "tmx", "xliff", "dataset")
-RUN_TMX = "_run.tmx"  # release ids never start with "_", so this cannot collide
 # Folders the pipeline writes files into (besides output.dir itself): a killed run's
-# temporary files are looked for there.
-# Where a killed run may leave temporary files (site/by-confidence: pipeline/site.py).
-TEMP_FOLDERS = ("bundles", *FORMATS, "site/by-confidence", ".hydra")
+# temporary files are looked for there (site/by-confidence: pipeline/writers/site.py).
+TEMP_FOLDERS = ("bundles", *OUTPUT_FORMATS, "site/by-confidence", ".hydra")
 
 
 OnFailure = Callable[[dict[str, Any], str, Exception], None]
 
 
 def write_formats(
-    bundles: Sequence[dict[str, Any]],
+    bundles: Sequence[BundleJSON],
     output_dir: Path,
     formats: list[str],
     run_info: dict[str, Any] | None = None,
     on_failure: OnFailure | None = None,
 ) -> dict[str, list[str]]:
-    """Reviewer and tool outputs made from the bundles: the review site, TMX per release and
-    for the run, XLIFF per release and target, and the datasets export. Returns the files
-    written, per format, relative to `output_dir`.
+    """Reviewer and tool outputs made from the bundles by the writers of `formats`
+    (pipeline/writers). Returns the files written, per format, relative to `output_dir`.
 
     Each release's own outputs (its page, TMX, XLIFF, dataset rows) are made first; one
     that cannot be made is reported to `on_failure(bundle, format, error)` (which may
     raise to stop everything; without it the error goes up) and that release is left out
     of the run-wide files (index, run TMX, datasets), which are written last."""
+    writers = [(name, make_writer(name, output_dir)) for name in OUTPUT_FORMATS if name in formats]
     written: dict[str, list[str]] = {}
 
-    def note(fmt: str, path: Path) -> None:
-        written.setdefault(fmt, []).append(str(path.relative_to(output_dir)))
+    def note(fmt: str, paths: list[Path]) -> None:
+        if paths:
+            written.setdefault(fmt, []).extend(str(path.relative_to(output_dir)) for path in paths)
 
-    per_release = _per_release_writers(formats, output_dir)
     kept = []
     for bundle in bundles:
-        for fmt, write in per_release:
+        for fmt, writer in writers:
             try:
-                paths = write(bundle)
+                paths = writer.write_release(bundle)
             except Exception as error:
                 if on_failure is None:
                     raise
                 on_failure(bundle, fmt, error)
                 break
-            for path in paths:
-                note(fmt, path)
+            note(fmt, paths)
         else:
             kept.append(bundle)
-    if "site" in formats:
-        from pipeline.writers.site import write_index
-
-        note("site", write_index(kept, output_dir / "site", run_info or {}))
-    if "tmx" in formats:
-        from pipeline.writers.exports import write_tmx
-
-        write_tmx(kept, output_dir / "tmx" / RUN_TMX)
-        note("tmx", output_dir / "tmx" / RUN_TMX)
-    if "dataset" in formats:
-        from pipeline.writers.exports import write_datasets
-
-        write_datasets(kept, output_dir / "dataset")
-        note("dataset", output_dir / "dataset" / "segments.parquet")
+    for fmt, writer in writers:
+        note(fmt, writer.finish(kept, run_info or {}))
     return written
-
-
-Writer = Callable[[dict[str, Any]], list[Path]]
-
-
-def _per_release_writers(formats: list[str], output_dir: Path) -> list[tuple[str, Writer]]:
-    """(format, write one release's files of it) for each format asked for."""
-    writers: list[tuple[str, Writer]] = []
-    if "site" in formats:
-        from pipeline.writers.site import write_release_page
-
-        writers.append(("site", lambda bundle: [write_release_page(bundle, output_dir / "site")]))
-    if "tmx" in formats:
-        from pipeline.writers.exports import write_tmx
-
-        def tmx(bundle: dict[str, Any]) -> list[Path]:
-            path = output_dir / "tmx" / f"{bundle['release']['id']}.tmx"
-            write_tmx([bundle], path)
-            return [path]
-
-        writers.append(("tmx", tmx))
-    if "xliff" in formats:
-        from pipeline.writers.exports import write_xliff
-
-        def xliff(bundle: dict[str, Any]) -> list[Path]:
-            paths = []
-            for lang in _targets(bundle):
-                if lang == bundle["release"].get("lang"):  # an English release into English
-                    continue
-                path = output_dir / "xliff" / f"{bundle['release']['id']}.{lang}.xlf"
-                write_xliff(bundle, lang, path)
-                paths.append(path)
-            return paths
-
-        writers.append(("xliff", xliff))
-    if "dataset" in formats:
-        from pipeline.writers.exports import check_dataset_rows
-
-        def dataset(bundle: dict[str, Any]) -> list[Path]:
-            check_dataset_rows(bundle)  # its rows go into the run's tables, written last
-            return []
-
-        writers.append(("dataset", dataset))
-    return writers
-
-
-def _targets(bundle: dict[str, Any]) -> list[str]:
-    langs = {lang for segment in bundle["segments"] for lang in segment["text"]}
-    return sorted(langs - {SOURCE_LANG})
 
 
 # --- the stage --------------------------------------------------------------------------

@@ -478,3 +478,17 @@ def _lang_name(lang: str) -> str:
 def _css_token(value: str) -> str:
     # Kinds are a fixed vocabulary; anything else still must not break out of the attribute.
     return re.sub(r"[^a-z0-9_-]+", "-", value.lower()) or "unknown"
+
+
+class SiteWriter:
+    """`output.formats: site`: a page per release (and its least-confident-first page),
+    then the index over the releases whose pages were written."""
+
+    def __init__(self, output_dir: Path) -> None:
+        self.folder = output_dir / "site"
+
+    def write_release(self, bundle: dict[str, Any]) -> list[Path]:
+        return [write_release_page(bundle, self.folder)]
+
+    def finish(self, bundles: Sequence[dict[str, Any]], run_info: dict[str, Any]) -> list[Path]:
+        return [write_index(bundles, self.folder, run_info)]
