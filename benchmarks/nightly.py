@@ -72,6 +72,14 @@ from pipeline.cli.common import non_negative_int, positive_int
 from pipeline.core.io import write_json
 from pipeline.engines import ENGINES
 
+# The summarise.* settings that are decoding settings.
+SUMMARY_KEYS = (
+    "num_beams",
+    "max_new_tokens",
+    "min_new_tokens",
+    "no_repeat_ngram_size",
+    "length_penalty",
+)
 ROOT = Path(__file__).resolve().parents[1]
 SYSTEMS = ("naive", "pipeline-transformers", "pipeline-ctranslate2", "summarise-per-release")
 ROLES = ("translate.en", "translate.ru", "summarise.en", "summarise.ru")
@@ -153,7 +161,7 @@ def translation_units(text: str) -> list[tuple[str, bool, bool]]:
     """Every segment of a release as the pipeline sees it, in document order: its German
     text, whether it is translated (the others are copied), and whether it is boilerplate
     (translated where it is words, but never part of the text that is summarised)."""
-    from pipeline.mt.translator import has_letters
+    from pipeline.text.textsplit import has_letters
 
     return [
         (s.text["de"], s.translate and has_letters(s.text["de"]), s.kind == "boilerplate")
@@ -217,7 +225,7 @@ def perturb(text: str, seed: str) -> str:
 
 def cut(text: str, units: int) -> str:
     """`text` up to the end of its `units`-th translated unit (a quick validation run)."""
-    from pipeline.mt.translator import has_letters
+    from pipeline.text.textsplit import has_letters
 
     ends = [s.end for s in _segments(text) if s.translate and has_letters(s.text["de"])]
     return text if len(ends) <= units else text[: ends[units - 1]] + "\n"
@@ -363,8 +371,10 @@ def summarise_per_release(run_dir: Path, out: Path, args: argparse.Namespace) ->
     Model loads count, as in the pipeline's summarise stage."""
     from pipeline.engines import EngineSpec
     from pipeline.engines.models import resolve_model
-    from pipeline.stages.summarise import Summariser, SummaryDecoding, max_batch_tokens_for
-    from pipeline.stages.translate import Decoding, Translator, model_text
+    from pipeline.mt.decoding import Decoding
+    from pipeline.mt.summariser import Summariser, max_batch_tokens_for
+    from pipeline.mt.translator import Translator
+    from pipeline.text.textsplit import model_text
 
     manifest = json.loads((run_dir / "manifest.json").read_text("utf-8"))
     summary, translation = manifest["models"]["summarise.en"], manifest["models"]["summarise.ru"]
@@ -379,7 +389,7 @@ def summarise_per_release(run_dir: Path, out: Path, args: argparse.Namespace) ->
     started = time.perf_counter()
     summariser = Summariser(
         spec.load(resolve_model(summary["model"], args.cache)),
-        SummaryDecoding(**{key: summary[key] for key in SummaryDecoding.__dataclass_fields__}),
+        Decoding(**{key: summary[key] for key in SUMMARY_KEYS}),
         config["max_input_tokens"],
         # The sizes of today's stage on this device (null in the config: the device's).
         config["max_batch_tokens"] or max_batch_tokens_for(device),

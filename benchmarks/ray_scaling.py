@@ -38,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     from pipeline.engines import EngineSpec
     from pipeline.engines.models import resolve_model
     from pipeline.mt import ray_executor
-    from pipeline.stages.translate import Decoding, worker_translator
+    from pipeline.mt.decoding import Decoding
+    from pipeline.mt.translator import worker_translator
 
     cores = len(os.sched_getaffinity(0))
     texts = benchmark_segments(args.segments)

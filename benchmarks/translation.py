@@ -82,7 +82,8 @@ def run_system(system: str, args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
     from pipeline.engines.models import resolve_model
-    from pipeline.stages.translate import Decoding, Translator
+    from pipeline.mt.decoding import Decoding
+    from pipeline.mt.translator import Translator
 
     torch.set_num_threads(args.threads or len(os.sched_getaffinity(0)))
     texts = benchmark_segments(args.segments)
@@ -182,8 +183,9 @@ def _engine_for(system: str, model: Any, args: argparse.Namespace) -> Any:
 def run_memory(args: argparse.Namespace) -> dict[str, Any]:
     """The ctranslate2 pipeline cold (empty memory, model loaded) and warm (memory full)."""
     from pipeline.engines.models import resolve_model
+    from pipeline.mt.decoding import Decoding
     from pipeline.mt.memory import TranslationMemory
-    from pipeline.stages.translate import Decoding, Translator
+    from pipeline.mt.translator import Translator
 
     texts = benchmark_segments(args.segments)
     model = resolve_model(args.model, args.cache, "bench")

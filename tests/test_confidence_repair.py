@@ -13,17 +13,14 @@ import pytest
 
 from pipeline.core.data import Bundle, Release, Segment
 from pipeline.engines import Hypothesis
+from pipeline.mt.decoding import Decoding
+from pipeline.mt.jobs import TranslationJob
 from pipeline.mt.memory import TranslationMemory
+from pipeline.mt.translator import Translator
 from pipeline.quality.qa import QAConfig, qa_flags
 from pipeline.quality.repair import Judge, repair_bundles
 from pipeline.quality.terms import Glossary, Term
-from pipeline.stages.translate import (
-    Decoding,
-    Translator,
-    confidence_summary,
-    repair_decoding,
-    translate_bundles,
-)
+from pipeline.stages.translate import confidence_summary, repair_decoding, translate_bundles
 from tests.fakes import EchoEngine
 
 DECODING = Decoding(num_beams=4, max_new_tokens=64)
@@ -66,11 +63,11 @@ def _run(
     engine: ScriptedEngine, bundle: Bundle, config: QAConfig, glossary: Glossary | None = None
 ) -> dict[str, Any]:
     first = Translator(engine, DECODING)
-    sent: dict[int, str] = {}
-    assert translate_bundles([bundle], "en", first, glossary, sent) == {}
+    jobs: list[TranslationJob] = []
+    assert translate_bundles([bundle], "en", first, glossary, jobs) == {}
     judge = Judge("en", config, glossary)
     repairer = Translator(lambda: engine, repair_decoding(DECODING, config))
-    return repair_bundles([bundle], "en", repairer, judge, sent)
+    return repair_bundles("en", repairer, judge, jobs)
 
 
 # --- confidence ----------------------------------------------------------------------------

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from pipeline.engines.hf import Seq2SeqEngine
 from pipeline.engines.models import resolve_model
-from pipeline.stages.summarise import Summariser, SummaryDecoding
-from pipeline.stages.translate import Decoding, Translator
+from pipeline.mt.decoding import SUMMARY_DECODING, Decoding
+from pipeline.mt.summariser import Summariser
+from pipeline.mt.translator import Translator
 
 pytestmark = pytest.mark.filterwarnings("ignore:Recommended. pip install sacremoses")
 
@@ -55,6 +57,6 @@ def test_release_over_the_summariser_limit_is_chunked(bart: Seq2SeqEngine) -> No
     text = (Path(__file__).parent.parent / "corpus" / "002_c743ebaf46f82f1b.txt").read_text()
     paragraphs = [p for p in text.split("\n") if p.strip()]
     assert bart.count_tokens([" ".join(paragraphs)])[0] > 256
-    summariser = Summariser(bart, SummaryDecoding(num_beams=1, max_new_tokens=16))
+    summariser = Summariser(bart, replace(SUMMARY_DECODING, num_beams=1, max_new_tokens=16))
     assert summariser.summarise(paragraphs)
     assert summariser.chunks_sent > 2  # several chunks, then a reduce round

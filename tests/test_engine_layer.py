@@ -16,11 +16,13 @@ from pipeline.core.errors import ConfigError
 from pipeline.core.runlog import RunReport
 from pipeline.engines import ENGINES, EngineSpec, engine_type
 from pipeline.engines.models import ModelRef
+from pipeline.mt.decoding import SUMMARY_DECODING, Decoding
 from pipeline.mt.executors import EXECUTORS, LocalExecutor, make_executor
+from pipeline.mt.summariser import Summariser, max_batch_tokens_for
+from pipeline.mt.translator import Translator
 from pipeline.run.runner import EXIT_OK, run
 from pipeline.stages.context import RunContext
-from pipeline.stages.summarise import Summariser, SummaryDecoding, max_batch_tokens_for
-from pipeline.stages.translate import Decoding, Translator, translator_for
+from pipeline.stages.translate import translator_for
 from tests.conftest import CORPUS, ROOT, make_config
 from tests.fakes import EchoEngine
 
@@ -90,7 +92,7 @@ def test_summary_batches_suit_the_device() -> None:
     assert max_batch_tokens_for("cpu") == 2048  # two of bart-large-cnn's 1024-token chunks
     assert max_batch_tokens_for("cuda") > 2048
     engine = EchoEngine(max_input_tokens=1024)
-    summariser = Summariser(engine, SummaryDecoding(), None, max_batch_tokens_for("cpu"))  # type: ignore[arg-type]
+    summariser = Summariser(engine, SUMMARY_DECODING, None, max_batch_tokens_for("cpu"))  # type: ignore[arg-type]
     long_text = " ".join(["Wort"] * 900)  # 901 tokens: one chunk each
     summariser.summarise_all([[long_text]] * 5)
     assert [len(call) for call in engine.calls] == [2, 2, 1]

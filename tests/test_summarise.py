@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -11,20 +12,16 @@ from omegaconf import DictConfig
 from pipeline.core.data import Bundle, Release, Segment, Summary
 from pipeline.core.runlog import RunReport
 from pipeline.engines.models import ModelRef
-from pipeline.stages.summarise import (
-    Summariser,
-    SummaryDecoding,
-    summarise_bundles,
-    summary_input,
-    translate_summaries,
-)
-from pipeline.stages.translate import Decoding, Translator
+from pipeline.mt.decoding import SUMMARY_DECODING, Decoding
+from pipeline.mt.summariser import Summariser
+from pipeline.mt.translator import Translator
+from pipeline.stages.summarise import summarise_bundles, summary_input, translate_summaries
 from tests.fakes import EchoEngine, FirstWordsEngine
 
 
 def test_short_text_is_summarised_in_one_call() -> None:
     engine = FirstWordsEngine(max_input_tokens=100)
-    summary = Summariser(engine, SummaryDecoding()).summarise(["Eins zwei drei vier.", "Fünf."])
+    summary = Summariser(engine, SUMMARY_DECODING).summarise(["Eins zwei drei vier.", "Fünf."])
     assert summary == "Eins zwei drei"
     assert engine.calls == [["Eins zwei drei vier. Fünf."]]
 
@@ -32,7 +29,7 @@ def test_short_text_is_summarised_in_one_call() -> None:
 def test_long_text_is_chunked_at_segment_boundaries_then_reduced() -> None:
     engine = FirstWordsEngine(max_input_tokens=12)
     segments = [f"Satz {i} hat genau fünf Wörter." for i in range(10)]
-    summariser = Summariser(engine, SummaryDecoding())
+    summariser = Summariser(engine, SUMMARY_DECODING)
     summary = summariser.summarise(segments)
     first_round = engine.calls[0]
     assert len(first_round) > 1
@@ -45,14 +42,14 @@ def test_long_text_is_chunked_at_segment_boundaries_then_reduced() -> None:
 def test_segment_longer_than_the_limit_is_split_not_truncated() -> None:
     engine = FirstWordsEngine(max_input_tokens=5)
     long_segment = " ".join(f"w{i}" for i in range(30))
-    Summariser(engine, SummaryDecoding()).summarise([long_segment])
+    Summariser(engine, SUMMARY_DECODING).summarise([long_segment])
     assert sorted(" ".join(engine.calls[0]).split()) == sorted(long_segment.split())
 
 
 def test_chunks_go_to_the_model_a_few_at_a_time() -> None:
     engine = FirstWordsEngine(max_input_tokens=1024)
     segments = [f"Satz {i} hat genau sechs Wörter hier." for i in range(2000)]
-    Summariser(engine, SummaryDecoding(), max_batch_tokens=2048).summarise(segments)
+    Summariser(engine, SUMMARY_DECODING, max_batch_tokens=2048).summarise(segments)
     first_round = [chunk for call in engine.calls[:-1] for chunk in call]
     assert sorted(" ".join(first_round).split()) == sorted(" ".join(segments).split())
     assert all(n <= 1024 for n in engine.count_tokens(first_round))
@@ -61,13 +58,15 @@ def test_chunks_go_to_the_model_a_few_at_a_time() -> None:
 
 def test_empty_release_gets_empty_summary_without_model_call() -> None:
     engine = FirstWordsEngine()
-    assert Summariser(engine, SummaryDecoding()).summarise(["", "  "]) == ""
+    assert Summariser(engine, SUMMARY_DECODING).summarise(["", "  "]) == ""
     assert engine.calls == []
 
 
 def test_min_new_tokens_never_exceeds_max_new_tokens() -> None:
     engine = EchoEngine()
-    Summariser(engine, SummaryDecoding(max_new_tokens=8, min_new_tokens=30)).summarise(["Text."])
+    Summariser(engine, replace(SUMMARY_DECODING, max_new_tokens=8, min_new_tokens=30)).summarise(
+        ["Text."]
+    )
     assert engine.kwargs[0]["min_new_tokens"] == 8
 
 
@@ -102,7 +101,7 @@ def test_summary_input_leaves_out_boilerplate() -> None:
 
 def test_summaries_per_release_and_translated_to_other_targets() -> None:
     bundle = _bundle()
-    summarise_bundles([bundle], "en", Summariser(FirstWordsEngine(), SummaryDecoding()), "m-en")
+    summarise_bundles([bundle], "en", Summariser(FirstWordsEngine(), SUMMARY_DECODING), "m-en")
     assert bundle.summaries["en"] == Summary("Title Text here.", "m-en", "summarise")
     translator = Translator(EchoEngine(prefix="RU:"), Decoding(1, 8))  # type: ignore[arg-type]
     translate_summaries([bundle], "en", "ru", translator, "m-ru")
@@ -114,7 +113,7 @@ def test_the_chunks_of_all_releases_go_to_the_model_together() -> None:
     releases = [[f"Text {i} kurz."] for i in range(5)] + [
         [f"Satz {i} hat genau fünf Wörter." for i in range(6)]
     ]
-    summariser = Summariser(engine, SummaryDecoding(), max_batch_tokens=10_000)
+    summariser = Summariser(engine, SUMMARY_DECODING, max_batch_tokens=10_000)
     summaries, failures = summariser.summarise_all(releases)
     assert failures == {} and summaries[:5] == [f"Text {i} kurz." for i in range(5)]
     assert len(engine.calls[0]) == 5 + 6  # five short releases and the long one's 6 chunks
@@ -127,7 +126,7 @@ def test_the_chunks_of_all_releases_go_to_the_model_together() -> None:
 def test_batches_stay_within_the_token_budget() -> None:
     engine = FirstWordsEngine(max_input_tokens=12)
     releases = [[f"Release {i} hat hier genau sieben Wörter."] for i in range(10)]
-    Summariser(engine, SummaryDecoding(), max_batch_tokens=20).summarise_all(releases)
+    Summariser(engine, SUMMARY_DECODING, max_batch_tokens=20).summarise_all(releases)
     for call in engine.calls:
         assert len(call) * max(engine.count_tokens(call)) <= 20
 
@@ -141,7 +140,7 @@ class PoisonSummariser(FirstWordsEngine):
 
 def test_a_release_the_model_fails_on_fails_alone() -> None:
     releases = [["Erster Text hier."], ["Hier ist GIFT drin."], ["Dritter Text hier."]]
-    summariser = Summariser(PoisonSummariser(), SummaryDecoding())
+    summariser = Summariser(PoisonSummariser(), SUMMARY_DECODING)
     summaries, failures = summariser.summarise_all(releases)
     assert set(failures) == {1} and "cannot summarise" in failures[1]
     assert summaries[0] == "Erster Text hier." and summaries[2] == "Dritter Text hier."
@@ -166,7 +165,7 @@ def test_a_summary_translation_is_capped_as_a_summary_not_as_a_sentence(
         return Translator(engine, decoding)  # type: ignore[arg-type]
 
     def english_summary(bundles, lang, model, ctx):  # type: ignore[no-untyped-def]
-        summarise_bundles(bundles, lang, Summariser(FirstWordsEngine(), SummaryDecoding()), "m")
+        summarise_bundles(bundles, lang, Summariser(FirstWordsEngine(), SUMMARY_DECODING), "m")
         return {}
 
     monkeypatch.setattr(stage, "translator_for", fake_translator)

@@ -213,7 +213,9 @@ class _Engine(EchoEngine):
 
 def _translate(engine: _Engine, glossary: Glossary, text: str, lang: str = "en") -> object:
     from pipeline.core.data import Bundle, Release, Segment
-    from pipeline.stages.translate import Decoding, Translator, translate_bundles
+    from pipeline.mt.decoding import Decoding
+    from pipeline.mt.translator import Translator
+    from pipeline.stages.translate import translate_bundles
 
     release = Release("r", "r.txt", text, "0")
     segment = Segment("r:0", "sentence", 0, len(text), {"de": text})

@@ -9,10 +9,11 @@ import pytest
 
 from pipeline.core.data import Bundle, Release, Segment
 from pipeline.engines import Hypothesis
+from pipeline.mt.decoding import Decoding
 from pipeline.mt.memory import TranslationMemory
-from pipeline.mt.translator import has_letters
-from pipeline.stages.translate import Decoding, Translator, translate_bundles
-from pipeline.text.textsplit import MAX_FITTING_CHARS
+from pipeline.mt.translator import Translator
+from pipeline.stages.translate import translate_bundles
+from pipeline.text.textsplit import MAX_FITTING_CHARS, has_letters
 from tests.fakes import EchoEngine
 
 DECODING = Decoding(num_beams=2, max_new_tokens=16)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -67,6 +67,27 @@ class Engine(Protocol):
         """The best `num_hypotheses` outputs of each input (at most `num_beams`), best
         first, with their scores."""
         ...
+
+
+class PipelinedEngine(Engine, Protocol):
+    """An engine that declares it can keep several batches in flight (`pipelines = True`):
+    `submit` returns at once and the outputs are collected later, so that with several
+    workers (CTranslate2 on a CPU) no worker waits for another."""
+
+    pipelines: bool
+    workers: int
+
+    def submit(
+        self, texts: list[str], *, max_new_tokens: int, num_hypotheses: int = 1, **decoding: Any
+    ) -> Callable[[], list[list[Hypothesis]]]: ...
+
+
+def pipelined(engine: Engine) -> PipelinedEngine | None:
+    """`engine` as a PipelinedEngine when it declares the capability and has more than one
+    worker to keep busy; None otherwise."""
+    if getattr(type(engine), "pipelines", False) and getattr(engine, "workers", 1) > 1:
+        return engine  # type: ignore[return-value]  # it declared the protocol
+    return None
 
 
 class EngineType(Protocol):

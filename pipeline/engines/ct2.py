@@ -131,6 +131,8 @@ class CTranslate2Engine:
     Settings (`engine.ctranslate2`): `compute_type` (auto: int8 on CPU, float16 on CUDA)
     and `threads` (CPU threads; 0: the cores this worker may use)."""
 
+    pipelines = True  # submit(): one batch in flight per worker (PipelinedEngine)
+
     name = "ctranslate2"
 
     @staticmethod

@@ -4,13 +4,12 @@ the model's input, batched by tokens, failing one text at a time."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
-from pipeline.core.errors import is_run_fault
 from pipeline.engines import Engine, EngineSpec
 from pipeline.engines.models import ModelRef
-from pipeline.mt.translator import count_tokens
+from pipeline.mt.batching import Failed, count_tokens, isolating, token_batches
+from pipeline.mt.decoding import Decoding
 from pipeline.text.textsplit import split_to_fit
 
 log = logging.getLogger(__name__)
@@ -41,27 +40,13 @@ def max_batch_tokens_for(device: str) -> int:
     return CPU_MAX_BATCH_TOKENS if device == "cpu" else ACCELERATOR_MAX_BATCH_TOKENS
 
 
-@dataclass(frozen=True)
-class SummaryDecoding:
-    num_beams: int = 4
-    max_new_tokens: int = 142
-    min_new_tokens: int = 0
-    no_repeat_ngram_size: int = 0
-    length_penalty: float = 1.0
-
-
-class _Failed:
-    def __init__(self, error: Exception) -> None:
-        self.error = error
-
-
 class Summariser:
     """One seq2seq summarisation model, called with the texts of many releases at once."""
 
     def __init__(
         self,
         engine: Engine,
-        decoding: SummaryDecoding,
+        decoding: Decoding,
         max_input_tokens: int | None = None,
         max_batch_tokens: int = 4096,
     ) -> None:
@@ -100,8 +85,8 @@ class Summariser:
             outputs = self._generate([chunk for _, chunk in flat])
             partials: dict[int, list[str]] = {index: [] for index in chunks}
             for (index, _), output in zip(flat, outputs, strict=True):
-                if isinstance(output, _Failed):
-                    failures.setdefault(index, f"{type(output.error).__name__}: {output.error}")
+                if isinstance(output, Failed):
+                    failures.setdefault(index, output.reason)
                 else:
                     partials[index].append(output)
             pending = {}
@@ -182,50 +167,21 @@ class Summariser:
                 high = middle
         return low
 
-    def _generate(self, chunks: list[str]) -> list[str | _Failed]:
+    def _generate(self, chunks: list[str]) -> list[str | Failed]:
         """Summaries of `chunks`, in order: longest first in batches within the token
-        budget (little padding); a batch the model fails on is retried in halves until
-        the chunk that fails is alone."""
+        budget (little padding); a chunk the model fails on fails alone."""
         self.chunks_sent += len(chunks)
         sizes = [count or 0 for count in count_tokens(self.engine, chunks)]
-        order = sorted(range(len(chunks)), key=lambda i: -sizes[i])
-        outputs: list[str | _Failed] = [""] * len(chunks)
-        batch: list[int] = []
-        for index in [*order, None]:
-            padded = sizes[batch[0]] if batch else 0  # longest first: the first is the longest
-            if batch and (index is None or (len(batch) + 1) * padded > self.max_batch_tokens):
-                for position, output in zip(
-                    batch, self._generate_isolating([chunks[i] for i in batch]), strict=True
-                ):
-                    outputs[position] = output
-                batch = []
-            if index is not None:
-                batch.append(index)
+        outputs: list[str | Failed] = [""] * len(chunks)
+        for batch in token_batches(sizes, self.max_batch_tokens):
+            generated = isolating(self._decode, [chunks[i] for i in batch], "summarise")
+            for position, output in zip(batch, generated, strict=True):
+                outputs[position] = output
         return outputs
 
-    def _generate_isolating(self, chunks: list[str]) -> list[str | _Failed]:
-        try:
-            self.batches_sent += 1
-            return list(self._decode(chunks))
-        except Exception as error:
-            if is_run_fault(error):
-                raise
-            if len(chunks) == 1:
-                file_log.error("summarise failed on %r", chunks[0][:200], exc_info=error)
-                return [_Failed(error)]
-        half = len(chunks) // 2
-        return self._generate_isolating(chunks[:half]) + self._generate_isolating(chunks[half:])
-
     def _decode(self, chunks: list[str]) -> list[str]:
-        decoding = self.decoding
-        return self.engine.generate(
-            chunks,
-            num_beams=decoding.num_beams,
-            max_new_tokens=decoding.max_new_tokens,
-            min_new_tokens=min(decoding.min_new_tokens, decoding.max_new_tokens),
-            no_repeat_ngram_size=decoding.no_repeat_ngram_size,
-            length_penalty=decoding.length_penalty,
-        )
+        self.batches_sent += 1
+        return self.engine.generate(chunks, **self.decoding.summary_kwargs())
 
 
 class SummariserWorker:
@@ -246,7 +202,7 @@ class SummariserWorker:
 
 
 def worker_summariser(
-    spec: EngineSpec, model: ModelRef, decoding: SummaryDecoding, settings: dict[str, Any]
+    spec: EngineSpec, model: ModelRef, decoding: Decoding, settings: dict[str, Any]
 ) -> SummariserWorker:
     """The worker an executor's actor holds."""
     summariser = Summariser(

@@ -22,11 +22,13 @@ import logging
 from collections import Counter
 from typing import Any
 
-from pipeline.core.data import Bundle, Segment
 from pipeline.engines import Hypothesis
-from pipeline.mt.translator import Translator, decode_nbest, model_text
+from pipeline.mt.decoding import decode_nbest
+from pipeline.mt.jobs import TranslationJob
+from pipeline.mt.translator import Translator
 from pipeline.quality.qa import REPAIRABLE, QAConfig, qa_flags
 from pipeline.quality.terms import Glossary, unmask
+from pipeline.text.textsplit import model_text
 
 log = logging.getLogger(__name__)
 
@@ -79,37 +81,33 @@ def needs_repair(flags: list[dict[str, str]]) -> list[str]:
 
 
 def repair_bundles(
-    bundles: list[Bundle],
-    lang: str,
-    repairer: Translator,
-    judge: Judge,
-    sent: dict[int, str],
+    lang: str, repairer: Translator, judge: Judge, jobs: list[TranslationJob]
 ) -> dict[str, Any]:
-    """Decode the flagged segments again and keep the better output; returns the
-    manifest's record: attempts, repairs kept, and attempts per flag code. `sent` maps a
-    segment (by id()) to the text the model was given (terms masked)."""
+    """Decode the flagged segments of `jobs` (the translate stage's, for `lang`) again and
+    keep the better output; returns the manifest's record: attempts, repairs kept, and
+    attempts per flag code."""
 
-    todo: list[tuple[Segment, list[str], int]] = []  # segment, reasons, flags of the first
-    for bundle in bundles:
-        for segment in bundle.segments:
-            if id(segment) not in sent or lang not in segment.text:
-                continue
-            text = sent[id(segment)]
-            judge.add(text, model_text(segment.text["de"]))
-            # The first output, restored: restoring again changes nothing.
-            flags = judge.flags(text, segment.text[lang], segment.confidence.get(lang))
-            reasons = needs_repair(flags)
-            if reasons:
-                todo.append((segment, reasons, len(flags)))
+    todo: list[tuple[TranslationJob, list[str], int]] = []  # job, reasons, flags of the first
+    for job in jobs:
+        segment, text = job.segment, job.sent
+        if lang not in segment.text:
+            continue
+        judge.add(text, model_text(segment.text["de"]))
+        # The first output, restored: restoring again changes nothing.
+        flags = judge.flags(text, segment.text[lang], segment.confidence.get(lang))
+        reasons = needs_repair(flags)
+        if reasons:
+            todo.append((job, reasons, len(flags)))
     record: dict[str, Any] = {"attempted": len(todo), "kept": 0, "by_flag": {}}
     if not todo:
         return record
     log.info("translate de->%s: %d segments flagged; decoding them again (%s)", lang, len(todo),
              repair_method(judge.config))  # fmt: skip
-    texts = [sent[id(segment)] for segment, _, _ in todo]
+    texts = [job.sent for job, _, _ in todo]
     outputs = repairer.translate(texts)
     by_flag: Counter[str] = Counter()
-    for (segment, reasons, old), text, output in zip(todo, texts, outputs, strict=True):
+    for (job, reasons, old), text, output in zip(todo, texts, outputs, strict=True):
+        segment = job.segment
         by_flag.update(reasons)
         candidates = decode_nbest(output)
         if not candidates or text.strip() in repairer.failed:

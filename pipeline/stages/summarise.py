@@ -19,16 +19,16 @@ from typing import Any
 from pipeline.core.data import Bundle, Summary
 from pipeline.core.runlog import progress
 from pipeline.engines.models import ModelRef
+from pipeline.mt.decoding import Decoding
 from pipeline.mt.summariser import (
     SEPARATOR,
     Summariser,
-    SummaryDecoding,
     max_batch_tokens_for,
     worker_summariser,
 )
-from pipeline.mt.translator import Decoding, model_text
 from pipeline.stages.context import RunContext
 from pipeline.stages.translate import translator_for
+from pipeline.text.textsplit import model_text
 
 log = logging.getLogger(__name__)
 file_log = logging.getLogger("pipeline.file")  # the run's log file only
@@ -129,7 +129,7 @@ def _summarise_in(
 ) -> dict[str, str]:
     """Summaries in `lang` by the summarise engine; returns the failed releases."""
     settings = ctx.cfg.summarise
-    decoding = SummaryDecoding(
+    decoding = Decoding(
         num_beams=settings.num_beams,
         max_new_tokens=settings.max_new_tokens,
         min_new_tokens=settings.min_new_tokens,

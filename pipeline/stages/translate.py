@@ -26,12 +26,12 @@ from pipeline.approvals.review import apply_approval, approval_key
 from pipeline.core.data import SOURCE_LANG, Bundle, Segment
 from pipeline.engines import Engine
 from pipeline.engines.models import ModelRef
+from pipeline.mt.decoding import Decoding
+from pipeline.mt.jobs import TranslationJob
 from pipeline.mt.memory import Approval
 from pipeline.mt.translator import (
-    Decoding,
     Translator,
     batch_size_for,
-    model_text,
     translation_record,
     work_record,
     worker_translator,
@@ -40,6 +40,7 @@ from pipeline.quality.qa import QAConfig
 from pipeline.quality.repair import Judge, repair_bundles
 from pipeline.quality.terms import Glossary, glossary_for, unmask
 from pipeline.stages.context import RunContext
+from pipeline.text.textsplit import model_text
 
 log = logging.getLogger(__name__)
 file_log = logging.getLogger("pipeline.file")  # the run's log file only
@@ -50,7 +51,7 @@ def translate_bundles(
     lang: str,
     translator: Translator,
     glossary: Glossary | None = None,
-    sent: dict[int, str] | None = None,
+    jobs: list[TranslationJob] | None = None,
     approved: Mapping[str, Approval] | None = None,
     source: str = SOURCE_LANG,
     english_from: str = SOURCE_LANG,
@@ -58,68 +59,58 @@ def translate_bundles(
 ) -> dict[str, str]:
     """Fill `segment.text[lang]` and `segment.origin[lang]` for every segment of every
     bundle: a reviewer's approved translation of its source where `approved` (source text
-    -> approval, pipeline/review.py) has one, else the model's (or the memory's), with
-    do-not-translate terms masked and restored and every glossary term found recorded in
-    `segment.terms[lang]`. Only the segments translated from `source` into `lang`
+    -> approval, pipeline/approvals/review.py) has one, else the model's (or the memory's),
+    with do-not-translate terms masked and restored and every glossary term found recorded
+    in `segment.terms[lang]`. Only the segments translated from `source` into `lang`
     (`translated_from`) are touched. Returns the releases with a segment the model failed
-    on: release id -> reason (their texts are incomplete). `sent`, when given, gets the
-    text sent for each segment (by id())."""
-    segments = [
-        segment
-        for bundle in bundles
-        for segment in bundle.segments
-        if translated_from(bundle, segment, lang, english_from, pivot) == source
-    ]
+    on: release id -> reason (their texts are incomplete). `jobs`, when given, gets a
+    `TranslationJob` for each segment the model was asked for (the repair pass's input)."""
     text_of = "en" if source == PIVOT else SOURCE_LANG  # a pivot reads the English translation
     model_source = "en" if source == PIVOT else source  # for messages
-    todo = []
-    for segment in segments:
-        approval = (
-            (approved or {}).get(approval_key(segment.text[SOURCE_LANG]))
-            if segment.translate
-            else None
-        )
-        if approval is not None:
-            apply_approval(segment, lang, approval, glossary)
-        elif segment.translate:
-            todo.append(segment)
-    sources = [model_text(segment.text[text_of]) for segment in todo]
-    masked = [glossary.mask(source, lang) for source in sources] if glossary else None
+    todo: list[tuple[str, Segment]] = []
+    for bundle in bundles:
+        for segment in bundle.segments:
+            if translated_from(bundle, segment, lang, english_from, pivot) != source:
+                continue
+            if not segment.translate:
+                segment.text[lang] = segment.text[SOURCE_LANG]
+                segment.origin[lang] = "copied"
+                continue
+            approval = (approved or {}).get(approval_key(segment.text[SOURCE_LANG]))
+            if approval is not None:
+                apply_approval(segment, lang, approval, glossary)
+            else:
+                todo.append((bundle.release.id, segment))
+    sources = [model_text(segment.text[text_of]) for _, segment in todo]
+    masked = [glossary.mask(text, lang) for text in sources] if glossary else None
     texts = [text for text, _ in masked] if masked else sources
-    if sent is not None:
-        sent.update((id(segment), text) for segment, text in zip(todo, texts, strict=True))
+    made = [TranslationJob(rid, segment, text)
+            for (rid, segment), text in zip(todo, texts, strict=True)]  # fmt: skip
+    if jobs is not None:
+        jobs.extend(made)
     outputs = translator.translate(texts)
-    for index, (segment, output) in enumerate(zip(todo, outputs, strict=True)):
+    failures: dict[str, str] = {}
+    for index, (job, output) in enumerate(zip(made, outputs, strict=True)):
+        segment, key = job.segment, job.sent.strip()
         if masked:
             output, _ = unmask(output, masked[index][1])
         segment.text[lang] = output
-        segment.origin[lang] = "memory" if texts[index].strip() in translator.from_memory else "mt"
+        segment.origin[lang] = "memory" if key in translator.from_memory else "mt"
         if source != SOURCE_LANG:
             segment.made_by[lang] = f"translate.en-{lang}"  # English text, or the pivot
-        if texts[index].strip() in translator.scores:
-            segment.confidence[lang] = translator.scores[texts[index].strip()]
+        if key in translator.scores:
+            segment.confidence[lang] = translator.scores[key]
         if glossary:
             found = glossary.check(sources[index], output, lang)
             if found:
                 segment.terms[lang] = [result.as_dict() for result in found]
-    for segment in segments:
-        if not segment.translate:
-            segment.text[lang] = segment.text[SOURCE_LANG]
-            segment.origin[lang] = "copied"
-    failed = {id(segment): translator.failed[text.strip()]
-              for segment, text in zip(todo, texts, strict=True)
-              if text.strip() in translator.failed}  # fmt: skip
-    failures: dict[str, str] = {}
-    for bundle in bundles:
-        for segment in bundle.segments:
-            error = failed.get(id(segment))
-            if error:
-                failures.setdefault(
-                    bundle.release.id,
-                    f"the {model_source}->{lang} model failed on segment {segment.id} "
-                    f"({error}); the other releases are not affected. The traceback is in "
-                    "pipeline.log",
-                )
+        if key in translator.failed:
+            failures.setdefault(
+                job.release_id,
+                f"the {model_source}->{lang} model failed on segment {segment.id} "
+                f"({translator.failed[key]}); the other releases are not affected. The "
+                "traceback is in pipeline.log",
+            )
     return failures
 
 
@@ -181,10 +172,10 @@ def run(bundles: list[Bundle], ctx: RunContext) -> list[Bundle]:
         model = ctx.models[f"translate.{lang}"]
         target_token = settings.target_tokens.get(lang)
         translator = translator_for(ctx, model, decoding, target_token, f"translate de->{lang}")
-        sent: dict[int, str] = {}
+        jobs: list[TranslationJob] = []
         approved = approved_translations(ctx, lang)
         failures = translate_bundles(
-            bundles, lang, translator, glossary, sent, approved, english_from=english_from,
+            bundles, lang, translator, glossary, jobs, approved, english_from=english_from,
             pivot=pivot,
         )  # fmt: skip
         bundles = ctx.report.drop_failed(bundles, failures, f"translate ({lang})")
@@ -196,7 +187,8 @@ def run(bundles: list[Bundle], ctx: RunContext) -> list[Bundle]:
                 engine=functools.partial(getattr, translator, "engine"),  # loaded once
             )  # fmt: skip
             # A text the second decoding fails on keeps its first output.
-            repairs = repair_bundles(bundles, lang, repairer, judge, sent)
+            kept = [job for job in jobs if job.release_id not in failures]
+            repairs = repair_bundles(lang, repairer, judge, kept)
             repairs["segments_sent"] = repairer.segments_sent  # the rest: from the memory
             repairs["memory_hits"] = repairer.memory_hits
             repairs.update(work_record(repairer))

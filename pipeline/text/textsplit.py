@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from pipeline.core.data import CONTROL_CHARS
+
 # Each pattern matches the gap *after* which a piece may end.
 _BOUNDARIES = [
     re.compile(r"(?<=[.!?…])[\"'”“»«)]*\s+"),
@@ -51,3 +53,15 @@ def _best_cut(text: str) -> int:
         if best is not None:
             return best
     return len(text) // 2  # one unbroken word longer than the limit: cut it in half
+
+
+def model_text(text: str) -> str:
+    """What a model reads of a source text: control characters (a stray NUL) stay in the
+    source, where offsets need them, and never reach a tokenizer."""
+    return CONTROL_CHARS.sub("", text)
+
+
+def has_letters(text: str) -> bool:
+    """Text with no letters ("-", "2019", "07.12.2018") is copied, never translated:
+    OPUS-MT turns a lone "-" into "No, no, no..." (transformers issue 14337)."""
+    return any(char.isalpha() for char in text)
