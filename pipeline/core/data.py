@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 from typing import Any
 
 SCHEMA_VERSION = 1
@@ -17,6 +18,28 @@ SOURCE_LANG = "de"
 # C0 controls other than the whitespace ones (tab, LF, VT, FF, CR), DEL and the C1
 # controls: never text of a release. Kept in `Release.source`, never sent to a model.
 CONTROL_CHARS = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+
+
+class Choice(str, Enum):
+    """A closed set of names that bundles store as plain strings: a member equals, prints
+    and serialises as its value, so a bundle read back from JSON compares equal to it."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class Origin(Choice):
+    """Where a segment's text in a target language came from (`Segment.origin`)."""
+
+    MT = "mt"  # the model, in this run
+    MEMORY = "memory"  # the translation memory: the same model and settings, earlier
+    APPROVED = "approved"  # a reviewer's translation (pipeline/approvals)
+    COPIED = "copied"  # the source, not translated: nothing to translate
+    ORIGINAL = "original"  # the source, already in that language
+
+
+# Origins a machine made (a reviewer's file may replace them).
+MACHINE_ORIGINS = (Origin.MT, Origin.MEMORY, Origin.COPIED)
 
 
 @dataclass
@@ -69,10 +92,7 @@ class Segment:
     # output and its confidence, the flags that called for it, the second decoding, and
     # which output was kept ("first" or "repair").
     repair: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # Per target, where the text came from: "mt" (the model, in this run), "memory" (the
-    # translation memory: the same model and settings earlier), "approved" (a reviewer's
-    # translation, pipeline/review.py), "copied" (the source, not translated: nothing to
-    # translate) or "original" (the source, already in that language).
+    # Per target, where the text came from (`Origin`).
     origin: dict[str, str] = field(default_factory=dict)
     # Per approved target: who approved it, when, from which file, and what it replaced.
     approval: dict[str, dict[str, Any]] = field(default_factory=dict)

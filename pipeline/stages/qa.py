@@ -4,7 +4,7 @@ says what each flag means)."""
 from __future__ import annotations
 
 from pipeline.config.schema import QAConfig
-from pipeline.core.data import Bundle
+from pipeline.core.data import Bundle, Origin
 from pipeline.quality.qa import qa_flags
 from pipeline.stages.context import RunContext
 
@@ -19,7 +19,7 @@ def run(bundles: list[Bundle], ctx: RunContext) -> list[Bundle]:
             if not segment.translate:
                 continue  # copied through on purpose: identical text is not a finding
             for lang in targets:
-                if segment.origin.get(lang) in ("approved", "original"):
+                if segment.origin.get(lang) in (Origin.APPROVED, Origin.ORIGINAL):
                     continue  # a reviewer's text, or the source's own: no machine output
                 if lang in segment.text:
                     segment.qa[lang] = qa_flags(

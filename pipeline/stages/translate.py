@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from pipeline.approvals.review import apply_approval, approval_key
-from pipeline.core.data import SOURCE_LANG, Bundle, Segment
+from pipeline.core.data import SOURCE_LANG, Bundle, Origin, Segment
 from pipeline.engines import Engine
 from pipeline.engines.models import ModelRef
 from pipeline.mt.decoding import Decoding
@@ -74,7 +74,7 @@ def translate_bundles(
                 continue
             if not segment.translate:
                 segment.text[lang] = segment.text[SOURCE_LANG]
-                segment.origin[lang] = "copied"
+                segment.origin[lang] = Origin.COPIED
                 continue
             approval = (approved or {}).get(approval_key(segment.text[SOURCE_LANG]))
             if approval is not None:
@@ -95,7 +95,7 @@ def translate_bundles(
         if masked:
             output, _ = unmask(output, masked[index][1])
         segment.text[lang] = output
-        segment.origin[lang] = "memory" if key in translator.from_memory else "mt"
+        segment.origin[lang] = Origin.MEMORY if key in translator.from_memory else Origin.MT
         if source != SOURCE_LANG:
             segment.made_by[lang] = f"translate.en-{lang}"  # English text, or the pivot
         if key in translator.scores:
@@ -114,7 +114,7 @@ def translate_bundles(
     return failures
 
 
-ORIGINAL = "original"  # translated_from: the segment is in the target language already
+ORIGINAL = Origin.ORIGINAL  # translated_from: the segment is in that language already
 PIVOT = "pivot"  # translated_from: from the segment's English translation (translate.pivot)
 
 
@@ -199,7 +199,7 @@ def run(bundles: list[Bundle], ctx: RunContext) -> list[Bundle]:
             "memory_hits": translator.memory_hits,
             **work_record(translator),
             "approved": sum(
-                segment.origin.get(lang) == "approved"
+                segment.origin.get(lang) == Origin.APPROVED
                 for bundle in bundles
                 for segment in bundle.segments
             ),

@@ -28,7 +28,7 @@ from urllib.parse import quote
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from pipeline.core.data import SOURCE_LANG
+from pipeline.core.data import SOURCE_LANG, Origin
 from pipeline.core.io import open_atomic, write_atomic
 
 INDEX = "index.html"
@@ -342,7 +342,7 @@ def _cells(
     for lang in langs:
         flags = qa.get(lang) or []
         cell = _Cell(lang, texts.get(lang), copied and lang != source_lang,
-                     origin.get(lang) == "original", bool(flags))  # fmt: skip
+                     origin.get(lang) == Origin.ORIGINAL, bool(flags))  # fmt: skip
         approval, score, repair = approvals.get(lang), scores.get(lang), repairs.get(lang)
         if approval:  # a reviewer's text: the model's confidence and repair were not about it
             who, when = approval.get("reviewer") or "unknown", approval.get("approved_at", "")

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.core.bundles import BundleJSON
-from pipeline.core.data import SOURCE_LANG
+from pipeline.core.data import SOURCE_LANG, Origin
 from pipeline.core.io import open_atomic
 from pipeline.writers.xmlfile import (
     PACKAGE,
@@ -66,7 +66,7 @@ def _translation_units(bundles: Iterable[BundleJSON]) -> Iterator[ET.Element]:
             # A text already in its target language (an English quotation, an English
             # release) is the source itself: no translation unit for that language.
             targets = sorted(lang for lang in set(texts) - {SOURCE_LANG}
-                             if origins.get(lang) != "original")  # fmt: skip
+                             if origins.get(lang) != Origin.ORIGINAL)  # fmt: skip
             if not segment.get("translate", True) or not targets:
                 continue
             tu = ET.Element("tu", {"tuid": xml_text(str(segment["id"]))})
@@ -123,8 +123,13 @@ def write_approved_tmx(approvals: Sequence[Any], path: Path) -> None:
                 if item.reviewer:
                     tuv.set("changeid", xml_text(item.reviewer))
                 tuv.set("changedate", tmx_date(item.approved_at))
-                props = {"x-origin": "approved", "x-file": item.file, "x-replaced": item.replaced,
-                         "x-release": item.release, "x-segment": item.segment}  # fmt: skip
+                props = {
+                    "x-origin": str(Origin.APPROVED),
+                    "x-file": item.file,
+                    "x-replaced": item.replaced,
+                    "x-release": item.release,
+                    "x-segment": item.segment,
+                }
                 for kind, value in props.items():
                     if value is not None:
                         ET.SubElement(tuv, "prop", {"type": kind}).text = xml_text(str(value))

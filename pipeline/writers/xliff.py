@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.core.bundles import BundleJSON
-from pipeline.core.data import SOURCE_LANG
+from pipeline.core.data import SOURCE_LANG, Origin
 from pipeline.core.io import open_atomic
 from pipeline.writers.xmlfile import (
     XML_NS,
@@ -70,7 +70,7 @@ def _units(bundle: BundleJSON, target: str) -> Iterator[ET.Element]:
         texts = segment_texts(segment)
         # The source already in the target language (an English quotation) is, for a
         # translator, a copy: not to be translated.
-        original = (segment.get("origin") or {}).get(target) == "original"
+        original = (segment.get("origin") or {}).get(target) == Origin.ORIGINAL
         translated = bool(segment.get("translate", True)) and not original
         model_key = (segment.get("made_by") or {}).get(target) or f"translate.{target}"
         provenance = _provenance(bundle, model_key)
