@@ -34,7 +34,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from pipeline.approvals.review import needs_refresh, refresh_bundles
+from pipeline.approvals.apply import needs_refresh, refresh_bundles
 from pipeline.config.checks import validate
 from pipeline.config.plan import effective_stages
 from pipeline.core.bundles import read_bundle

@@ -22,7 +22,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from pipeline.approvals.review import apply_approval, approval_key
+from pipeline.approvals.apply import apply_approval, approval_key
 from pipeline.core.data import SOURCE_LANG, Bundle, Segment
 from pipeline.engines import Engine
 from pipeline.engines.models import ModelRef
