@@ -4,7 +4,7 @@ today's per-release summariser, for the summarise goal).
     python -m benchmarks.nightly [--releases 5] [--systems ...] [--device cpu] [--json F]
 
 The four models at real size with random weights, built once in the hub layout before any
-timing (pipeline/smoke.py, BENCH_MODELS): opus-mt-de-en (Marian base), opus-mt-tc-big-de-zle
+timing (pipeline/engines/smoke.py, BENCH_MODELS): opus-mt-de-en (Marian base), opus-mt-tc-big-de-zle
 (transformer-big, `>>rus<<`), bart-large-cnn (BART-large, the card's generation settings) and
 opus-mt-en-ru (Marian base). End-of-sentence is suppressed in their weights, so every output
 runs to its length cap: a translation to ceil(1.3 x the longest source of its batch, in
