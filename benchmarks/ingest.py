@@ -867,8 +867,8 @@ def score_quotations(segmentation: Path, parallel: Path) -> list[QuotationScore]
     set, split by the pipeline's segmenter, and the parallel set's sources) and on English
     ones (the parallel set's references): how many it would copy into the English column."""
     from pipeline.config.schema import LanguageConfig
-    from pipeline.stages.segment import split_sentences
     from pipeline.text.langid import english_sentence
+    from pipeline.text.sentences import split_sentences
 
     config = LanguageConfig()
     german = [line[start:end] for label, line in press_release_lines(segmentation)

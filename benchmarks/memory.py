@@ -12,7 +12,7 @@ Release shapes (sizes in MB of UTF-8 bytes, 1 MB = 10^6 bytes):
 
 - `oneline`: one line of German sentences, the same sentence repeated;
 - `nopunct`: one line of words without any sentence punctuation, so one segment that
-  only the over-long-segment splitting can cut (`pipeline/textsplit.py`);
+  only the over-long-segment splitting can cut (`pipeline/text/textsplit.py`);
 - `multiline`: paragraphs of varied, mostly unique sentences with headings, list items,
   numbers, quotations and credits, like a long real release.
 """

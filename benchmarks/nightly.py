@@ -4,7 +4,7 @@ today's per-release summariser, for the summarise goal).
     python -m benchmarks.nightly [--releases 5] [--systems ...] [--device cpu] [--json F]
 
 The four models at real size with random weights, built once in the hub layout before any
-timing (pipeline/smoke.py, BENCH_MODELS): opus-mt-de-en (Marian base), opus-mt-tc-big-de-zle
+timing (pipeline/engines/smoke.py, BENCH_MODELS): opus-mt-de-en (Marian base), opus-mt-tc-big-de-zle
 (transformer-big, `>>rus<<`), bart-large-cnn (BART-large, the card's generation settings) and
 opus-mt-en-ru (Marian base). End-of-sentence is suppressed in their weights, so every output
 runs to its length cap: a translation to ceil(1.3 x the longest source of its batch, in
@@ -27,7 +27,7 @@ size (wait4) are measured from outside, seconds per step from inside:
   naive                  the model-card way a user would write it: all four models loaded
                          with AutoTokenizer + AutoModelForSeq2SeqLM; per release, the
                          translatable units of the pipeline's own segmenter
-                         (pipeline.stages.segment.segment_release, so that every system
+                         (pipeline.text.segmenter.segment_release, so that every system
                          translates the same units), 8 at a time in document order, to
                          English and to Russian (`>>rus<<` prefix), each batch with
                          max_new_tokens = ceil(1.3 x its longest source) and the card's
@@ -151,8 +151,9 @@ _LETTERS_ONLY = re.compile(r"^[^\W\d_]+$")
 
 
 def _segments(text: str) -> list[Any]:
+    from pipeline.config.schema import SegmentConfig
     from pipeline.core.data import Release
-    from pipeline.stages.segment import SegmentConfig, segment_release
+    from pipeline.text.segmenter import segment_release
 
     return segment_release(Release(id="r", path="r", source=text, sha256=""), SegmentConfig())
 

@@ -2,7 +2,7 @@
 
     python -m benchmarks.ray_scaling [--actors 1 2] [--segments 128] [--backend ctranslate2]
 
-The full-size random-weight opus-mt-de-en model (see pipeline/bench/translation.py), greedy,
+The full-size random-weight opus-mt-de-en model (see benchmarks/translation.py), greedy,
 32 new tokens per segment, the machine's cores shared evenly between the actors. The time
 is the wall time of the whole `map_batches` call: actor start and model load included, as a
 batch job pays them.

@@ -25,10 +25,11 @@ from importlib import metadata
 from pathlib import Path
 
 from pipeline.cli.common import non_negative_int
+from pipeline.config.schema import SegmentConfig
 from pipeline.core.data import Release
 from pipeline.core.errors import InputError
 from pipeline.core.io import write_json
-from pipeline.stages.segment import SegmentConfig, segment_release
+from pipeline.text.segmenter import segment_release
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "segmentation"
 OURS = "pipeline"

@@ -48,8 +48,9 @@ NAIVE_BATCH = 8
 def benchmark_segments(count: int) -> list[str]:
     """Translatable German segments: the sample releases, then the press-release gold set
     (one sentence or unit per line there)."""
+    from pipeline.config.schema import SegmentConfig
     from pipeline.core.data import Release
-    from pipeline.stages.segment import SegmentConfig, segment_release
+    from pipeline.text.segmenter import segment_release
 
     texts: list[str] = []
     for path in sorted((ROOT / "corpus").glob("*.txt")):

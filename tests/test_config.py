@@ -241,9 +241,9 @@ def test_a_refused_run_leaves_an_earlier_run_untouched(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("module", "args", "message"),
     [
-        ("pipeline.engines.models", ["prefetch", "translate.beams=4"], "translate.beams"),
-        ("pipeline.engines.models", ["prefetch", "translate.num_beams=0"], "translate.num_beams=0"),
-        ("pipeline.experiments.report", ["/nowhere"], "not a folder"),
+        ("pipeline.models", ["prefetch", "translate.beams=4"], "translate.beams"),
+        ("pipeline.models", ["prefetch", "translate.num_beams=0"], "translate.num_beams=0"),
+        ("pipeline.report", ["/nowhere"], "not a folder"),
         ("benchmarks.segmentation", ["--data", "/nowhere"], "/nowhere"),
     ],
 )

@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 from pipeline.cli.report import main
-from pipeline.experiments.report import collect, find_jobs, write_report
+from pipeline.experiments.jobs import find_jobs
+from pipeline.experiments.report import write_report
+from pipeline.experiments.rows import collect
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -352,7 +354,7 @@ def test_significance_against_the_baseline_job(
 
 
 def test_jobs_sharing_a_memory_key_across_settings_are_warned_about(tmp_path: Path) -> None:
-    from pipeline.experiments.report import memory_warnings
+    from pipeline.experiments.shared_memory import memory_warnings
 
     sweep = tmp_path / "sweep"
     for name, beams in [("0", 1), ("1", 4)]:

@@ -1,4 +1,4 @@
-"""The reviewer's loop (pipeline/review.py): a CAT tool's edits come back as approved
+"""The reviewer's loop (pipeline/approvals/): a CAT tool's edits come back as approved
 translations, every later run uses them, and nothing of them is lost.
 
 The round trip is the one a reviewer makes: run the pipeline, open the XLIFF in a CAT tool

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.config.schema import SegmentConfig
 from pipeline.core.data import Release, Segment
-from pipeline.stages.segment import SegmentConfig, _normalise, segment_release, split_sentences
+from pipeline.text.segmenter import segment_release
+from pipeline.text.sentences import normalise, split_sentences
 
 CORPUS = Path(__file__).parent.parent / "corpus"
 CORPUS_FILES = sorted(CORPUS.glob("*.txt"))
@@ -325,7 +327,7 @@ def test_invisible_characters_do_not_change_decisions() -> None:
 
 
 def normalise_by_character(text: str) -> tuple[str, list[int]]:
-    """What `_normalise` computes, character by character (it keeps no per-character map):
+    """What `normalise` computes, character by character (it keeps no per-character map):
     invisible characters dropped, a combining mark composed onto the character before it
     where NFC has one character for both, whitespace a space; origin[i] is the index in
     `text` of normalised[i], and origin[len(normalised)] is len(text)."""
@@ -367,7 +369,7 @@ _RANDOM = random.Random(7)
     ],
 )
 def test_normalised_text_maps_back_to_every_original_offset(text: str) -> None:
-    normalised, origin = _normalise(text)
+    normalised, origin = normalise(text)
     expected, expected_origin = normalise_by_character(text)
     assert normalised == expected
     assert [origin[i] for i in range(len(normalised) + 1)] == expected_origin
@@ -662,7 +664,7 @@ def test_corpus_sentences_hold_no_boilerplate_and_no_broken_dates(path: Path) ->
 
 
 def test_a_text_release_s_heading_dateline_and_byline_fill_its_metadata() -> None:
-    from pipeline.stages.segment import text_meta
+    from pipeline.text.segmenter import text_meta
 
     source = (
         "Neue Radwege für die Innenstadt\n"
@@ -712,7 +714,7 @@ def test_blocks_from_markup_keep_their_kinds_and_the_boilerplate_rules() -> None
      "Datum: 12.03.2025", "Pressemitteilung vom 12. März 2025"],
 )  # fmt: skip
 def test_the_usual_date_lines_give_the_date_and_not_the_title(date_line: str) -> None:
-    from pipeline.stages.segment import text_meta
+    from pipeline.text.segmenter import text_meta
 
     source = (f"{date_line}\nNeue Radwege für die Innenstadt\nDie Stadt baut neue Radwege. "
               "Die Arbeiten beginnen am 8. April 2026.\n")  # fmt: skip

@@ -152,7 +152,7 @@ def test_second_call_reuses_the_build(
     def no_rebuild(*args: object) -> None:
         raise AssertionError("a complete model was rebuilt")
 
-    monkeypatch.setattr(smoke, "_build", no_rebuild)
+    monkeypatch.setattr(smoke, "build_model", no_rebuild)
     caplog.set_level(logging.INFO, logger="pipeline.engines.smoke")
     for name, model_dir in built.items():
         assert ensure_smoke_model(name, model_dir.parent) == model_dir

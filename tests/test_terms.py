@@ -1,4 +1,4 @@
-"""Terminology (pipeline/terms.py), names (pipeline/names.py) and the number formats of
+"""Terminology (pipeline/quality/terms.py), names (pipeline/text/names.py) and the number formats of
 `missing_number`: the glossary's format and errors, German and Russian inflections,
 placeholders through the project's real tokenizers, restoration, and the flags."""
 

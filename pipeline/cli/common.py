@@ -1,5 +1,5 @@
 """What every command under `python -m pipeline.*` shares: the user's and the machine's
-problems end in a one-paragraph message and an exit code (see pipeline/errors.py), never in
+problems end in a one-paragraph message and an exit code (see pipeline/core/errors.py), never in
 a traceback."""
 
 from __future__ import annotations

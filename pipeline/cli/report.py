@@ -1,5 +1,5 @@
 """`python -m pipeline.report`: compare the jobs of a sweep, or two runs (the work is in
-pipeline/experiments/report.py)."""
+pipeline/experiments/)."""
 
 from __future__ import annotations
 
@@ -7,20 +7,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from pipeline.experiments.report import (
-    DEFAULT_OUT,
-    JOB,
-    JOBS_DIR,
-    MANIFEST,
-    Job,
-    collect,
-    job_lines,
-    languages,
-    markdown_table,
-    memory_warnings,
-    paired_test,
-    write_report,
-)
+from pipeline.experiments.jobs import MANIFEST, Job, languages
+from pipeline.experiments.report import DEFAULT_OUT, markdown_table, write_report
+from pipeline.experiments.rows import JOB, collect
+from pipeline.experiments.shared_memory import memory_warnings
+from pipeline.experiments.significance import job_lines, paired_test
+from pipeline.run.sweep import JOBS_DIR
 
 # --- command line --------------------------------------------------------------------------
 
@@ -35,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
         "table, a CSV and two plots; every job with its status, throughput from model work "
         "alone, and where references exist BLEU and chrF with confidence intervals and "
         "p-values against a baseline job (sacrebleu paired bootstrap). `python -m "
-        "pipeline.experiments.report compare A B` compares two run folders.",
+        "pipeline.report compare A B` compares two run folders.",
     )
     parser.add_argument("sweep_dir", type=Path, help="the sweep folder (holds 0/, 1/, ...)")
     parser.add_argument(

@@ -9,7 +9,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from pipeline.approvals.review import RunBundles, import_files
+from pipeline.approvals.review import import_files
+from pipeline.approvals.run_bundles import RunBundles
 from pipeline.config.checks import load_config
 from pipeline.core.errors import EXIT_OK, EXIT_SOME_FAILED, PipelineError
 from pipeline.mt.memory import Approval, TranslationMemory

@@ -16,7 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m pipeline.terms",
         description="Term and name recall of a run: of the glossary terms and the names "
-        "(pipeline/names.py) found in the German sources, how many each target keeps.",
+        "(pipeline/text/names.py) found in the German sources, how many each target keeps.",
     )
     parser.add_argument("output_dir", type=Path, help="a run's output.dir (with bundles/)")
     parser.add_argument("--json", type=Path, help="also write the counts as JSON here")

@@ -206,7 +206,7 @@ class TranslateConfig:
     max_batch_tokens: int = 8192
     max_input_tokens: int | None = None
     memory: str | None = None
-    # Glossary files (TSV/CSV; pipeline/terms.py): one path or a list.
+    # Glossary files (TSV/CSV; pipeline/quality/terms.py): one path or a list.
     glossary: Any = field(default_factory=list)
     # Old names of engine settings, still honoured when set (now engine.<name>.*).
     dtype: str | None = None

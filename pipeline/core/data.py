@@ -79,16 +79,17 @@ class Segment:
     # The segment's language where it is not the release's (an English quotation in a
     # German release); its text is then copied into that column, origin "original".
     lang: str | None = None
-    # Machine-translation QA flags per target: [{"code": ..., "detail": ...}] (pipeline/qa.py)
+    # Machine-translation QA flags per target: [{"code": ..., "detail": ...}]
+    # (pipeline/quality/qa.py)
     qa: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     # Per target: the model's mean log-probability per token of its output (0 is certain,
     # lower is less sure; None: from a translation memory entry older than scores, or from
     # a Ray actor). Absent for a segment copied through.
     confidence: dict[str, float | None] = field(default_factory=dict)
     # Per target: glossary terms found in the source, and whether the translation keeps
-    # them ({"source", "target", "dnt", "found"}; pipeline/terms.py).
+    # them ({"source", "target", "dnt", "found"}; pipeline/quality/terms.py).
     terms: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    # Per target, for a segment decoded a second time (pipeline/repair.py): the first
+    # Per target, for a segment decoded a second time (pipeline/quality/repair.py): the first
     # output and its confidence, the flags that called for it, the second decoding, and
     # which output was kept ("first" or "repair").
     repair: dict[str, dict[str, Any]] = field(default_factory=dict)

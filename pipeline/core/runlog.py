@@ -1,7 +1,7 @@
 """What one run records as it goes: the report its manifest is made from, the event log,
 and how one release's failure is put in words.
 
-Stages get the report through the run's context (`pipeline/context.py`) and fail a release
+Stages get the report through the run's context (`pipeline/stages/context.py`) and fail a release
 with `report.fail`, or run work per release with `report.each`/`report.attempt`, which fail
 that release alone when the work raises, and let faults of the whole run (the machine, a
 model, the translation memory) go on up.
@@ -60,7 +60,7 @@ class RunReport:
     qa: dict[str, dict[str, int]] = field(default_factory=dict)  # lang -> flag -> segments
     metrics: dict[str, Any] = field(default_factory=dict)  # evaluate stage, if references
     warnings: dict[str, list[str]] = field(default_factory=dict)  # release id -> warnings
-    # Releases re-bundled only to take approved translations (pipeline/review.py).
+    # Releases re-bundled only to take approved translations (pipeline/approvals/).
     refreshed: set[str] = field(default_factory=set)
 
     events: EventLog | None = None

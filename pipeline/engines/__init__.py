@@ -8,7 +8,7 @@ chosen: `pipeline/engines/hf.py` and `pipeline/engines/ct2.py` are the only stag
 modules that import torch, transformers or ctranslate2.
 
 To add an engine: a class with the `Engine` methods and the `EngineType` class methods, a
-line in `ENGINES`, and its settings in `pipeline/config.py` and `configs/engine/`.
+line in `ENGINES`, and its settings in `pipeline/config/` and `configs/engine/`.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ use), or a tiny `smoke:` model built locally. Loading code never sees the differ
 A reference is one of:
   - a hub id, optionally with a revision: `Helsinki-NLP/opus-mt-de-en@<commit or branch>`;
   - a local directory in the hub layout (`config.json`, tokenizer files, weights);
-  - `smoke:<name>`: a tiny model with random weights (see pipeline/smoke.py).
+  - `smoke:<name>`: a tiny model with random weights (see pipeline/engines/smoke.py).
 """
 
 from __future__ import annotations

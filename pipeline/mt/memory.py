@@ -10,7 +10,7 @@ cannot leave half-written, WAL mode so readers never block the writer, and a bus
 so two jobs sharing one memory wait for each other instead of failing.
 
 Besides machine output, the memory holds *approved* translations: a reviewer's corrections
-imported by `python -m pipeline.review import` (pipeline/review.py). They are keyed by the
+imported by `python -m pipeline.review import` (pipeline/approvals/). They are keyed by the
 German source text and target language only, whatever the model settings, so an approved
 sentence is used wherever it appears again; machine output never replaces them, and
 nothing removes them but a newer approval of the same sentence.

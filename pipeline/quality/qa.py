@@ -15,10 +15,10 @@ predict them:
   its number), `5.000.000` by "5 million" or "5 млн" (a scale word multiplies), `5,5 Mio.`
   by "5.5 million".
 - `name_missing`: e-mail addresses, URLs, acronyms, companies and people found by form in
-  the source and not kept in the translation (pipeline/names.py).
+  the source and not kept in the translation (pipeline/text/names.py).
 - `term_missing`: a glossary term found in the source whose required translation (or, for
   a do-not-translate term, the term itself) is not in the translation
-  (pipeline/terms.py; the translate stage records the terms per segment).
+  (pipeline/quality/terms.py; the translate stage records the terms per segment).
 - `low_confidence`: the model's mean log-probability per token of its own output
   (`confidence` in the bundle) is below `qa.min_confidence` (off when null).
 - `repetition` looks for the same word sequence repeated in a row: `loop_repeats` times
@@ -40,7 +40,7 @@ from pipeline.text.names import missing_names
 # The order flags are reported in, and the order of codes in `count_flags`.
 FLAG_CODES = ("empty", "untranslated", "missing_number", "name_missing", "term_missing",
               "length_ratio", "repetition", "low_confidence")  # fmt: skip
-# The flags a second decoding may cure (pipeline/repair.py); a length ratio alone is not
+# The flags a second decoding may cure (pipeline/quality/repair.py); a length ratio alone is not
 # worth one.
 REPAIRABLE = ("empty", "untranslated", "missing_number", "name_missing", "term_missing",
               "repetition", "low_confidence")  # fmt: skip

@@ -5,7 +5,7 @@ and the manifest.
 `run(cfg)` is a plain function (Hydra only builds `cfg`), so tests and other programs call
 it directly. Each stage is a module with `run(bundles, ctx) -> bundles` (`ingest.run(ctx)`
 makes the first bundles); the stages build their own models and workers from the run's
-context (pipeline/context.py). One bad release is recorded as failed and the batch goes on,
+context (pipeline/stages/context.py). One bad release is recorded as failed and the batch goes on,
 whatever stage it fails in; a problem that concerns every release (config, a missing model,
 an unwritable output folder) stops the run before any work and writes nothing.
 
@@ -34,7 +34,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from pipeline.approvals.review import needs_refresh, refresh_bundles
+from pipeline.approvals.apply import needs_refresh, refresh_bundles
 from pipeline.config.checks import validate
 from pipeline.config.plan import effective_stages
 from pipeline.core.bundles import read_bundle
@@ -232,7 +232,7 @@ def _stages(ctx: RunContext) -> int:
     stages = effective_stages(cfg)
     report.event("run-started", corpus=str(Path(cfg.corpus.dir).resolve()),
                  config_hash=ctx.config_hash)  # fmt: skip
-    # Reviewers' approved translations (pipeline/review.py): a release whose bundle is up to
+    # Reviewers' approved translations (pipeline/approvals/): a release whose bundle is up to
     # date but lacks one is refreshed, not redone.
     approvals = ctx.memory.approvals() if ctx.memory is not None else {}
     bundles: list[Bundle] = []

@@ -1,6 +1,6 @@
 """What every stage of one run gets besides its bundles: the config, the report it records
 failures and provenance in, the models found at start-up, the translation memory, the
-executor, and where the outputs go. Built once by the runner (pipeline/runner.py)."""
+executor, and where the outputs go. Built once by the runner (pipeline/run/runner.py)."""
 
 from __future__ import annotations
 

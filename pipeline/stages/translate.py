@@ -22,7 +22,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from pipeline.approvals.review import apply_approval, approval_key
+from pipeline.approvals.apply import apply_approval, approval_key
 from pipeline.core.data import SOURCE_LANG, Bundle, Origin, Segment
 from pipeline.engines import Engine
 from pipeline.engines.models import ModelRef
@@ -261,7 +261,7 @@ def approved_translations(ctx: RunContext, lang: str) -> dict[str, Approval]:
 
 
 def repair_decoding(decoding: Decoding, qa: QAConfig) -> Decoding:
-    """The second decoding of a flagged segment (pipeline/repair.py)."""
+    """The second decoding of a flagged segment (pipeline/quality/repair.py)."""
     return dataclasses.replace(
         decoding,
         num_beams=qa.repair_num_beams,
