@@ -126,11 +126,43 @@ def decode_page(raw: bytes) -> tuple[str, str]:
     return text, encoding
 
 
-_BLOCK_TAGS = frozenset({
-    "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "figcaption",
-    "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li",
-    "main", "nav", "ol", "p", "pre", "section", "table", "td", "th", "tr", "ul",
-})  # fmt: skip
+_BLOCK_TAGS = frozenset(
+    {
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "br",
+        "dd",
+        "div",
+        "dl",
+        "dt",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hr",
+        "li",
+        "main",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "table",
+        "td",
+        "th",
+        "tr",
+        "ul",
+    }
+)
 
 
 def parse_html(text: str) -> Any:
@@ -871,11 +903,14 @@ def score_quotations(segmentation: Path, parallel: Path) -> list[QuotationScore]
     from pipeline.text.sentences import split_sentences
 
     config = LanguageConfig()
-    german = [line[start:end] for label, line in press_release_lines(segmentation)
-              if label == "de" for start, end in split_sentences(line)]  # fmt: skip
+    german = [
+        line[start:end]
+        for label, line in press_release_lines(segmentation)
+        if label == "de"
+        for start, end in split_sentences(line)
+    ]
     found = parallel_lines(parallel)
-    sets = [("press releases + PUD de", "de", german + found["de"]),
-            ("PUD en", "en", found["en"])]  # fmt: skip
+    sets = [("press releases + PUD de", "de", german + found["de"]), ("PUD en", "en", found["en"])]
     scores = []
     for name, label, sentences in sets:
         judged = [text for text in sentences if len(text.strip()) >= config.min_sentence_chars]
@@ -892,8 +927,10 @@ def quotation_table(scores: list[QuotationScore]) -> str:
     ]
     for score in scores:
         share = score.called_english / score.sentences if score.sentences else 0.0
-        rows.append(f"| {score.dataset} | {score.label} | {score.sentences} | "
-                    f"{score.called_english} | {share:.3f} |")  # fmt: skip
+        rows.append(
+            f"| {score.dataset} | {score.label} | {score.sentences} | "
+            f"{score.called_english} | {share:.3f} |"
+        )
     return "\n".join(rows)
 
 

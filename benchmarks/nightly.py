@@ -385,8 +385,9 @@ def summarise_per_release(run_dir: Path, out: Path, args: argparse.Namespace) ->
     releases = []
     for path in sorted((run_dir / "bundles").glob("*.json")):
         segments = json.loads(path.read_text("utf-8"))["segments"]
-        releases.append([model_text(s["text"].get("en", "")) for s in segments
-                         if s["kind"] != "boilerplate"])  # fmt: skip
+        releases.append(
+            [model_text(s["text"].get("en", "")) for s in segments if s["kind"] != "boilerplate"]
+        )
     started = time.perf_counter()
     summariser = Summariser(
         spec.load(resolve_model(summary["model"], args.cache)),
@@ -405,10 +406,13 @@ def summarise_per_release(run_dir: Path, out: Path, args: argparse.Namespace) ->
         ),
     )
     translated = [translator.translate([text])[0] for text in summaries]
-    write_json(out / "per-release.json", {
-        "seconds": {"summarise": time.perf_counter() - started},
-        "summaries": sum(bool(en and ru) for en, ru in zip(summaries, translated, strict=True)),
-    })  # fmt: skip
+    write_json(
+        out / "per-release.json",
+        {
+            "seconds": {"summarise": time.perf_counter() - started},
+            "summaries": sum(bool(en and ru) for en, ru in zip(summaries, translated, strict=True)),
+        },
+    )
 
 
 def pipeline_overrides(system: str, args: argparse.Namespace, corpus: Path, out: Path) -> list[str]:
@@ -470,10 +474,21 @@ def run_system(
 ) -> dict[str, Any]:
     log = work / f"{system}.log"
     if system == "summarise-per-release":
-        command = [sys.executable, "-m", "benchmarks.nightly", "--child-per-release",
-                   str(work / "pipeline-transformers"), "--child-out", str(work),
-                   "--device", args.device, "--threads", str(args.threads),
-                   "--cache", str(args.cache)]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "benchmarks.nightly",
+            "--child-per-release",
+            str(work / "pipeline-transformers"),
+            "--child-out",
+            str(work),
+            "--device",
+            args.device,
+            "--threads",
+            str(args.threads),
+            "--cache",
+            str(args.cache),
+        ]
         seconds, peak, code = measure(command, log, args.threads)
         if code:
             raise _failed(system, log, code)

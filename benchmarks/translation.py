@@ -120,8 +120,9 @@ def run_system(system: str, args: argparse.Namespace) -> dict[str, Any]:
         engine = _engine_for(system, model, args)
 
         def pipeline_run(texts: list[str]) -> list[str]:
-            translator = Translator(engine, decoding, batch_size=args.batch_size,
-                                    max_batch_tokens=args.max_batch_tokens)  # fmt: skip
+            translator = Translator(
+                engine, decoding, batch_size=args.batch_size, max_batch_tokens=args.max_batch_tokens
+            )
             return translator.translate(texts)
 
         translate = pipeline_run
@@ -201,8 +202,9 @@ def run_memory(args: argparse.Namespace) -> dict[str, Any]:
                 loads.append(1)
                 return _engine_for("ctranslate2", model, args)
 
-            return Translator(load, decoding, batch_size=args.batch_size, memory=memory,
-                              memory_settings=settings)  # fmt: skip
+            return Translator(
+                load, decoding, batch_size=args.batch_size, memory=memory, memory_settings=settings
+            )
 
         cold_out, cold = _timed(lambda texts: translator().translate(texts), texts)
         warm_out, warm = _timed(lambda texts: translator().translate(texts), texts)
@@ -222,8 +224,16 @@ def run_memory(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def child(args: argparse.Namespace, system: str, beams: int) -> dict[str, Any]:
-    command = [sys.executable, "-m", "benchmarks.translation", "--child", system,
-               "--beams", str(beams), *_shared_flags(args)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.translation",
+        "--child",
+        system,
+        "--beams",
+        str(beams),
+        *_shared_flags(args),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
     if done.returncode:
         raise SystemExit(f"{system} (beams {beams}) failed:\n{done.stderr[-3000:]}")
@@ -232,12 +242,27 @@ def child(args: argparse.Namespace, system: str, beams: int) -> dict[str, Any]:
 
 def _shared_flags(args: argparse.Namespace) -> list[str]:
     return [
-        "--model", args.model, "--segments", str(args.segments),
-        "--max-new-tokens", str(args.max_new_tokens),
-        "--threads", str(args.threads), "--device", args.device, "--cache", str(args.cache),
-        "--batch-size", str(args.batch_size), "--max-batch-tokens", str(args.max_batch_tokens),
-        "--raw-batch-size", *map(str, args.raw_batch_size), "--repeats", str(args.repeats),
-    ]  # fmt: skip
+        "--model",
+        args.model,
+        "--segments",
+        str(args.segments),
+        "--max-new-tokens",
+        str(args.max_new_tokens),
+        "--threads",
+        str(args.threads),
+        "--device",
+        args.device,
+        "--cache",
+        str(args.cache),
+        "--batch-size",
+        str(args.batch_size),
+        "--max-batch-tokens",
+        str(args.max_batch_tokens),
+        "--raw-batch-size",
+        *map(str, args.raw_batch_size),
+        "--repeats",
+        str(args.repeats),
+    ]
 
 
 def table(results: list[dict[str, Any]]) -> str:
@@ -319,8 +344,10 @@ def main(argv: list[str] | None = None) -> int:
             results.append(child(args, "memory", beams))
     print(table(results))
     if args.json:
-        settings = {key: str(value) if isinstance(value, Path) else value
-                    for key, value in vars(args).items()}  # fmt: skip
+        settings = {
+            key: str(value) if isinstance(value, Path) else value
+            for key, value in vars(args).items()
+        }
         write_json(args.json, {"settings": settings, "results": results})
     return 0
 

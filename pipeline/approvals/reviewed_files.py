@@ -122,14 +122,18 @@ def _read_xliff(root: Any, info: FileInfo, run: RunBundles) -> tuple[list[Approv
     ns = root.nsmap.get(None)
     if ns != XLIFF_NS or root.get("version", "").split(".")[0] != "2":
         found = f"version {root.get('version')!r}, namespace {ns!r}"
-        raise ReviewFileError(info.path, [
-            f"line {root.sourceline}: XLIFF 2.0 or 2.1 expected ({found}); export XLIFF 2 "
-            "from the CAT tool, or use the file the pipeline wrote in <output.dir>/xliff/"
-        ])  # fmt: skip
+        raise ReviewFileError(
+            info.path,
+            [
+                f"line {root.sourceline}: XLIFF 2.0 or 2.1 expected ({found}); export XLIFF 2 "
+                "from the CAT tool, or use the file the pipeline wrote in <output.dir>/xliff/"
+            ],
+        )
     if run.output_dir is None:
-        raise ReviewFileError(info.path, [
-            "an XLIFF file is checked against the run that wrote it: give --run <output.dir>"
-        ])  # fmt: skip
+        raise ReviewFileError(
+            info.path,
+            ["an XLIFF file is checked against the run that wrote it: give --run <output.dir>"],
+        )
     if _lang(root.get("srcLang")) != SOURCE_LANG:
         problems.append(f"line {root.sourceline}: srcLang={root.get('srcLang')!r}, not German")
     lang = _lang(root.get("trgLang"))
@@ -188,11 +192,19 @@ def _read_xliff(root: Any, info: FileInfo, run: RunBundles) -> tuple[list[Approv
             if not target.strip() or (target == current and not reviewed):
                 untouched += 1
                 continue
-            approvals.append(Approval(
-                lang, approval_key(german), target, reviewer, info.when, str(info.path),
-                replaced=current if current != target else None,
-                release=release_id, segment=str(segment["id"]),
-            ))  # fmt: skip
+            approvals.append(
+                Approval(
+                    lang,
+                    approval_key(german),
+                    target,
+                    reviewer,
+                    info.when,
+                    str(info.path),
+                    replaced=current if current != target else None,
+                    release=release_id,
+                    segment=str(segment["id"]),
+                )
+            )
     if problems:
         raise ReviewFileError(info.path, problems)
     return approvals, untouched
@@ -233,9 +245,10 @@ def _read_tmx(root: Any, info: FileInfo, run: RunBundles) -> tuple[list[Approval
         raise ReviewFileError(info.path, [f"line {root.sourceline}: TMX needs <header> and <body>"])
     srclang = header.get("srclang", "")
     if srclang != "*all*" and _lang(srclang) != SOURCE_LANG:
-        raise ReviewFileError(info.path, [
-            f"line {header.sourceline}: srclang={srclang!r}; only German sources are imported"
-        ])  # fmt: skip
+        raise ReviewFileError(
+            info.path,
+            [f"line {header.sourceline}: srclang={srclang!r}; only German sources are imported"],
+        )
     ours = header.get("creationtool") == OUR_TOOL
     default_who = info.reviewer or header.get("creationid") or _owner(info)
     default_when = _tmx_date(header.get("creationdate")) or info.when
@@ -267,15 +280,19 @@ def _read_tmx(root: Any, info: FileInfo, run: RunBundles) -> tuple[list[Approval
             if not target.strip() or (machine and (current is None or target == current)):
                 untouched += 1
                 continue
-            approvals.append(Approval(
-                lang, key, target,
-                info.reviewer or tuv.get("changeid") or tu.get("changeid") or default_who,
-                _tmx_date(tuv.get("changedate") or tu.get("changedate")) or default_when,
-                str(info.path),
-                replaced=current if current is not None and current != target else None,
-                release=(segment or {}).get("_release"),
-                segment=(segment or {}).get("id"),
-            ))  # fmt: skip
+            approvals.append(
+                Approval(
+                    lang,
+                    key,
+                    target,
+                    info.reviewer or tuv.get("changeid") or tu.get("changeid") or default_who,
+                    _tmx_date(tuv.get("changedate") or tu.get("changedate")) or default_when,
+                    str(info.path),
+                    replaced=current if current is not None and current != target else None,
+                    release=(segment or {}).get("_release"),
+                    segment=(segment or {}).get("id"),
+                )
+            )
     if problems:
         raise ReviewFileError(info.path, problems)
     return approvals, untouched
@@ -299,10 +316,13 @@ def _read_tsv(
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        raise ReviewFileError(path, [
-            f"byte {err.start}: not UTF-8 (nor XLIFF or TMX); save it as UTF-8 TSV with the "
-            f"columns {TSV_COLUMNS}"
-        ]) from err  # fmt: skip
+        raise ReviewFileError(
+            path,
+            [
+                f"byte {err.start}: not UTF-8 (nor XLIFF or TMX); save it as UTF-8 TSV with the "
+                f"columns {TSV_COLUMNS}"
+            ],
+        ) from err
     rows = csv.reader(text.splitlines(), delimiter="\t", quoting=csv.QUOTE_NONE, strict=True)
     header = [name.strip().lower() for name in next(rows, [])]
     key_column = "segment" if "segment" in header else "source"
@@ -343,11 +363,19 @@ def _read_tsv(
         german = segment["text"][SOURCE_LANG] if segment else row[column["source"]]
         current = (segment or {}).get("text", {}).get(lang)
         who = info.reviewer or (row[column["reviewer"]] if "reviewer" in column else None)
-        approvals.append(Approval(
-            lang, approval_key(german), target, who or _owner(info), info.when, str(path),
-            replaced=current if current is not None and current != target else None,
-            release=release, segment=(segment or {}).get("id"),
-        ))  # fmt: skip
+        approvals.append(
+            Approval(
+                lang,
+                approval_key(german),
+                target,
+                who or _owner(info),
+                info.when,
+                str(path),
+                replaced=current if current is not None and current != target else None,
+                release=release,
+                segment=(segment or {}).get("id"),
+            )
+        )
     if problems:
         raise ReviewFileError(path, problems)
     return approvals, 0

@@ -54,9 +54,12 @@ def main(cfg: DictConfig) -> int:
         cfg.output.dir = hydra_cfg.runtime.output_dir
         # Every job in the sweep folder's record, even one refused before it writes anything.
         record = functools.partial(
-            record_job, Path(hydra_cfg.sweep.dir), hydra_cfg.job.num,
-            overrides=list(hydra_cfg.overrides.task), output_dir=str(cfg.output.dir),
-        )  # fmt: skip
+            record_job,
+            Path(hydra_cfg.sweep.dir),
+            hydra_cfg.job.num,
+            overrides=list(hydra_cfg.overrides.task),
+            output_dir=str(cfg.output.dir),
+        )
         record()
     error: str | None = None
     try:

@@ -56,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.hf_home:
         os.environ["HF_HOME"] = args.hf_home  # before huggingface_hub is imported
     models = prefetch(args.overrides)  # errors: a message and exit code 2 (pipeline.cli.common)
-    print(f"{len(models)} model(s) ready; copy the cache folders to the offline host and run "
-          "with HF_HUB_OFFLINE=1")  # fmt: skip
+    print(
+        f"{len(models)} model(s) ready; copy the cache folders to the offline host and run "
+        "with HF_HUB_OFFLINE=1"
+    )
     return 0

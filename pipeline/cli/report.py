@@ -44,8 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rows = collect(sweep_dir, baseline=args.baseline)
     except ValueError as err:  # --baseline names a job without scores
-        print(f"error: --baseline {args.baseline}: {err}; choose a job with results",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"error: --baseline {args.baseline}: {err}; choose a job with results", file=sys.stderr
+        )
         return 2
     if not rows:
         hint = (
@@ -95,8 +96,10 @@ def compare_main(argv: list[str]) -> int:
         jobs.append(Job(folder.parent, folder))
     langs = languages(jobs)
     lines = [job_lines(job, langs) for job in jobs]
-    table = ["| target | score | baseline | ± 95% | other | ± 95% | p-value | lines |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]  # fmt: skip
+    table = [
+        "| target | score | baseline | ± 95% | other | ± 95% | p-value | lines |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for lang in langs:
         base, other = lines[0].get(lang), lines[1].get(lang)
         if not base or not other:

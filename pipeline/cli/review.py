@@ -98,15 +98,22 @@ def _import(args: argparse.Namespace, memory: TranslationMemory) -> int:
     run = RunBundles(Path(args.run) if args.run else None)
     results, refused = import_files([Path(f) for f in args.files], memory, run, args.reviewer)
     for path, counts in results.items():
-        print(f"{path}: {counts['added']} added, {counts['changed']} changed, "
-              f"{counts['unchanged']} already approved; {counts['not reviewed']} units not "
-              "reviewed")  # fmt: skip
+        print(
+            f"{path}: {counts['added']} added, {counts['changed']} changed, "
+            f"{counts['unchanged']} already approved; {counts['not reviewed']} units not "
+            "reviewed"
+        )
     for error in refused:
         print(error, file=sys.stderr)
-    print(f"{memory.path}: {len(memory.approvals())} approved translations. The next run "
-          "gives them to every segment with that source text and re-bundles the releases "
-          "they change (no model needed for those).")  # fmt: skip
+    print(
+        f"{memory.path}: {len(memory.approvals())} approved translations. The next run "
+        "gives them to every segment with that source text and re-bundles the releases "
+        "they change (no model needed for those)."
+    )
     if refused:
-        print(f"{len(refused)} of {len(refused) + len(results)} files refused (see above); "
-              "fix them and import them again", file=sys.stderr)  # fmt: skip
+        print(
+            f"{len(refused)} of {len(refused) + len(results)} files refused (see above); "
+            "fix them and import them again",
+            file=sys.stderr,
+        )
     return EXIT_SOME_FAILED if refused else EXIT_OK

@@ -204,9 +204,8 @@ def _validate_languages(cfg: DictConfig, stages: list[str]) -> None:
     settings: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         ("corpus.other_languages", cfg.corpus.other_languages, POLICIES),
         ("language.detector", cfg.language.detector, DETECTOR_NAMES),
-        ("language.english_sentences_from", cfg.language.english_sentences_from,
-         ENGLISH_SOURCES),
-    )  # fmt: skip
+        ("language.english_sentences_from", cfg.language.english_sentences_from, ENGLISH_SOURCES),
+    )
     for key, value, choices_of in settings:
         if value not in choices_of:
             raise ConfigError(f"{key}={value!r}: choose from {list(choices_of)}")

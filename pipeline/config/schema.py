@@ -58,8 +58,16 @@ class PathsConfig:
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 
 
-COMPUTE_TYPES = ("auto", "int8", "int8_float32", "int8_float16", "int8_bfloat16", "float16",
-                 "bfloat16", "float32")  # fmt: skip
+COMPUTE_TYPES = (
+    "auto",
+    "int8",
+    "int8_float32",
+    "int8_float16",
+    "int8_bfloat16",
+    "float16",
+    "bfloat16",
+    "float32",
+)
 
 
 @dataclass

@@ -38,6 +38,17 @@ class Origin(Choice):
     ORIGINAL = "original"  # the source, already in that language
 
 
+class Kind(Choice):
+    """What a segment is (`Segment.kind`): a block's kind, or a sentence of a paragraph."""
+
+    HEADING = "heading"
+    PARAGRAPH = "paragraph"
+    SENTENCE = "sentence"
+    LIST_ITEM = "list_item"
+    DATELINE = "dateline"
+    BOILERPLATE = "boilerplate"  # navigation, credits, bylines, sign-offs: not the release's text
+
+
 # Origins a machine made (a reviewer's file may replace them).
 MACHINE_ORIGINS = (Origin.MT, Origin.MEMORY, Origin.COPIED)
 
@@ -70,7 +81,7 @@ class Segment:
     """A span of the source with its translations, keyed by language code."""
 
     id: str  # "<release_id>:<index>", stable for a given text and segmenter
-    kind: str  # heading | paragraph | sentence | list_item | dateline | boilerplate
+    kind: str  # a `Kind`
     start: int
     end: int
     text: dict[str, str] = field(default_factory=dict)

@@ -114,9 +114,17 @@ class RunStopped(BaseException):
 # OS errors that say "this machine will not take the write", whatever the release: going
 # on with the next release would only hit them again.
 MACHINE_ERRNOS = frozenset(
-    {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO,
-     errno.ENOTDIR, errno.EEXIST}  # a file where the output needs a folder
-)  # fmt: skip
+    {
+        errno.ENOSPC,
+        errno.EDQUOT,
+        errno.EROFS,
+        errno.EACCES,
+        errno.EPERM,
+        errno.EIO,
+        errno.ENOTDIR,
+        errno.EEXIST,
+    }  # a file where the output needs a folder
+)
 
 
 def is_machine_fault(error: BaseException) -> bool:

@@ -154,8 +154,12 @@ class EventLog:
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
 
     def write(self, event: str, **fields: Any) -> None:
-        record = {"time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
-                  "run": self.run_id, "event": event, **fields}  # fmt: skip
+        record = {
+            "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            "run": self.run_id,
+            "event": event,
+            **fields,
+        }
         os.write(self._fd, (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
 
     def close(self) -> None:
@@ -174,8 +178,10 @@ class _RunLogHandler(logging.FileHandler):
 
     def handleError(self, record: logging.LogRecord) -> None:
         self.broken = True
-        print(f"warning: cannot write {self.baseFilename}; the log goes to stderr only",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"warning: cannot write {self.baseFilename}; the log goes to stderr only",
+            file=sys.stderr,
+        )
 
 
 @contextmanager

@@ -81,8 +81,13 @@ def ensure_converted(model: ModelRef, quantization: str, cache_dir: str | Path) 
     target = Path(cache_dir).expanduser() / "ct2" / f"{safe}-{quantization}-{digest}"
 
     def convert(tmp: Path) -> None:
-        log.info("converting %s (%s) to CTranslate2 %s in %s", model.ref, model.revision,
-                 quantization, target)  # fmt: skip
+        log.info(
+            "converting %s (%s) to CTranslate2 %s in %s",
+            model.ref,
+            model.revision,
+            quantization,
+            target,
+        )
         try:
             _convert(model.path, tmp, quantization)
         except (OSError, ValueError, NotImplementedError, AttributeError) as err:
@@ -211,8 +216,14 @@ class CTranslate2Engine:
         self._prefix = (
             [self.tokenizer.convert_ids_to_tokens(forced_bos)] if forced_bos is not None else None
         )
-        log.info("loaded %s (%s) with CTranslate2 on %s as %s, %d threads", model.ref,
-                 model.revision, self.device, self.compute_type, self.threads)  # fmt: skip
+        log.info(
+            "loaded %s (%s) with CTranslate2 on %s as %s, %d threads",
+            model.ref,
+            model.revision,
+            self.device,
+            self.compute_type,
+            self.threads,
+        )
 
     @property
     def max_input_tokens(self) -> int:

@@ -53,8 +53,11 @@ def clamp_lengths(
         log.warning(
             "max_new_tokens=%d is more than %s can generate (%d positions); generating at "
             "most %d tokens (lower translate.max_new_tokens or summarise.max_new_tokens)",
-            max_new_tokens, model, limit, limit,
-        )  # fmt: skip
+            max_new_tokens,
+            model,
+            limit,
+            limit,
+        )
     return limit, min(min_new_tokens, limit)
 
 
@@ -135,8 +138,14 @@ class Seq2SeqEngine:
         self.model.generation_config.min_length = None
         self._torch = torch
         self._warned: set[int] = set()
-        log.info("loaded %s (%s) on %s as %s, %d threads", model.ref, model.revision,
-                 self.device, self.dtype, torch.get_num_threads())  # fmt: skip
+        log.info(
+            "loaded %s (%s) on %s as %s, %d threads",
+            model.ref,
+            model.revision,
+            self.device,
+            self.dtype,
+            torch.get_num_threads(),
+        )
 
     @property
     def max_input_tokens(self) -> int:
@@ -194,9 +203,12 @@ class Seq2SeqEngine:
         generate_kwargs = dict(generate_kwargs)
         check_decoding(self.name, generate_kwargs)
         max_new_tokens, min_new = clamp_lengths(
-            output_limit(self.model.config), self.ref.ref, max_new_tokens,
-            int(generate_kwargs.pop("min_new_tokens", 0) or 0), self._warned,
-        )  # fmt: skip
+            output_limit(self.model.config),
+            self.ref.ref,
+            max_new_tokens,
+            int(generate_kwargs.pop("min_new_tokens", 0) or 0),
+            self._warned,
+        )
         if min_new:
             generate_kwargs["min_new_tokens"] = min_new
         if recorder is not None:
@@ -232,8 +244,9 @@ def _chosen_log_probs(beams: int) -> Any:
             log_probs = scores.log_softmax(-1) if beams == 1 else scores
             values, ids = log_probs.float().topk(min(self.keep, log_probs.shape[-1]), dim=-1)
             prefixes = input_ids.cpu().numpy()
-            for row, (top_values, top_ids) in enumerate(zip(values.tolist(), ids.tolist(),
-                                                            strict=True)):  # fmt: skip
+            for row, (top_values, top_ids) in enumerate(
+                zip(values.tolist(), ids.tolist(), strict=True)
+            ):
                 key = (row // beams, hash(prefixes[row].tobytes()))
                 self.steps[key] = dict(zip(top_ids, top_values, strict=True))
             return scores

@@ -254,8 +254,11 @@ def _build_marian(spec: SmokeModelSpec, out_dir: Path) -> None:
         never += [i for piece, i in vocab.items() if not piece.startswith("▁")]
     if spec.cyrillic_target:  # the stand-in writes Cyrillic words only (its vocabulary
         # holds Latin letters and punctuation too, as a real Russian one does)
-        never += [i for piece, i in vocab.items()
-                  if not any("\u0400" <= char <= "\u04ff" for char in piece)]  # fmt: skip
+        never += [
+            i
+            for piece, i in vocab.items()
+            if not any("\u0400" <= char <= "\u04ff" for char in piece)
+        ]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(_SEED)
         model = MarianMTModel(config)

@@ -69,8 +69,9 @@ def quality_plot(rows: list[Row]) -> bytes:
     for (x, y, label), row in zip(points, rows_with_points, strict=True):
         # A job served mostly by the memory is a hollow point: its speed is of a few texts.
         hollow = bool(row.get("note"))
-        collection = axes.scatter([x], [y], s=40, label=label + (" (mostly memory)" if hollow
-                                  else ""))  # fmt: skip
+        collection = axes.scatter(
+            [x], [y], s=40, label=label + (" (mostly memory)" if hollow else "")
+        )
         color = collection.get_facecolor()[0]
         if hollow:  # the same colour, as a ring
             collection.set_edgecolor(color)
@@ -78,8 +79,9 @@ def quality_plot(rows: list[Row]) -> bytes:
         ci = row.get(f"{y_column}_ci") if y_column is not None else None
         if ci is not None:  # the 95% confidence interval of the score
             axes.errorbar([x], [y], yerr=[[ci], [ci]], fmt="none", ecolor=color, capsize=3)
-        axes.annotate(str(row["job"]), (x, y), xytext=(5, 5), textcoords="offset points",
-                      fontsize=9)  # fmt: skip
+        axes.annotate(
+            str(row["job"]), (x, y), xytext=(5, 5), textcoords="offset points", fontsize=9
+        )
     if points:
         axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), fontsize=8, frameon=False)
     if not points:

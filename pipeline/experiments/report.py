@@ -71,8 +71,9 @@ def _markdown(rows: list[Row], sweep_dir: Path | None, warnings: list[str] | Non
         )
     elif without:
         lines.append(f"- note: no metrics for job(s) {', '.join(without)}")
-    not_done = [f"{row[JOB]} ({row[STATUS]})" for row in rows
-                if row.get(STATUS) not in ("ok", "failed")]  # fmt: skip
+    not_done = [
+        f"{row[JOB]} ({row[STATUS]})" for row in rows if row.get(STATUS) not in ("ok", "failed")
+    ]
     if not_done:
         lines.append(f"- jobs without results: {', '.join(not_done)}")
     memory = [str(row[JOB]) for row in rows if row.get("note")]
@@ -121,9 +122,12 @@ def _csv(rows: list[Row]) -> str:
 
 
 def write_report(
-    rows: list[Row], out_dir: Path, *, sweep_dir: Path | None = None,
+    rows: list[Row],
+    out_dir: Path,
+    *,
+    sweep_dir: Path | None = None,
     warnings: list[str] | None = None,
-) -> list[Path]:  # fmt: skip
+) -> list[Path]:
     """Write report.md, report.csv, quality_vs_throughput.png and stage_times.png into
     `out_dir` (created); the paths written, in that order. `sweep_dir` only goes into the
     Markdown header."""

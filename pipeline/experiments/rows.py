@@ -23,8 +23,9 @@ JOB = "job"
 STATUS = "status"
 SECONDS = "seconds"
 THROUGHPUT = "segments_per_s"
-FIXED_COLUMNS = frozenset({JOB, STATUS, "exit_code", "error", "done", "failed", "segments",
-                           SECONDS, THROUGHPUT})  # fmt: skip
+FIXED_COLUMNS = frozenset(
+    {JOB, STATUS, "exit_code", "error", "done", "failed", "segments", SECONDS, THROUGHPUT}
+)
 # Quality columns per target: metrics.json "translation" scores, then "summaries". Only
 # rougeL of the summaries: rouge1/rouge2 rarely change a decision and would widen the table.
 TRANSLATION_SCORES = ("bleu", "chrf", "ter")
@@ -124,8 +125,12 @@ def collect(sweep_dir: Path, *, baseline: str | None = None) -> list[Row]:
     tests = significance(jobs, langs, baseline)
     for row in rows:
         row.update(tests.get(str(row[JOB]), {}))
-    per_target += [f"{score}_{lang}_{part}" for lang in langs for score in PAIRED_SCORES
-                   for part in ("ci", "p")]  # fmt: skip
+    per_target += [
+        f"{score}_{lang}_{part}"
+        for lang in langs
+        for score in PAIRED_SCORES
+        for part in ("ci", "p")
+    ]
     rows = [{**row, **{c: row.get(c) for c in per_target if c not in row}} for row in rows]
     return _drop_empty_columns(rows, per_target)
 

@@ -76,8 +76,14 @@ def paired_test(
     identical = all(base[key][0] == other[key][0] for key in keys)
     if not same:
         systems.append(("job", [other[key][0] for key in keys]))
-    test = PairedTest(systems, {"bleu": BLEU(), "chrf": CHRF()}, [references],
-                      test_type="bs", n_samples=BOOTSTRAP_SAMPLES, n_ar_confidence=-1)  # fmt: skip
+    test = PairedTest(
+        systems,
+        {"bleu": BLEU(), "chrf": CHRF()},
+        [references],
+        test_type="bs",
+        n_samples=BOOTSTRAP_SAMPLES,
+        n_ar_confidence=-1,
+    )
     _, results = test()
     found: dict[str, Paired] = {}
     for name, values in results.items():
@@ -89,8 +95,13 @@ def paired_test(
         p_value = None if same or result.p_value is None else round(float(result.p_value), 4)
         if not same and (identical or float(first.score) == float(result.score)):
             p_value = 1.0  # no difference at all (two zero BLEUs included)
-        found[score] = Paired(float(first.score), _half_width(first.ci),
-                              float(result.score), _half_width(result.ci), p_value)  # fmt: skip
+        found[score] = Paired(
+            float(first.score),
+            _half_width(first.ci),
+            float(result.score),
+            _half_width(result.ci),
+            p_value,
+        )
     return found
 
 

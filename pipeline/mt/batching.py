@@ -96,8 +96,9 @@ def isolating(
             raise
         if len(inputs) == 1:
             file_log.error("%s failed on %r", label, inputs[0][:200], exc_info=error)
-            log.error("%s: the model failed on one text (%s: %s)", label,
-                      type(error).__name__, error)  # fmt: skip
+            log.error(
+                "%s: the model failed on one text (%s: %s)", label, type(error).__name__, error
+            )
             return [Failed(error)]
     half = len(inputs) // 2
     return isolating(call, inputs[:half], label) + isolating(call, inputs[half:], label)

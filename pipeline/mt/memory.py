@@ -252,9 +252,19 @@ class TranslationMemory:
                     self._db.execute(
                         f"INSERT OR REPLACE INTO approved ({APPROVED_COLUMNS}) "
                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (item.lang, item.source, item.target, item.reviewer, item.approved_at,
-                         item.file, replaced, item.release, item.segment, now),
-                    )  # fmt: skip
+                        (
+                            item.lang,
+                            item.source,
+                            item.target,
+                            item.reviewer,
+                            item.approved_at,
+                            item.file,
+                            replaced,
+                            item.release,
+                            item.segment,
+                            now,
+                        ),
+                    )
         except sqlite3.Error as err:
             raise TranslationMemoryError(
                 f"translation memory {self.path}: cannot store the approved translations "

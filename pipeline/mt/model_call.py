@@ -88,8 +88,13 @@ class ModelTranslator:
 
         pieces = [piece.strip() for piece in split_to_fit(text, fits)]
         if len(pieces) > 1:
-            log.info("%s: split a segment of %d characters into %d pieces to fit %d tokens",
-                     self.label, len(text), len(pieces), limit)  # fmt: skip
+            log.info(
+                "%s: split a segment of %d characters into %d pieces to fit %d tokens",
+                self.label,
+                len(text),
+                len(pieces),
+                limit,
+            )
         return [piece for piece in pieces if piece]
 
     def translate(self, pieces: list[str], lengths: dict[str, int], record: Record) -> None:
@@ -103,8 +108,9 @@ class ModelTranslator:
             missing = [piece for piece in pieces if piece not in lengths]
             counted = dict(zip(missing, self.token_counts(missing), strict=True))
             # Every piece fits the model's limit, so every piece was counted.
-            sizes = [lengths[piece] if piece in lengths else counted[piece] or 0
-                     for piece in pieces]  # fmt: skip
+            sizes = [
+                lengths[piece] if piece in lengths else counted[piece] or 0 for piece in pieces
+            ]
             # disable=None: a bar on a terminal, silent in cron jobs and CI logs.
             with tqdm(total=len(pieces), desc=self.label, unit="seg", disable=None) as bar:
 
@@ -146,8 +152,9 @@ class ModelTranslator:
                 if is_run_fault(error):
                     raise
                 # Out of memory: in halves; any other error: isolate the text that fails.
-                outputs = self._isolating([self.prefixed(pieces[i]) for i in batch],
-                                          sizes[batch[0]])  # fmt: skip
+                outputs = self._isolating(
+                    [self.prefixed(pieces[i]) for i in batch], sizes[batch[0]]
+                )
             record(batch, outputs)
 
         for batch in batches:  # longest first: batch[0] is the longest
@@ -183,6 +190,7 @@ class ModelTranslator:
         if torch is not None and torch.cuda.is_available():
             torch.cuda.empty_cache()
         half = len(inputs) // 2
-        log.warning("%s: out of memory on a batch of %d; retrying in halves", self.label,
-                    len(inputs))  # fmt: skip
+        log.warning(
+            "%s: out of memory on a batch of %d; retrying in halves", self.label, len(inputs)
+        )
         return self._generate(inputs[:half], longest) + self._generate(inputs[half:], longest)

@@ -88,9 +88,15 @@ class Translator:
     ) -> None:
         self.stats = WorkStats()
         self.model = ModelTranslator(
-            engine, decoding, self.stats, target_token=target_token, batch_size=batch_size,
-            max_batch_tokens=max_batch_tokens, max_input_tokens=max_input_tokens, label=label,
-        )  # fmt: skip
+            engine,
+            decoding,
+            self.stats,
+            target_token=target_token,
+            batch_size=batch_size,
+            max_batch_tokens=max_batch_tokens,
+            max_input_tokens=max_input_tokens,
+            label=label,
+        )
         self.decoding = decoding
         self.label = label
         self.memory = memory
@@ -153,8 +159,9 @@ class Translator:
         self.stats.memory_hits += len(found)
         self.from_memory.update(found)
         if found:
-            log.info("%s: %d of %d texts from the translation memory", self.label,
-                     len(found), len(texts))  # fmt: skip
+            log.info(
+                "%s: %d of %d texts from the translation memory", self.label, len(found), len(texts)
+            )
         return found
 
     def _store(self, done: list[tuple[str, str]]) -> None:
@@ -169,8 +176,11 @@ class Translator:
         self.stats.load_s = None
         for index, reason in errors.items():
             self.failed[todo[index]] = reason
-        done = [(text, output) for index, (text, output) in enumerate(zip(todo, outputs,
-                strict=True)) if index not in errors]  # fmt: skip
+        done = [
+            (text, output)
+            for index, (text, output) in enumerate(zip(todo, outputs, strict=True))
+            if index not in errors
+        ]
         self.scores.update((text, scores.get(i)) for i, text in enumerate(todo) if i not in errors)
         self._store(done)
         self.stats.segments_sent += len(todo)
@@ -209,8 +219,13 @@ class Translator:
         self.model.translate(new, lengths, record)
         joined = self._joined(texts, split, outputs)
         # Whole split texts too, so that a re-run needs no tokenizer.
-        self._store([(texts[i], joined[texts[i]]) for i, parts in split.items()
-                     if len(parts) > 1 and texts[i] in joined])  # fmt: skip
+        self._store(
+            [
+                (texts[i], joined[texts[i]])
+                for i, parts in split.items()
+                if len(parts) > 1 and texts[i] in joined
+            ]
+        )
         return joined
 
     def _joined(

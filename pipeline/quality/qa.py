@@ -38,12 +38,27 @@ from pipeline.config.schema import QAConfig
 from pipeline.text.names import missing_names
 
 # The order flags are reported in, and the order of codes in `count_flags`.
-FLAG_CODES = ("empty", "untranslated", "missing_number", "name_missing", "term_missing",
-              "length_ratio", "repetition", "low_confidence")  # fmt: skip
+FLAG_CODES = (
+    "empty",
+    "untranslated",
+    "missing_number",
+    "name_missing",
+    "term_missing",
+    "length_ratio",
+    "repetition",
+    "low_confidence",
+)
 # The flags a second decoding may cure (pipeline/quality/repair.py); a length ratio alone is not
 # worth one.
-REPAIRABLE = ("empty", "untranslated", "missing_number", "name_missing", "term_missing",
-              "repetition", "low_confidence")  # fmt: skip
+REPAIRABLE = (
+    "empty",
+    "untranslated",
+    "missing_number",
+    "name_missing",
+    "term_missing",
+    "repetition",
+    "low_confidence",
+)
 
 
 # A number as written in German: digit groups joined by `.`, `,`, `:` or `/` (`24.04.2018`,
@@ -193,19 +208,41 @@ def _translation_runs(translation: str) -> set[str]:
 
 # Month names (English, Russian in any case, German), by their first three letters.
 _MONTHS = {
-    **{m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug",
-                                   "sep", "oct", "nov", "dec"), 1)},
-    **{m: i for i, m in enumerate(("янв", "фев", "мар", "апр", "мая", "июн", "июл", "авг",
-                                   "сен", "окт", "ноя", "дек"), 1)},
-    "mai": 5, "май": 5, "mär": 3, "okt": 10, "dez": 12,
-}  # fmt: skip
+    **{
+        m: i
+        for i, m in enumerate(
+            ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
+        )
+    },
+    **{
+        m: i
+        for i, m in enumerate(
+            ("янв", "фев", "мар", "апр", "мая", "июн", "июл", "авг", "сен", "окт", "ноя", "дек"), 1
+        )
+    },
+    "mai": 5,
+    "май": 5,
+    "mär": 3,
+    "okt": 10,
+    "dez": 12,
+}
 _MONTH = re.compile(
     r"(?<!\w)(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|янв|фев|мар|апр|ма[йя]|июн|"
     r"июл|авг|сен|окт|ноя|дек|mai|mär|okt|dez)[a-zа-яё]*\.?(?!\w)",
     re.IGNORECASE,
 )
-_SCALES = {"tho": 10**3, "тыс": 10**3, "mil": 10**6, "mln": 10**6, "млн": 10**6,
-           "bil": 10**9, "bln": 10**9, "млр": 10**9, "tri": 10**12, "трл": 10**12}  # fmt: skip
+_SCALES = {
+    "tho": 10**3,
+    "тыс": 10**3,
+    "mil": 10**6,
+    "mln": 10**6,
+    "млн": 10**6,
+    "bil": 10**9,
+    "bln": 10**9,
+    "млр": 10**9,
+    "tri": 10**12,
+    "трл": 10**12,
+}
 _SCALED = re.compile(
     r"([0-9]+(?:[.,][0-9]+)?)\s*(thousand|million|mln|billion|bln|trillion|тыс|млн|млрд|трлн)"
     r"[a-zа-яё]*",

@@ -34,8 +34,10 @@ log = logging.getLogger(__name__)
 
 
 def repair_method(config: QAConfig) -> str:
-    return (f"beam {config.repair_num_beams}, best of {config.repair_candidates}, no repeated "
-            f"{config.repair_no_repeat_ngram_size}-grams")  # fmt: skip
+    return (
+        f"beam {config.repair_num_beams}, best of {config.repair_candidates}, no repeated "
+        f"{config.repair_no_repeat_ngram_size}-grams"
+    )
 
 
 class Judge:
@@ -101,8 +103,12 @@ def repair_bundles(
     record: dict[str, Any] = {"attempted": len(todo), "kept": 0, "by_flag": {}}
     if not todo:
         return record
-    log.info("translate de->%s: %d segments flagged; decoding them again (%s)", lang, len(todo),
-             repair_method(judge.config))  # fmt: skip
+    log.info(
+        "translate de->%s: %d segments flagged; decoding them again (%s)",
+        lang,
+        len(todo),
+        repair_method(judge.config),
+    )
     texts = [job.sent for job, _, _ in todo]
     outputs = repairer.translate(texts)
     by_flag: Counter[str] = Counter()

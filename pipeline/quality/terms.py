@@ -75,8 +75,7 @@ class TermResult:
     found: bool
 
     def as_dict(self) -> dict[str, object]:
-        return {"source": self.source, "target": self.target, "dnt": self.dnt,
-                "found": self.found}  # fmt: skip
+        return {"source": self.source, "target": self.target, "dnt": self.dnt, "found": self.found}
 
 
 class Glossary:
@@ -265,8 +264,11 @@ def read_glossary(path: Path) -> list[Term]:
         raise ConfigError(
             f"translate.glossary: {path} could not be read as UTF-8 ({err})"
         ) from None
-    lines = [(n, line) for n, line in enumerate(text.splitlines(), 1)
-             if line.strip() and not line.lstrip().startswith("#")]  # fmt: skip
+    lines = [
+        (n, line)
+        for n, line in enumerate(text.splitlines(), 1)
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
     if not lines:
         raise ConfigError(f"translate.glossary: {path} holds no terms")
     rows = list(csv.reader((line for _, line in lines), delimiter=delimiter))
@@ -315,8 +317,9 @@ def recall(bundles: Iterable[dict[str, Any]]) -> dict[str, dict[str, dict[str, i
             for lang, text in segment.get("text", {}).items():
                 if lang == "de":
                     continue
-                per = counts.setdefault(lang, {"terms": {"found": 0, "kept": 0},
-                                               "names": {"found": 0, "kept": 0}})  # fmt: skip
+                per = counts.setdefault(
+                    lang, {"terms": {"found": 0, "kept": 0}, "names": {"found": 0, "kept": 0}}
+                )
                 terms = (segment.get("terms") or {}).get(lang) or []
                 per["terms"]["found"] += len(terms)
                 per["terms"]["kept"] += sum(bool(term.get("found")) for term in terms)

@@ -34,8 +34,13 @@ def root_element(raw: bytes) -> str | None:
     from lxml import etree
 
     try:
-        for _, element in etree.iterparse(io.BytesIO(raw), events=("start",), recover=True,
-                                          resolve_entities=False, no_network=True):  # fmt: skip
+        for _, element in etree.iterparse(
+            io.BytesIO(raw),
+            events=("start",),
+            recover=True,
+            resolve_entities=False,
+            no_network=True,
+        ):
             return str(etree.QName(element).localname)
     except etree.XMLSyntaxError:
         return None
@@ -82,16 +87,25 @@ def read_feed(raw: bytes, name: str) -> list[Document]:
         key = document.key or ""
         seen[key] = seen.get(key, 0) + 1
         if seen[key] > 1:  # two items with one GUID: both kept, the later one numbered
-            log.warning("%s: item %d has the GUID %r of an earlier item; kept as #%d",
-                        name, number, key, seen[key])  # fmt: skip
+            log.warning(
+                "%s: item %d has the GUID %r of an earlier item; kept as #%d",
+                name,
+                number,
+                key,
+                seen[key],
+            )
             document.key = f"{key}#{seen[key]}"
         documents.append(document)
     if empty and documents:
         log.warning("%s: %d item(s) without text left out", name, empty)
     if parsed.get("bozo") and documents:
-        log.warning("%s: the feed is malformed (%s); the %d item(s) read before the fault are "
-                    "used, any after it are lost", name, parsed.get("bozo_exception"),
-                    len(documents))  # fmt: skip
+        log.warning(
+            "%s: the feed is malformed (%s); the %d item(s) read before the fault are "
+            "used, any after it are lost",
+            name,
+            parsed.get("bozo_exception"),
+            len(documents),
+        )
     if not documents:
         problem = f" ({parsed.bozo_exception})" if parsed.get("bozo") else ""
         raise InputError(

@@ -15,7 +15,7 @@ import re
 from importlib import metadata
 from typing import Any
 
-from pipeline.core.data import CONTROL_CHARS
+from pipeline.core.data import CONTROL_CHARS, Kind
 from pipeline.core.errors import InputError
 from pipeline.readers.base import MAGIC_NUMBERS, Document, empty_meta
 
@@ -36,13 +36,32 @@ _META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:-]+
 _PRESCAN_BYTES = 4096
 # Labels that browsers read as Windows-1252 (the HTML standard's encoding table): a page
 # that says Latin-1 and holds a euro sign or curly quotes means cp1252.
-_AS_CP1252 = frozenset({"iso-8859-1", "iso8859-1", "latin1", "latin-1", "l1", "us-ascii",
-                        "ascii", "iso-ir-100", "cp819", "ibm819", "windows-1252"})  # fmt: skip
+_AS_CP1252 = frozenset(
+    {
+        "iso-8859-1",
+        "iso8859-1",
+        "latin1",
+        "latin-1",
+        "l1",
+        "us-ascii",
+        "ascii",
+        "iso-ir-100",
+        "cp819",
+        "ibm819",
+        "windows-1252",
+    }
+)
 # trafilatura's block elements and the segment kinds they become.
 # A table cell is a block of its own (a row's cells are not one sentence), and so is each
 # line of a block broken by <br> (trafilatura's <lb/>): "Pressekontakt:<br>Anna Meier".
-_BLOCK_KINDS = {"head": "heading", "p": "paragraph", "item": "list_item", "cell": "paragraph",
-                "quote": "paragraph", "code": "paragraph"}  # fmt: skip
+_BLOCK_KINDS = {
+    "head": Kind.HEADING,
+    "p": Kind.PARAGRAPH,
+    "item": Kind.LIST_ITEM,
+    "cell": Kind.PARAGRAPH,
+    "quote": Kind.PARAGRAPH,
+    "code": Kind.PARAGRAPH,
+}
 _CONTAINERS = frozenset({"list", "table", "row", "div", "body", "main", "doc"})
 _LINE_BREAK = "lb"
 
@@ -102,8 +121,8 @@ def extract(html: str, name: str, *, title: str | None = None) -> Document | Non
     meta = _metadata(result)
     heading = title or meta.get("title")
     if heading and not any(_same(heading, text) for _, text in blocks[:3]):
-        blocks.insert(0, ("heading", " ".join(heading.split())))
-    if not any(kind != "heading" for kind, _ in blocks):
+        blocks.insert(0, (Kind.HEADING, " ".join(heading.split())))
+    if not any(kind != Kind.HEADING for kind, _ in blocks):
         return None
     if title is None and not _has_main_text(blocks):
         return None
@@ -130,7 +149,7 @@ def _has_main_text(blocks: list[tuple[str, str]]) -> bool:
     words = 0
     for kind, text in blocks:
         count = len(text.split())
-        if kind != "heading" and count >= _MIN_SENTENCE_WORDS and not _NOT_CONTENT.search(text):
+        if kind != Kind.HEADING and count >= _MIN_SENTENCE_WORDS and not _NOT_CONTENT.search(text):
             words += count
     return words >= MIN_MAIN_WORDS
 
@@ -200,7 +219,7 @@ def _blocks(element: Any) -> list[tuple[str, str]]:
     blocks: list[tuple[str, str]] = []
     kind = _BLOCK_KINDS.get(element.tag)
     if kind is None and element.tag not in _CONTAINERS and (element.text or "").strip():
-        kind = "paragraph"
+        kind = Kind.PARAGRAPH
     if kind is not None:
         blocks += [(kind, line) for line in _inline_lines(element)]
     for child in element:
@@ -227,8 +246,13 @@ def _inline_lines(element: Any) -> list[str]:
 
 def _metadata(result: Any) -> dict[str, Any]:
     meta = empty_meta()
-    for field, attribute in (("title", "title"), ("date", "date"), ("author", "author"),
-                             ("url", "url"), ("site_name", "sitename")):  # fmt: skip
+    for field, attribute in (
+        ("title", "title"),
+        ("date", "date"),
+        ("author", "author"),
+        ("url", "url"),
+        ("site_name", "sitename"),
+    ):
         value = getattr(result, attribute, None)
         meta[field] = " ".join(str(value).split()) if value else None
     return meta

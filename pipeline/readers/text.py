@@ -49,8 +49,9 @@ def read_text(raw: bytes, name: str) -> list[Document]:
 
 
 _HTML_START = re.compile(r"\s*(?:<!doctype html|<html[\s>]|<\?xml[^>]*>\s*<html)", re.IGNORECASE)
-_TAG = re.compile(r"</?(?:p|div|span|a|br|body|head|table|td|tr|li|ul|h[1-6]|script|style)\b[^>]*>",
-                  re.IGNORECASE)  # fmt: skip
+_TAG = re.compile(
+    r"</?(?:p|div|span|a|br|body|head|table|td|tr|li|ul|h[1-6]|script|style)\b[^>]*>", re.IGNORECASE
+)
 
 
 def looks_like_html(text: str) -> bool:

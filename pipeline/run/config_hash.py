@@ -35,8 +35,11 @@ def config_hash(cfg: DictConfig, revisions: dict[str, str] | None = None) -> str
         if stage in stages:
             relevant[stage] = OmegaConf.to_container(cfg[stage], resolve=True)
     # Which language each release and sentence is taken to be in changes what is translated.
-    relevant["languages"] = [list(cfg.corpus.languages), cfg.corpus.other_languages,
-                             OmegaConf.to_container(cfg.language, resolve=True)]  # fmt: skip
+    relevant["languages"] = [
+        list(cfg.corpus.languages),
+        cfg.corpus.other_languages,
+        OmegaConf.to_container(cfg.language, resolve=True),
+    ]
     if "translate" in stages:
         relevant["targets"] = list(cfg.targets)
         relevant["qa"] = OmegaConf.to_container(cfg.qa, resolve=True)

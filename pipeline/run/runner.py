@@ -130,8 +130,10 @@ def output_lock(output_dir: Path) -> Iterator[None]:
             ) from None
         handle.seek(0)
         handle.truncate()
-        handle.write(f"pid {os.getpid()} on {platform.node()} since "
-                     f"{datetime.now(timezone.utc).isoformat(timespec='seconds')}\n")  # fmt: skip
+        handle.write(
+            f"pid {os.getpid()} on {platform.node()} since "
+            f"{datetime.now(timezone.utc).isoformat(timespec='seconds')}\n"
+        )
         handle.flush()
         try:
             yield
@@ -230,8 +232,9 @@ def _last_event(report: RunReport, event: str, **fields: Any) -> None:
 def _stages(ctx: RunContext) -> int:
     cfg, report, output_dir = ctx.cfg, ctx.report, ctx.output_dir
     stages = effective_stages(cfg)
-    report.event("run-started", corpus=str(Path(cfg.corpus.dir).resolve()),
-                 config_hash=ctx.config_hash)  # fmt: skip
+    report.event(
+        "run-started", corpus=str(Path(cfg.corpus.dir).resolve()), config_hash=ctx.config_hash
+    )
     # Reviewers' approved translations (pipeline/approvals/): a release whose bundle is up to
     # date but lacks one is refreshed, not redone.
     approvals = ctx.memory.approvals() if ctx.memory is not None else {}
@@ -250,14 +253,21 @@ def _stages(ctx: RunContext) -> int:
                 _skipped(release, output_dir, report)
         refreshed, unreadable = refresh_bundles([data for _, data in stale], approvals, cfg)
         report.refreshed.update(b.release.id for b in refreshed)
-        bundles += [Bundle(release=release, config_hash=ctx.config_hash)
-                    for release, _ in stale if release.id in unreadable]  # fmt: skip
+        bundles += [
+            Bundle(release=release, config_hash=ctx.config_hash)
+            for release, _ in stale
+            if release.id in unreadable
+        ]
     if any(item["reason"] == "unchanged" for item in report.skipped):
-        log.info("%d releases unchanged since their bundles; skipped (force=true redoes them)",
-                 sum(item["reason"] == "unchanged" for item in report.skipped))  # fmt: skip
+        log.info(
+            "%d releases unchanged since their bundles; skipped (force=true redoes them)",
+            sum(item["reason"] == "unchanged" for item in report.skipped),
+        )
     if refreshed:
-        log.info("%d releases gained approved translations; re-bundled without the models",
-                 len(refreshed))  # fmt: skip
+        log.info(
+            "%d releases gained approved translations; re-bundled without the models",
+            len(refreshed),
+        )
     for stage in STAGES:
         if stage.takes_refreshed:
             bundles, refreshed = [*bundles, *refreshed], []
@@ -269,11 +279,18 @@ def _stages(ctx: RunContext) -> int:
     other = (
         f"{len(report.skipped) - unchanged} skipped, " if len(report.skipped) > unchanged else ""
     )
-    summary = (f"{len(report.done)} releases done, {unchanged} unchanged, {other}"
-               f"{len(report.failed)} failed; outputs in {output_dir}")  # fmt: skip
+    summary = (
+        f"{len(report.done)} releases done, {unchanged} unchanged, {other}"
+        f"{len(report.failed)} failed; outputs in {output_dir}"
+    )
     log.info("%s", summary)
-    report.event("run-finished", done=len(report.done), skipped=len(report.skipped),
-                 failed=len(report.failed), timings=report.timings)  # fmt: skip
+    report.event(
+        "run-finished",
+        done=len(report.done),
+        skipped=len(report.skipped),
+        failed=len(report.failed),
+        timings=report.timings,
+    )
     return EXIT_SOME_FAILED if report.failed else EXIT_OK
 
 
@@ -319,8 +336,12 @@ def _up_to_date(release: Any, chash: str, output_dir: Path) -> dict[str, Any] | 
 
 def _skipped(release: Any, output_dir: Path, report: RunReport) -> None:
     path = output_dir / "bundles" / f"{release.id}.json"
-    entry = {"id": release.id, "path": release.path, "reason": "unchanged",
-             "bundle": str(path.relative_to(output_dir))}  # fmt: skip
+    entry = {
+        "id": release.id,
+        "path": release.path,
+        "reason": "unchanged",
+        "bundle": str(path.relative_to(output_dir)),
+    }
     report.skipped.append(entry)
     report.event("skipped", **entry)
 

@@ -46,9 +46,14 @@ STATUS_BY_EXIT = {
 
 
 def record_job(
-    sweep_dir: Path, number: int | str, *, overrides: list[str], output_dir: str,
-    exit_code: int | None = None, error: str | None = None,
-) -> None:  # fmt: skip
+    sweep_dir: Path,
+    number: int | str,
+    *,
+    overrides: list[str],
+    output_dir: str,
+    exit_code: int | None = None,
+    error: str | None = None,
+) -> None:
     """Write (or overwrite) job `number`'s record: running when `exit_code` is None."""
     path = Path(sweep_dir) / JOBS_DIR / f"{number}.json"
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")

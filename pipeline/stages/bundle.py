@@ -145,5 +145,6 @@ def _output_failed(bundle: dict[str, Any], fmt: str, error: Exception, report: R
     if is_run_fault(error):
         raise error
     release = bundle.get("release") or {}
-    report.fail(str(release.get("path")), f"bundle ({fmt})", failure_reason(error),
-                str(release.get("id")))  # fmt: skip
+    report.fail(
+        str(release.get("path")), f"bundle ({fmt})", failure_reason(error), str(release.get("id"))
+    )

@@ -245,8 +245,14 @@ def run(bundles: list[Bundle], ctx: RunContext) -> list[Bundle]:
     for error in metrics.get("errors", []):
         log.warning("evaluate: %s: %s", error.get("file"), error.get("reason"))
     for lang, scores in metrics.get("translation", {}).items():
-        log.info("evaluate %s: BLEU %.1f, chrF %.1f, TER %.1f over %d lines", lang,
-                 scores["bleu"], scores["chrf"], scores["ter"], scores["lines"])  # fmt: skip
+        log.info(
+            "evaluate %s: BLEU %.1f, chrF %.1f, TER %.1f over %d lines",
+            lang,
+            scores["bleu"],
+            scores["chrf"],
+            scores["ter"],
+            scores["lines"],
+        )
     write_json(ctx.output_dir / "metrics.json", metrics)
     ctx.report.metrics = metrics
     return bundles

@@ -317,9 +317,14 @@ def run(ctx: RunContext) -> list[Release]:
         for document in documents:
             doc_id = item_id(document.key, taken) if document.key else rid or "release"
             if document.key and len(document.text.encode("utf-8", "replace")) > max_bytes:
-                report.fail(name, "ingest", f"feed item {document.key}: its text is over the "
-                            f"{max_bytes / 2**20:g} MiB limit for one release "
-                            "(corpus.max_release_mib)", doc_id)  # fmt: skip
+                report.fail(
+                    name,
+                    "ingest",
+                    f"feed item {document.key}: its text is over the "
+                    f"{max_bytes / 2**20:g} MiB limit for one release "
+                    "(corpus.max_release_mib)",
+                    doc_id,
+                )
                 continue
             release = make_release(document, doc_id, name, raw, entry.format)
             if not _language_accepted(release, ctx):
@@ -330,8 +335,9 @@ def run(ctx: RunContext) -> list[Release]:
                 # Both get a bundle (the translations come from one batch or the memory),
                 # and the manifest says which is a copy of which.
                 report.duplicates[release.id] = first_with[release.sha256]
-                log.warning("%s has the same content as release %s", name,
-                            first_with[release.sha256])  # fmt: skip
+                log.warning(
+                    "%s has the same content as release %s", name, first_with[release.sha256]
+                )
             first_with.setdefault(release.sha256, release.id)
             warnings = _decoding_warnings(release)
             if warnings:
@@ -369,16 +375,24 @@ def _language_accepted(release: Release, ctx: RunContext) -> bool:
         f"not in corpus.languages {list(cfg.corpus.languages)}; it was not translated"
     )
     if verdict.detected in SOURCE_LANGUAGES:  # one the pipeline can translate from
-        what = ("English releases (English column copied, the others translated from it)"
-                if verdict.detected == "en" else f"{verdict.name} releases")  # fmt: skip
+        what = (
+            "English releases (English column copied, the others translated from it)"
+            if verdict.detected == "en"
+            else f"{verdict.name} releases"
+        )
         reason = f"{found}. To translate {what}, add {verdict.detected} to corpus.languages"
     elif cfg.corpus.other_languages == "skip":
         reason = found
     else:
         reason = f"{found}. To pass over such releases quietly, set corpus.other_languages=skip"
     if cfg.corpus.other_languages == "skip":
-        entry = {"id": release.id, "path": release.path, "reason": "language",
-                 "lang": verdict.detected, "detail": reason}  # fmt: skip
+        entry = {
+            "id": release.id,
+            "path": release.path,
+            "reason": "language",
+            "lang": verdict.detected,
+            "detail": reason,
+        }
         report.skipped.append(entry)
         report.event("skipped", **entry)
         log.info("%s %s", release.path, reason)

@@ -23,8 +23,12 @@ def run(bundles: list[Bundle], ctx: RunContext) -> list[Bundle]:
                     continue  # a reviewer's text, or the source's own: no machine output
                 if lang in segment.text:
                     segment.qa[lang] = qa_flags(
-                        segment.text["de"], segment.text[lang], config, lang,
-                        segment.terms.get(lang), segment.confidence.get(lang),
-                    )  # fmt: skip
+                        segment.text["de"],
+                        segment.text[lang],
+                        config,
+                        lang,
+                        segment.terms.get(lang),
+                        segment.confidence.get(lang),
+                    )
 
     return ctx.report.each("qa", bundles, flag)

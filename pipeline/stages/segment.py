@@ -30,7 +30,8 @@ def run(bundles: list[Bundle], ctx: RunContext) -> list[Bundle]:
         if language.english_sentences and release.lang != "en":
             marked = mark_english(bundle.segments, release.lang, language)
             if marked:
-                log.info("%s: %d English sentence(s) copied, not translated, into en",
-                         release.id, marked)  # fmt: skip
+                log.info(
+                    "%s: %d English sentence(s) copied, not translated, into en", release.id, marked
+                )
 
     return ctx.report.each("segment", progress(bundles, "segment"), segment)

@@ -16,7 +16,7 @@ import functools
 import logging
 from typing import Any
 
-from pipeline.core.data import Bundle, Summary
+from pipeline.core.data import Bundle, Kind, Summary
 from pipeline.core.runlog import progress
 from pipeline.engines.models import ModelRef
 from pipeline.mt.decoding import Decoding
@@ -39,7 +39,7 @@ def summary_input(bundle: Bundle, lang: str) -> list[str]:
     return [
         model_text(segment.text.get(lang, ""))
         for segment in bundle.segments
-        if segment.kind != "boilerplate"
+        if segment.kind != Kind.BOILERPLATE
     ]
 
 
@@ -113,8 +113,11 @@ def run(bundles: list[Bundle], ctx: RunContext) -> list[Bundle]:
                 ctx, model, decoding, choice.target_token, label, use_memory=False
             )
             failures = translate_summaries(bundles, lang, target, translator, model.ref)
-            record = {key: value for key, value in translator.memory_settings.items()
-                      if key != "min_new_tokens"}  # fmt: skip
+            record = {
+                key: value
+                for key, value in translator.memory_settings.items()
+                if key != "min_new_tokens"
+            }
             ctx.report.models[f"summarise.{target}"] = {
                 **record,
                 "method": "translate",

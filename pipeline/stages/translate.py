@@ -84,8 +84,9 @@ def translate_bundles(
     sources = [model_text(segment.text[text_of]) for _, segment in todo]
     masked = [glossary.mask(text, lang) for text in sources] if glossary else None
     texts = [text for text, _ in masked] if masked else sources
-    made = [TranslationJob(rid, segment, text)
-            for (rid, segment), text in zip(todo, texts, strict=True)]  # fmt: skip
+    made = [
+        TranslationJob(rid, segment, text) for (rid, segment), text in zip(todo, texts, strict=True)
+    ]
     if jobs is not None:
         jobs.extend(made)
     outputs = translator.translate(texts)
@@ -175,17 +176,27 @@ def run(bundles: list[Bundle], ctx: RunContext) -> list[Bundle]:
         jobs: list[TranslationJob] = []
         approved = approved_translations(ctx, lang)
         failures = translate_bundles(
-            bundles, lang, translator, glossary, jobs, approved, english_from=english_from,
+            bundles,
+            lang,
+            translator,
+            glossary,
+            jobs,
+            approved,
+            english_from=english_from,
             pivot=pivot,
-        )  # fmt: skip
+        )
         bundles = ctx.report.drop_failed(bundles, failures, f"translate ({lang})")
         repairs: dict[str, Any] = {"attempted": 0, "kept": 0, "by_flag": {}}
         if qa.repair:
             judge = Judge(lang, qa, glossary)
             repairer = translator_for(
-                ctx, model, repair_decoding(decoding, qa), target_token, f"repair de->{lang}",
+                ctx,
+                model,
+                repair_decoding(decoding, qa),
+                target_token,
+                f"repair de->{lang}",
                 engine=functools.partial(getattr, translator, "engine"),  # loaded once
-            )  # fmt: skip
+            )
             # A text the second decoding fails on keeps its first output.
             kept = [job for job in jobs if job.release_id not in failures]
             repairs = repair_bundles(lang, repairer, judge, kept)
@@ -228,8 +239,11 @@ def _translate_english(
     quotations where asked, and every segment through the English translation with
     translate.pivot), by the translate.from_en model."""
     name = f"translate.en-{lang}"
-    routes = {translated_from(bundle, segment, lang, english_from, pivot)
-              for bundle in bundles for segment in bundle.segments}  # fmt: skip
+    routes = {
+        translated_from(bundle, segment, lang, english_from, pivot)
+        for bundle in bundles
+        for segment in bundle.segments
+    }
     if not routes & {"en", PIVOT}:
         return bundles
     model = ctx.models[name]  # resolved at start-up whenever English sources are accepted
@@ -239,9 +253,16 @@ def _translate_english(
     # No glossary: its terms are German source terms. No repair pass either (see README).
     failures: dict[str, str] = {}
     for source in sorted(routes & {"en", PIVOT}):
-        failures |= translate_bundles(bundles, lang, translator, None, source=source,
-                                      approved=approved_translations(ctx, lang),
-                                      english_from=english_from, pivot=pivot)  # fmt: skip
+        failures |= translate_bundles(
+            bundles,
+            lang,
+            translator,
+            None,
+            source=source,
+            approved=approved_translations(ctx, lang),
+            english_from=english_from,
+            pivot=pivot,
+        )
     ctx.report.models[name] = translation_record(translator)
     ctx.report.translation[name] = {
         "segments_sent": translator.segments_sent,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from pipeline.core.data import Kind
 from pipeline.text.sentences import CLOSERS, SENTENCE_STARTERS, sentence_cuts, trim
 
 # Everything str.splitlines() breaks on.
@@ -111,8 +112,8 @@ def _content_kind(plain: str, abbreviations: frozenset[str]) -> str:
     marker = _LIST_MARKER.match(plain)
     if marker and not _DATE_AFTER_NUMBER.match(plain):
         item = plain[marker.end() :]
-        return "boilerplate" if _is_boilerplate(item, abbreviations) else "list_item"
-    return "boilerplate" if _is_boilerplate(plain, abbreviations) else "paragraph"
+        return Kind.BOILERPLATE if _is_boilerplate(item, abbreviations) else Kind.LIST_ITEM
+    return Kind.BOILERPLATE if _is_boilerplate(plain, abbreviations) else Kind.PARAGRAPH
 
 
 def _looks_like_heading(plain: str, abbreviations: frozenset[str]) -> bool:
@@ -135,11 +136,11 @@ def classify_blocks(plains: list[str], abbreviations: frozenset[str]) -> list[st
     following = None
     for index in reversed(range(len(kinds))):
         if (
-            kinds[index] == "paragraph"
-            and following in ("paragraph", "heading")
+            kinds[index] == Kind.PARAGRAPH
+            and following in (Kind.PARAGRAPH, Kind.HEADING)
             and _looks_like_heading(plains[index], abbreviations)
         ):
-            kinds[index] = "heading"
+            kinds[index] = Kind.HEADING
         following = kinds[index]
     return kinds
 
@@ -153,8 +154,8 @@ def _mark_breadcrumbs(plains: list[str], kinds: list[str]) -> None:
     items ("2. >") is site navigation, not a list; so is a one-line "A > B > C"."""
     index = 0
     while index < len(kinds):
-        if kinds[index] == "paragraph" and _BREADCRUMB_LINE.fullmatch(plains[index]):
-            kinds[index] = "boilerplate"
+        if kinds[index] == Kind.PARAGRAPH and _BREADCRUMB_LINE.fullmatch(plains[index]):
+            kinds[index] = Kind.BOILERPLATE
         end = index
         while end < len(kinds) and _LIST_MARKER.match(plains[end]):
             end += 1
@@ -164,7 +165,7 @@ def _mark_breadcrumbs(plains: list[str], kinds: list[str]) -> None:
                 items[0].casefold() in _BREADCRUMB_START
                 or any(not _has_alnum(item) for item in items)
             ):
-                kinds[index:end] = ["boilerplate"] * (end - index)
+                kinds[index:end] = [Kind.BOILERPLATE] * (end - index)
         index = max(end, index + 1)
 
 
@@ -175,9 +176,9 @@ def _mark_link_lists(plains: list[str], kinds: list[str], abbreviations: frozens
     for index, plain in enumerate(plains):
         if plain.casefold().rstrip(" :") in _LINK_SECTIONS:
             in_section = True
-        elif in_section and kinds[index] in ("paragraph", "list_item"):
+        elif in_section and kinds[index] in (Kind.PARAGRAPH, Kind.LIST_ITEM):
             if _looks_like_heading(plain, abbreviations):
-                kinds[index] = "boilerplate"
+                kinds[index] = Kind.BOILERPLATE
             else:
                 in_section = False
 
@@ -209,7 +210,7 @@ def markup_kinds(kinds: list[str], plains: list[str], abbreviations: frozenset[s
     """The markup's kinds, with the boilerplate rules still in force inside its blocks: a
     paragraph that is a date, a credit or a byline is boilerplate, as in a text release."""
     return [
-        "boilerplate" if kind != "heading" and _is_boilerplate(plain, abbreviations) else kind
+        Kind.BOILERPLATE if kind != Kind.HEADING and _is_boilerplate(plain, abbreviations) else kind
         for kind, plain in zip(kinds, plains, strict=True)
     ]
 

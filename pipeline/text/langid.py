@@ -22,10 +22,22 @@ from typing import Any, Protocol
 # Enough of the text to tell its language; more only costs time.
 MAX_DETECTION_CHARS = 20_000
 LANGUAGE_NAMES = {
-    "de": "German", "en": "English", "ru": "Russian", "fr": "French", "it": "Italian",
-    "es": "Spanish", "nl": "Dutch", "pl": "Polish", "uk": "Ukrainian", "tr": "Turkish",
-    "cs": "Czech", "da": "Danish", "sv": "Swedish", "pt": "Portuguese", "lb": "Luxembourgish",
-}  # fmt: skip
+    "de": "German",
+    "en": "English",
+    "ru": "Russian",
+    "fr": "French",
+    "it": "Italian",
+    "es": "Spanish",
+    "nl": "Dutch",
+    "pl": "Polish",
+    "uk": "Ukrainian",
+    "tr": "Turkish",
+    "cs": "Czech",
+    "da": "Danish",
+    "sv": "Swedish",
+    "pt": "Portuguese",
+    "lb": "Luxembourgish",
+}
 
 
 class Detector(Protocol):

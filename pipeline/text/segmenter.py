@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from pipeline.config.schema import LanguageConfig, SegmentConfig
-from pipeline.core.data import SOURCE_LANG, Release, Segment
+from pipeline.core.data import SOURCE_LANG, Kind, Release, Segment
 from pipeline.text.blocks import (
     MONTHS,
     NAMES,
@@ -42,9 +42,9 @@ def segment_release(release: Release, config: SegmentConfig) -> list[Segment]:
     segments: list[Segment] = []
     for block, ((start, end), kind) in enumerate(zip(blocks, kinds, strict=True)):
         pieces = [(start, end, kind)]
-        if kind == "paragraph" and config.split_sentences:
+        if kind == Kind.PARAGRAPH and config.split_sentences:
             pieces = _paragraph_pieces(source, start, end, abbreviations)
-        elif kind == "list_item" and config.split_sentences:
+        elif kind == Kind.LIST_ITEM and config.split_sentences:
             # Each sentence of an item stays a list_item; `block` groups them.
             pieces = [
                 (start + s, start + e, kind)
@@ -69,9 +69,27 @@ def segment_release(release: Release, config: SegmentConfig) -> list[Segment]:
 _BYLINE = re.compile(rf"Von ({NAMES})")
 _NUMERIC_DATE = re.compile(r"(\d{1,2})\. ?(\d{1,2})\. ?(\d{4}|\d{2})\b")
 _WORD_DATE = re.compile(rf"(\d{{1,2}})\. ?({MONTHS}) (\d{{4}})")
-_MONTH_NUMBERS = {name: number for number, names in enumerate(
-    ("Januar|Jänner", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September",
-     "Oktober", "November", "Dezember"), start=1) for name in names.split("|")}  # fmt: skip
+_MONTH_NUMBERS = {
+    name: number
+    for number, names in enumerate(
+        (
+            "Januar|Jänner",
+            "Februar",
+            "März",
+            "April",
+            "Mai",
+            "Juni",
+            "Juli",
+            "August",
+            "September",
+            "Oktober",
+            "November",
+            "Dezember",
+        ),
+        start=1,
+    )
+    for name in names.split("|")
+}
 
 
 _DATE_LINE_WORDS = 6  # "Erlenau, den 12.03.2025", "Pressemitteilung vom 12. März 2025"
@@ -85,15 +103,15 @@ def text_meta(segments: list[Segment]) -> dict[str, str | None]:
     meta: dict[str, str | None] = {"title": None, "date": None, "author": None}
     for index, segment in enumerate(segments):
         plain = plain_text(segment.text[SOURCE_LANG])
-        date_line = segment.kind in ("dateline", "boilerplate") or (
+        date_line = segment.kind in (Kind.DATELINE, Kind.BOILERPLATE) or (
             index < _HEAD_SEGMENTS and len(plain.split()) <= _DATE_LINE_WORDS
         )
         date = _iso_date(plain) if date_line and meta["date"] is None else None
         if date:
             meta["date"] = date
-        elif segment.kind == "heading" and meta["title"] is None:
+        elif segment.kind == Kind.HEADING and meta["title"] is None:
             meta["title"] = plain
-        byline = _BYLINE.match(plain) if segment.kind == "boilerplate" else None
+        byline = _BYLINE.match(plain) if segment.kind == Kind.BOILERPLATE else None
         if byline and meta["author"] is None:
             meta["author"] = byline.group(1)
     return meta
@@ -120,7 +138,7 @@ def mark_english(segments: list[Segment], release_lang: str, config: LanguageCon
     for segment in segments:
         if (
             segment.translate
-            and segment.kind != "boilerplate"
+            and segment.kind != Kind.BOILERPLATE
             and english_sentence(segment.text[SOURCE_LANG], release_lang, config)
         ):
             segment.lang = "en"
@@ -132,15 +150,15 @@ def _paragraph_pieces(
     source: str, start: int, end: int, abbreviations: frozenset[str]
 ) -> list[tuple[int, int, str]]:
     """A paragraph as (start, end, kind): an opening dateline, then its sentences."""
-    pieces = []
+    pieces: list[tuple[int, int, str]] = []
     normalised, origin = normalise(source[start:end])
     dateline = dateline_length(normalised)
     if dateline is not None:
         dateline_end = start + origin[dateline]
-        pieces.append((start, dateline_end, "dateline"))
+        pieces.append((start, dateline_end, Kind.DATELINE))
         start = dateline_end
     for s, e in sentence_spans(source[start:end], abbreviations):
-        pieces.append((start + s, start + e, "sentence"))
+        pieces.append((start + s, start + e, Kind.SENTENCE))
     return pieces
 
 
@@ -148,7 +166,7 @@ def _translate(kind: str, text: str, config: SegmentConfig) -> bool:
     """Nothing to translate without letters ("07.12.2018", ">"); boilerplate by policy."""
     if not any(char.isalpha() for char in text):
         return False
-    if kind != "boilerplate":
+    if kind != Kind.BOILERPLATE:
         return True
     policy = config.translate_boilerplate
     return policy == "all" or (policy == "language" and is_language(plain_text(text)))

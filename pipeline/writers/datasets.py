@@ -83,10 +83,15 @@ def _release_rows(bundles: Iterable[BundleJSON]) -> Iterator[dict[str, Any]]:
     for bundle in bundles:
         release = bundle["release"]
         meta = release.get("meta") or {}
-        row = {name: release.get(name) for name in ("path", "format", "lang", "extractor",
-                                                     "sha256")}  # fmt: skip
-        row.update({name: meta.get(name) for name in ("title", "date", "author", "url",
-                                                      "site_name", "guid")})  # fmt: skip
+        row = {
+            name: release.get(name) for name in ("path", "format", "lang", "extractor", "sha256")
+        }
+        row.update(
+            {
+                name: meta.get(name)
+                for name in ("title", "date", "author", "url", "site_name", "guid")
+            }
+        )
         row["release_id"] = str(release["id"])
         yield {key: _utf8(value) for key, value in row.items()}
 

@@ -234,9 +234,14 @@ def _release_page(bundle: dict[str, Any], facts: _Facts) -> Iterator[str]:
     site, url = meta.get("site_name") or meta.get("url"), str(meta.get("url") or "")
     linked = bool(site) and url.lower().startswith(("https://", "http://"))
     other_lang = str(lang) if lang and lang != SOURCE_LANG else ""
-    about = {"date": meta.get("date"), "author": meta.get("author"), "site": site,
-             "url": url if linked else "", "lang": other_lang,
-             "extractor": release.get("extractor")}  # fmt: skip
+    about = {
+        "date": meta.get("date"),
+        "author": meta.get("author"),
+        "site": site,
+        "url": url if linked else "",
+        "lang": other_lang,
+        "extractor": release.get("extractor"),
+    }
     # The source column is `text.de` whatever the release's language: say when it is not.
     release_lang = str(lang or SOURCE_LANG)
     source = f"Source ({_lang_name(release_lang)})" if release_lang != SOURCE_LANG else ""
@@ -260,10 +265,11 @@ def _release_page(bundle: dict[str, Any], facts: _Facts) -> Iterator[str]:
         langs=langs,
         config_hash=bundle.get("config_hash"),
         summaries=shown,
-        columns=[(code, (code == facts.source_lang and source) or _lang_name(code))
-                 for code in langs],
+        columns=[
+            (code, (code == facts.source_lang and source) or _lang_name(code)) for code in langs
+        ],
         rows=_rows(bundle.get("segments") or [], langs, facts.source_lang),
-    )  # fmt: skip
+    )
 
 
 def _confidence_page(bundle: dict[str, Any], facts: _Facts) -> Iterator[str]:
@@ -273,19 +279,27 @@ def _confidence_page(bundle: dict[str, Any], facts: _Facts) -> Iterator[str]:
     langs = facts.languages
     segments = bundle.get("segments") or []
     used: set[str] = set()
-    anchors = [html_id(str(segment.get("id", n)), used)
-               for n, segment in enumerate(segments, start=1)]  # fmt: skip
+    anchors = [
+        html_id(str(segment.get("id", n)), used) for n, segment in enumerate(segments, start=1)
+    ]
     order = []
     for position, segment in enumerate(segments):
-        scores = [v for v in (segment.get("confidence") or {}).values()
-                  if isinstance(v, int | float)]  # fmt: skip
+        scores = [
+            v for v in (segment.get("confidence") or {}).values() if isinstance(v, int | float)
+        ]
         if scores:
             order.append((min(scores), position))
     order.sort()
     page = f"../{quote(rid)}.html"
-    rows = (_Row(position + 1, segments[position].get("kind", ""),
-                 _cells(segments[position], langs), link=f"{page}#{anchors[position]}")
-            for _, position in order)  # fmt: skip
+    rows = (
+        _Row(
+            position + 1,
+            segments[position].get("kind", ""),
+            _cells(segments[position], langs),
+            link=f"{page}#{anchors[position]}",
+        )
+        for _, position in order
+    )
     return _render(
         "confidence.html.j2",
         rid=rid,
@@ -341,8 +355,13 @@ def _cells(
     cells = []
     for lang in langs:
         flags = qa.get(lang) or []
-        cell = _Cell(lang, texts.get(lang), copied and lang != source_lang,
-                     origin.get(lang) == Origin.ORIGINAL, bool(flags))  # fmt: skip
+        cell = _Cell(
+            lang,
+            texts.get(lang),
+            copied and lang != source_lang,
+            origin.get(lang) == Origin.ORIGINAL,
+            bool(flags),
+        )
         approval, score, repair = approvals.get(lang), scores.get(lang), repairs.get(lang)
         if approval:  # a reviewer's text: the model's confidence and repair were not about it
             who, when = approval.get("reviewer") or "unknown", approval.get("approved_at", "")
@@ -351,20 +370,24 @@ def _cells(
                 cell.details = ("approved", approval["replaced"])
         if isinstance(score, int | float):
             cell.bucket = _confidence_bucket(float(score))
-            cell.confidence = (f"model confidence {score:.2f} "
-                               "(mean log-probability per token; 0 is sure)")  # fmt: skip
+            cell.confidence = (
+                f"model confidence {score:.2f} (mean log-probability per token; 0 is sure)"
+            )
         if repair and repair.get("kept") == "repair":
             reasons = ", ".join(str(code) for code in repair.get("reasons") or [])
             cell.repaired = f"decoded again ({repair.get('method', '')}) for: {reasons}"
             cell.details = ("repair", repair.get("first", ""))
         kept = [term for term in terms.get(lang) or [] if term.get("found")]
         cell.term_count = len(kept)  # quiet: the misses are QA flags (term_missing)
-        cell.terms = "; ".join(str(term.get("source", ""))
-                               + ("" if term.get("dnt") else f" → {term.get('target', '')}")
-                               for term in kept)  # fmt: skip
+        cell.terms = "; ".join(
+            str(term.get("source", ""))
+            + ("" if term.get("dnt") else f" → {term.get('target', '')}")
+            for term in kept
+        )
         cell.qa_codes = " ".join(str(flag.get("code", "?")) for flag in flags)
-        cell.qa_details = "\n".join(f"{flag.get('code', '?')}: {flag.get('detail', '')}"
-                                    for flag in flags)  # fmt: skip
+        cell.qa_details = "\n".join(
+            f"{flag.get('code', '?')}: {flag.get('detail', '')}" for flag in flags
+        )
         cells.append(cell)
     return cells
 
@@ -379,21 +402,38 @@ def index_page(bundles: Sequence[dict[str, Any]], run_info: dict[str, Any]) -> s
     skipped = {str(item.get("id")): item for item in run_info.get("skipped") or []}
     unchanged = sum(item.get("reason") == "unchanged" for item in skipped.values())
     known = {str(bundle["release"]["id"]) for bundle in bundles}
-    return "".join(_render(
-        "index.html.j2",
-        rows=[_index_row(bundle, fact, targets, str(bundle["release"]["id"]) in skipped)
-              for bundle, fact in zip(bundles, facts, strict=True)],
-        targets=targets,
-        unchanged=unchanged,
-        skipped=len(skipped) - unchanged,
-        started_at=run_info.get("started_at"),
-        failed=[(item.get("path", ""), item.get("id") or "", item.get("stage") or "",
-                 item.get("reason", "")) for item in run_info.get("failed") or []],
-        # Skipped releases whose bundles were not handed to us: listed so none goes missing.
-        orphans=[(item.get("path", ""), item.get("id") or "",
-                  item.get("detail") or item.get("reason", ""))
-                 for rid, item in skipped.items() if rid not in known],
-    ))  # fmt: skip
+    return "".join(
+        _render(
+            "index.html.j2",
+            rows=[
+                _index_row(bundle, fact, targets, str(bundle["release"]["id"]) in skipped)
+                for bundle, fact in zip(bundles, facts, strict=True)
+            ],
+            targets=targets,
+            unchanged=unchanged,
+            skipped=len(skipped) - unchanged,
+            started_at=run_info.get("started_at"),
+            failed=[
+                (
+                    item.get("path", ""),
+                    item.get("id") or "",
+                    item.get("stage") or "",
+                    item.get("reason", ""),
+                )
+                for item in run_info.get("failed") or []
+            ],
+            # Skipped releases whose bundles were not handed to us: listed so none goes missing.
+            orphans=[
+                (
+                    item.get("path", ""),
+                    item.get("id") or "",
+                    item.get("detail") or item.get("reason", ""),
+                )
+                for rid, item in skipped.items()
+                if rid not in known
+            ],
+        )
+    )
 
 
 def _index_row(
@@ -405,8 +445,12 @@ def _index_row(
     qa = []  # per target: segments flagged, and "code: count, ..." of their flags
     for lang in targets:
         codes = facts.codes.get(lang, Counter())
-        qa.append((facts.flagged.get(lang, 0),
-                   ", ".join(f"{code}: {n}" for code, n in sorted(codes.items()))))  # fmt: skip
+        qa.append(
+            (
+                facts.flagged.get(lang, 0),
+                ", ".join(f"{code}: {n}" for code, n in sorted(codes.items())),
+            )
+        )
     return {
         "rid": rid,
         "href": quote(rid, safe="") + ".html",

@@ -65,8 +65,9 @@ def _translation_units(bundles: Iterable[BundleJSON]) -> Iterator[ET.Element]:
             origins = segment.get("origin") or {}
             # A text already in its target language (an English quotation, an English
             # release) is the source itself: no translation unit for that language.
-            targets = sorted(lang for lang in set(texts) - {SOURCE_LANG}
-                             if origins.get(lang) != Origin.ORIGINAL)  # fmt: skip
+            targets = sorted(
+                lang for lang in set(texts) - {SOURCE_LANG} if origins.get(lang) != Origin.ORIGINAL
+            )
             if not segment.get("translate", True) or not targets:
                 continue
             tu = ET.Element("tu", {"tuid": xml_text(str(segment["id"]))})
