@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config.schema import DETECTOR_NAMES, ENGINE_NAMES, INPUT_FORMATS, OUTPUT_FORMATS
+from pipeline.config.schema import (
+    DETECTOR_NAMES,
+    ENGINE_NAMES,
+    EXECUTOR_NAMES,
+    INPUT_FORMATS,
+    OUTPUT_FORMATS,
+)
 
 PACKAGE = Path(__file__).resolve().parent.parent / "pipeline"
 
@@ -107,6 +113,7 @@ def test_deferred_imports_count() -> None:
         ("pipeline.writers:WRITERS", OUTPUT_FORMATS),
         ("pipeline.engines:ENGINES", ENGINE_NAMES),
         ("pipeline.text.langid:DETECTORS", DETECTOR_NAMES),
+        ("pipeline.mt.executors:EXECUTORS", EXECUTOR_NAMES),
     ],
 )
 def test_every_registry_offers_the_choices_the_config_lists(

@@ -21,6 +21,7 @@ from pipeline.config.schema import (
     DTYPES,
     ENGINE_NAMES,
     ENGLISH_SOURCES,
+    EXECUTOR_NAMES,
     INPUT_FORMATS,
     OUTPUT_FORMATS,
     POLICIES,
@@ -160,8 +161,8 @@ def validate(cfg: DictConfig) -> None:
             f"segment.translate_boilerplate={cfg.segment.translate_boilerplate!r}: "
             f"choose from {list(BOILERPLATE_POLICIES)}"
         )
-    if cfg.executor not in ("local", "ray"):
-        raise ConfigError(f"executor={cfg.executor!r}: choose local or ray")
+    if cfg.executor not in EXECUTOR_NAMES:
+        raise ConfigError(f"executor={cfg.executor!r}: choose from {list(EXECUTOR_NAMES)}")
     for stage in ("translate", "summarise"):
         if cfg[stage].engine not in ENGINE_NAMES:
             raise ConfigError(

@@ -259,6 +259,7 @@ INPUT_FORMATS = ("txt", "html", "feed")  # corpus.formats
 OUTPUT_FORMATS = ("site", "tmx", "xliff", "dataset")  # output.formats
 ENGINE_NAMES = ("transformers", "ctranslate2")  # translate.engine, summarise.engine
 DETECTOR_NAMES = ("py3langid",)  # language.detector
+EXECUTOR_NAMES = ("local", "ray")  # executor
 
 
 # The YAML half of the config (configs/ beside the package, as in a source checkout).

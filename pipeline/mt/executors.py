@@ -15,8 +15,6 @@ from typing import Any, Protocol
 
 from omegaconf import DictConfig
 
-from pipeline.core.errors import ConfigError
-
 # texts -> (outputs in order, index -> why the model failed on that text, index -> the
 # model's score of that output where the worker keeps scores: a Translator does).
 RemoteMap = Callable[[list[str]], tuple[list[str], dict[int, str], dict[int, float]]]
@@ -73,6 +71,5 @@ EXECUTORS: dict[str, Callable[[DictConfig], Executor]] = {
 
 
 def make_executor(cfg: DictConfig) -> Executor:
-    if cfg.executor not in EXECUTORS:
-        raise ConfigError(f"executor={cfg.executor!r}: choose from {sorted(EXECUTORS)}")
+    """The executor `executor` names (checked at start-up: pipeline/config/checks.py)."""
     return EXECUTORS[cfg.executor](cfg)

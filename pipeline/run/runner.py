@@ -165,7 +165,7 @@ def run(cfg: DictConfig, *, record_config: Callable[[Path], None] | None = None)
             executor = make_executor(cfg)
             executor.start()
             with output_lock(output_dir), run_log(output_dir):
-                return _run_locked(cfg, output_dir, models, memory, executor, record_config)
+                return _run_locked(cfg, stages, output_dir, models, memory, executor, record_config)
         except RunStopped as stop:  # before the run's own work began (that one logs itself)
             log.warning("stopped by %s", stop)
             return 128 + stop.signum
@@ -176,6 +176,7 @@ def run(cfg: DictConfig, *, record_config: Callable[[Path], None] | None = None)
 
 def _run_locked(
     cfg: DictConfig,
+    stages: list[str],
     output_dir: Path,
     models: dict[str, ModelRef],
     memory: TranslationMemory | None,
@@ -191,7 +192,7 @@ def _run_locked(
             record_config(output_dir)
         report.events = EventLog(output_dir / EVENTS_FILE, started.isoformat(timespec="seconds"))
         _seed(cfg.seed)
-        ctx = RunContext(cfg, report, output_dir, models, memory, executor, started, chash)
+        ctx = RunContext(cfg, report, output_dir, models, memory, executor, started, chash, stages)
         return _stages(ctx)
     except RunStopped as stop:
         log.warning(
@@ -230,8 +231,7 @@ def _last_event(report: RunReport, event: str, **fields: Any) -> None:
 
 
 def _stages(ctx: RunContext) -> int:
-    cfg, report, output_dir = ctx.cfg, ctx.report, ctx.output_dir
-    stages = effective_stages(cfg)
+    cfg, report, output_dir, stages = ctx.cfg, ctx.report, ctx.output_dir, ctx.stages
     report.event(
         "run-started", corpus=str(Path(cfg.corpus.dir).resolve()), config_hash=ctx.config_hash
     )
@@ -274,7 +274,7 @@ def _stages(ctx: RunContext) -> int:
         if stage.runs(stages, bundles):
             with report.timed(stage.name):
                 bundles = importlib.import_module(stage.module).run(bundles, ctx)
-    _write_manifest(cfg, output_dir, ctx.started, ctx.config_hash, report)
+    _write_manifest(ctx)
     unchanged = sum(item["reason"] == "unchanged" for item in report.skipped)
     other = (
         f"{len(report.skipped) - unchanged} skipped, " if len(report.skipped) > unchanged else ""
@@ -356,9 +356,14 @@ def _versions() -> dict[str, str]:
     return versions
 
 
-def _write_manifest(
-    cfg: DictConfig, output_dir: Path, started: datetime, chash: str, report: RunReport
-) -> None:
+def _write_manifest(ctx: RunContext) -> None:
+    cfg, output_dir, started, chash, report = (
+        ctx.cfg,
+        ctx.output_dir,
+        ctx.started,
+        ctx.config_hash,
+        ctx.report,
+    )
     finished = datetime.now(timezone.utc)
     manifest = {
         "schema_version": MANIFEST_VERSION,
@@ -369,7 +374,7 @@ def _write_manifest(
         "duration_s": round((finished - started).total_seconds(), 3),
         "corpus_dir": str(Path(cfg.corpus.dir).resolve()),
         "output_dir": str(output_dir.resolve()),
-        "stages": effective_stages(cfg),
+        "stages": ctx.stages,
         "releases": {"done": report.done, "skipped": report.skipped, "failed": report.failed},
         "counts": {
             "done": len(report.done),

@@ -4,7 +4,7 @@ executor, and where the outputs go. Built once by the runner (pipeline/run/runne
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -27,6 +27,7 @@ class RunContext:
     executor: Executor
     started: datetime
     config_hash: str
+    stages: list[str] = field(default_factory=list)  # the stages this run runs, in order
 
     def engine_spec(self, stage: str) -> EngineSpec:
         """The engine `<stage>.engine` names, with its settings from `engine.<name>`."""
