@@ -82,8 +82,14 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     The models (`smoke/`) and their CTranslate2 conversions (`ct2/`) are built once for all
     workers: both are built under a lock of their own (pipeline.io.ensure_directory). What a
     run writes there besides (the default translation memory) stays per worker."""
-    cache = tmp_path_factory.mktemp("model-cache")
+    return cache_with_shared_models(tmp_path_factory, tmp_path_factory.mktemp("model-cache"))
+
+
+def cache_with_shared_models(tmp_path_factory: pytest.TempPathFactory, cache: Path) -> Path:
+    """`cache` (a paths.cache_dir) holding the session's shared models: what model_cache is,
+    for a run that must keep what else it writes there (its default memory) apart."""
     models = shared_dir(tmp_path_factory, "shared-models")
+    cache.mkdir(parents=True, exist_ok=True)
     for sub in ("smoke", "ct2"):
         (models / sub).mkdir(exist_ok=True)
         (cache / sub).symlink_to(models / sub, target_is_directory=True)
