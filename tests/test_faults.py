@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -76,6 +77,9 @@ class Runs:
         request = {"args": args, "fault": fault, "stderr": str(stderr)}
         self.server.stdin.write(json.dumps(request) + "\n")
         self.server.stdin.flush()
+        # One answer line a request, nothing buffered beyond it: select on the pipe is safe.
+        ready, _, _ = select.select([self.server.stdout], [], [], 600)
+        assert ready, "a run took over 600 s"
         answer = self.server.stdout.readline()
         assert answer, f"the fault server stopped (exit code {self.server.poll()})"
         return int(json.loads(answer)["returncode"]), stderr.read_text(encoding="utf-8")
