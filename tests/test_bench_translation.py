@@ -38,7 +38,7 @@ def test_benchmark_runs_every_system_and_the_memory_rerun(
 ) -> None:
     out = tmp_path / "bench.json"
     argv = ["--model", "smoke:opus-mt-de-en-tiny", "--segments", "12", "--max-new-tokens", "4",
-            "--beams", "1", "--repeats", "1", "--raw-batch-size", "4", "8",
+            "--beams", "1", "--repeats", "1", "--raw-batch-size", "4", "8", "--threads", "1",
             "--cache", str(model_cache), "--json", str(out)]  # fmt: skip
     assert bench.main(argv) == 0
     results = json.loads(out.read_text(encoding="utf-8"))["results"]

@@ -5,16 +5,17 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from pipeline.run.runner import EXIT_OK, EXIT_SOME_FAILED, run
-from tests.conftest import CORPUS, ROOT, make_config
+from tests.conftest import CORPUS, ROOT, build_once, cache_with_shared_models, make_config
 
 pytestmark = pytest.mark.filterwarnings("ignore:Recommended. pip install sacremoses")
 
@@ -74,19 +75,24 @@ def assert_aligned(bundle: dict[str, Any]) -> None:
 
 
 @pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Path:
-    """One real command-line run over the sample corpus, shared by the checks below."""
-    output_dir = tmp_path_factory.mktemp("smoke-run")
-    result = run_cli(
-        [
-            "preset=smoke",
-            f"corpus.dir={CORPUS}",
-            f"output.dir={output_dir}",
-            f"paths.cache_dir={model_cache}",
-        ]
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return output_dir
+def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One real command-line run over the sample corpus, shared by the checks below (one
+    for all workers; only read). Its cache folder, beside it (`cache`), holds the default
+    translation memory it filled."""
+
+    def build(folder: Path) -> None:
+        cache = cache_with_shared_models(tmp_path_factory, folder / "cache")
+        result = run_cli(
+            [
+                "preset=smoke",
+                f"corpus.dir={CORPUS}",
+                f"output.dir={folder / 'out'}",
+                f"paths.cache_dir={cache}",
+            ]
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+
+    return build_once(tmp_path_factory, "e2e-smoke-run", build) / "out"
 
 
 @pytest.mark.slow
@@ -140,7 +146,13 @@ def test_manifest_lists_every_release_models_and_timings(smoke_run: Path) -> Non
 
 
 @pytest.mark.slow
-def test_rerun_gives_identical_bundles(smoke_run: Path, smoke_config: DictConfig) -> None:
+def test_rerun_gives_identical_bundles(
+    smoke_run: Path, smoke_config: DictConfig, tmp_path: Path
+) -> None:
+    # The memory the first run filled (a copy: that run is shared).
+    for path in (smoke_run.parent / "cache").glob("translation-memory.sqlite*"):
+        shutil.copy2(path, tmp_path / path.name)
+    OmegaConf.update(smoke_config, "translate.memory", str(tmp_path / "translation-memory.sqlite"))
     assert run(smoke_config) == EXIT_OK
     rerun = load_bundles(Path(smoke_config.output.dir))
     assert origins(rerun) == {"memory", "copied"}  # every translation from the memory
@@ -289,27 +301,45 @@ def test_reviewer_and_tool_outputs_are_written_for_every_release(smoke_run: Path
     assert set(manifest["outputs"]) == {"site", "tmx", "xliff", "dataset"}
 
 
+@pytest.fixture(scope="module")
+def parallel_sweep(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Path:
+    """`-m` over two settings (translate.num_beams=1,2) on the parallel sample, every stage
+    (one sweep for all workers; only read: a test that reports on it works on a copy)."""
+
+    def build(folder: Path) -> None:
+        result = run_cli(
+            [
+                "-m",
+                "preset=smoke",
+                f"corpus.dir={ROOT / 'benchmarks' / 'data' / 'parallel'}",
+                f"paths.cache_dir={model_cache}",
+                f"translate.memory={folder / 'tm.sqlite'}",
+                "translate.num_beams=1,2",
+                f"hydra.sweep.dir={folder / 'sweep'}",
+            ]
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+
+    return build_once(tmp_path_factory, "e2e-parallel-sweep", build) / "sweep"
+
+
 @pytest.mark.slow
-def test_evaluate_scores_the_parallel_sample(tmp_path: Path, model_cache: Path) -> None:
+def test_evaluate_scores_the_parallel_sample(parallel_sweep: Path) -> None:
     """The PUD sample in benchmarks/data/parallel has line-aligned references: the evaluate stage
-    scores every line; the smoke models' scores are meaningless, but they are sacrebleu's."""
-    cfg = make_config(
-        [
-            "preset=smoke",
-            f"corpus.dir={ROOT / 'benchmarks' / 'parallel'}",
-            f"output.dir={tmp_path}",
-            f"paths.cache_dir={model_cache}",
-            "translate.memory=null",
-        ]
-    )
-    assert run(cfg) == EXIT_OK
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    scores every line; the smoke models' scores are meaningless, but they are sacrebleu's.
+    The run: the sweep's job with the smoke preset's own settings (num_beams=2)."""
+    [job] = [
+        path.parent
+        for path in parallel_sweep.glob("*/manifest.json")
+        if json.loads(path.read_text())["config"]["translate"]["num_beams"] == 2
+    ]
+    metrics = json.loads((job / "metrics.json").read_text())
     assert metrics["errors"] == []
     for lang in ("en", "ru"):
         scores = metrics["translation"][lang]
         assert scores["lines"] == 61 and scores["releases"] == 25
         assert 0 <= scores["bleu"] <= 100 and "nrefs:1" in scores["signatures"]["bleu"]
-    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    manifest = json.loads((job / "manifest.json").read_text())
     assert manifest["metrics"]["translation"] == metrics["translation"]
     assert manifest["seed"] == 0
 
@@ -327,22 +357,11 @@ def report_rows(sweep: Path) -> list[dict[str, str]]:
 
 
 @pytest.mark.slow
-def test_a_sweep_and_its_report(tmp_path: Path, model_cache: Path) -> None:
+def test_a_sweep_and_its_report(tmp_path: Path, parallel_sweep: Path) -> None:
     """`-m` over two settings on the parallel sample, then `python -m pipeline.report`:
     one row per job with the differing setting, scores and throughput, and both plots."""
     sweep = tmp_path / "sweep"
-    result = run_cli(
-        [
-            "-m",
-            "preset=smoke",
-            f"corpus.dir={ROOT / 'benchmarks' / 'parallel'}",
-            f"paths.cache_dir={model_cache}",
-            f"translate.memory={tmp_path / 'tm.sqlite'}",
-            "translate.num_beams=1,2",
-            f"hydra.sweep.dir={sweep}",
-        ]
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    shutil.copytree(parallel_sweep, sweep)
     rows = report_rows(sweep)
     assert [row["translate.num_beams"] for row in rows] == ["1", "2"]
     assert all(row["bleu_en"] and row["chrf_ru"] and row["segments_per_s"] for row in rows)
@@ -361,11 +380,16 @@ def test_a_sweep_with_a_refused_job_and_isolated_memories(
     status, exit code and error; with a memory per job, a second identical job translates
     everything itself instead of taking the first one's outputs."""
     sweep = tmp_path / "sweep"
+    # Three releases of the parallel sample: this test scores nothing.
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for path in sorted((ROOT / "benchmarks" / "data" / "parallel").glob("*.txt"))[:3]:
+        shutil.copy(path, corpus)
     result = run_cli(
         [
             "-m",
             "preset=smoke",
-            f"corpus.dir={ROOT / 'benchmarks' / 'parallel'}",
+            f"corpus.dir={corpus}",
             f"paths.cache_dir={model_cache}",
             "translate.memory=${output.dir}/translation-memory.sqlite",
             "stages=[ingest,segment,translate,bundle]",

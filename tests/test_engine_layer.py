@@ -100,9 +100,12 @@ def test_summary_batches_suit_the_device() -> None:
 
 @pytest.mark.slow
 def test_the_whole_run_on_ctranslate2_engines(tmp_path: Path, model_cache: Path) -> None:
+    # Two threads: CTranslate2's two batches in parallel on a CPU (the tests' default is one
+    # thread, tests/conftest.py), as on any machine with two cores.
     cfg = make_config(["preset=smoke", f"corpus.dir={CORPUS}", f"output.dir={tmp_path}",
                        f"paths.cache_dir={model_cache}", "translate.memory=null",
-                       "translate.engine=ctranslate2", "summarise.engine=ctranslate2"])  # fmt: skip
+                       "translate.engine=ctranslate2", "summarise.engine=ctranslate2",
+                       "engine.ctranslate2.threads=2"])  # fmt: skip
     assert run(cfg) == EXIT_OK
     manifest = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
     models = manifest["models"]

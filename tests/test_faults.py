@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -27,7 +28,7 @@ import pytest
 
 from pipeline.core.errors import EXIT_CANNOT_RUN, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM
 from pipeline.run.runner import EVENTS_FILE, LOCK_FILE
-from tests.conftest import CORPUS, ROOT
+from tests.conftest import CORPUS, ROOT, build_once
 from tests.test_e2e import as_made_by_the_model, load_bundles
 
 pytestmark = pytest.mark.filterwarnings("ignore:Recommended. pip install sacremoses")
@@ -41,6 +42,7 @@ def cli_args(output: Path, cache: Path, memory: Path, corpus: Path = CORPUS) -> 
 
 
 def start(args: list[str], fault: str | None = None) -> subprocess.Popen[str]:
+    """The command line in a fresh process of its own (what the signal tests stop)."""
     env = {**ENV, "PIPELINE_FAULT": fault or ""}
     return subprocess.Popen(
         [sys.executable, str(ROOT / "tests" / "fault_runner.py"), *args],
@@ -52,6 +54,53 @@ def finish(process: subprocess.Popen[str]) -> tuple[int, str]:
     _, stderr = process.communicate(timeout=600)
     assert "Traceback" not in stderr, stderr[-3000:]
     return process.returncode, stderr
+
+
+class Runs:
+    """`python tests/fault_runner.py --serve`: each run a forked child of one server that
+    imported torch, transformers and Hydra once (tests/fault_runner.py); what a run does,
+    its SIGKILL and its exit code are those of the command line."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.count = 0
+        self.server = subprocess.Popen(
+            [sys.executable, str(ROOT / "tests" / "fault_runner.py"), "--serve"],
+            cwd=ROOT, env=ENV, text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        )  # fmt: skip
+
+    def run(self, args: list[str], fault: str | None = None) -> tuple[int, str]:
+        """The exit code (minus the signal that ended it) and stderr of one run."""
+        assert self.server.stdin and self.server.stdout
+        self.count += 1
+        stderr = self.folder / f"run{self.count}.err"
+        request = {"args": args, "fault": fault, "stderr": str(stderr)}
+        self.server.stdin.write(json.dumps(request) + "\n")
+        self.server.stdin.flush()
+        # One answer line a request, nothing buffered beyond it: select on the pipe is safe.
+        ready, _, _ = select.select([self.server.stdout], [], [], 600)
+        assert ready, "a run took over 600 s"
+        answer = self.server.stdout.readline()
+        assert answer, f"the fault server stopped (exit code {self.server.poll()})"
+        return int(json.loads(answer)["returncode"]), stderr.read_text(encoding="utf-8")
+
+    def finish(self, args: list[str]) -> tuple[int, str]:
+        """A run without a fault, which must show no traceback (as `finish`)."""
+        code, stderr = self.run(args)
+        assert "Traceback" not in stderr, stderr[-3000:]
+        return code, stderr
+
+    def close(self) -> None:
+        assert self.server.stdin
+        self.server.stdin.close()
+        self.server.wait(60)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
+    server = Runs(tmp_path_factory.mktemp("fault-runs"))
+    yield server
+    server.close()
 
 
 def events(output: Path) -> list[dict[str, Any]]:
@@ -107,13 +156,25 @@ def assert_complete_run(output: Path, reference: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> dict[str, Path]:
-    """One uninterrupted run; its translation memory makes the faulty runs fast."""
-    root = tmp_path_factory.mktemp("faults")
-    paths = {"output": root / "reference", "memory": root / "tm.sqlite", "root": root}
-    code, _ = finish(start(cli_args(paths["output"], model_cache, paths["memory"])))
-    assert code == EXIT_OK
-    return paths
+def reference(
+    tmp_path_factory: pytest.TempPathFactory, model_cache: Path, runs: Runs
+) -> dict[str, Path]:
+    """One uninterrupted run (one for all workers; only read); its translation memory, which
+    each test copies, makes the faulty runs fast."""
+
+    def build(root: Path) -> None:
+        code, _ = runs.finish(cli_args(root / "reference", model_cache, root / "tm.sqlite"))
+        assert code == EXIT_OK
+
+    root = build_once(tmp_path_factory, "faults-reference", build)
+    return {"output": root / "reference", "memory": root / "tm.sqlite", "root": root}
+
+
+def memory_copy(reference: dict[str, Path], folder: Path) -> Path:
+    """The reference run's translation memory, copied for one test to use (and change)."""
+    for path in reference["root"].glob("tm.sqlite*"):  # with its -wal and -shm, if any
+        shutil.copy2(path, folder / path.name)
+    return folder / "tm.sqlite"
 
 
 # Where the SIGKILL lands: <folder>:<n-th atomic write there>:<before|after its rename>.
@@ -135,16 +196,32 @@ KILL_POINTS = [
 @pytest.mark.slow
 @pytest.mark.parametrize("point", KILL_POINTS)
 def test_sigkill_anywhere_then_a_rerun_gives_the_uninterrupted_result(
-    reference: dict[str, Path], model_cache: Path, point: str, tmp_path: Path
+    reference: dict[str, Path], model_cache: Path, point: str, tmp_path: Path, runs: Runs
 ) -> None:
     output = tmp_path / "out"
-    args = cli_args(output, model_cache, reference["memory"])
-    killed = start(args, fault=point)
-    killed.communicate(timeout=600)
-    assert killed.returncode == -signal.SIGKILL, f"the fault at {point} was never reached"
+    args = cli_args(output, model_cache, memory_copy(reference, tmp_path))
+    returncode, _ = runs.run(args, fault=point)
+    assert returncode == -signal.SIGKILL, f"the fault at {point} was never reached"
     assert_every_file_is_complete(output)
     if point.endswith("before"):  # killed between writing a temporary file and renaming it
         assert temporary_files(output)
+
+    code, _ = runs.finish(args)
+    assert code == EXIT_OK
+    assert_complete_run(output, reference["output"])
+
+
+@pytest.mark.slow
+def test_a_sigkill_in_a_fresh_process_then_a_rerun_gives_the_uninterrupted_result(
+    reference: dict[str, Path], model_cache: Path, tmp_path: Path
+) -> None:
+    """One kill point as above with no server: the command line started from scratch."""
+    output = tmp_path / "out"
+    args = cli_args(output, model_cache, memory_copy(reference, tmp_path))
+    killed = start(args, fault="bundles:3:after")
+    killed.communicate(timeout=600)
+    assert killed.returncode == -signal.SIGKILL
+    assert_every_file_is_complete(output)
 
     code, _ = finish(start(args))
     assert code == EXIT_OK
@@ -192,7 +269,7 @@ def test_sigterm_and_sigint_stop_cleanly_and_the_next_run_resumes(
 
 @pytest.mark.slow
 def test_leftovers_of_a_killed_run_are_removed_in_every_folder(
-    reference: dict[str, Path], model_cache: Path, tmp_path: Path
+    reference: dict[str, Path], model_cache: Path, tmp_path: Path, runs: Runs
 ) -> None:
     output = tmp_path / "out"
     shutil.copytree(reference["output"], output)
@@ -200,7 +277,7 @@ def test_leftovers_of_a_killed_run_are_removed_in_every_folder(
                  ("bundles", "site", "tmx", "xliff", "dataset", ".hydra")]  # fmt: skip
     for path in [*leftovers, output / ".manifest.json.abc.tmp"]:
         path.write_text("half")
-    code, _ = finish(start(cli_args(output, model_cache, reference["memory"])))
+    code, _ = runs.finish(cli_args(output, model_cache, memory_copy(reference, tmp_path)))
     assert code == EXIT_OK
     assert not temporary_files(output)
 
@@ -255,7 +332,7 @@ def test_a_full_disk_stops_the_run_with_a_message_and_keeps_the_outputs(
     disk = tmp_path / "disk"
     disk.mkdir()
     output = disk / "out"
-    args = cli_args(output, model_cache, reference["memory"])
+    args = cli_args(output, model_cache, memory_copy(reference, tmp_path))
     # One complete run, then the disk is filled up to 48 KB short and the run is forced
     # again: it must stop with a message, and the first run's files must stay whole.
     first = f"{pipeline_command(*args)} 2>{tmp_path}/first.err"

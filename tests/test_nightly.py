@@ -25,7 +25,7 @@ from pipeline.run.runner import (
     output_lock,
     run,
 )
-from tests.conftest import CORPUS, ROOT, make_config
+from tests.conftest import CORPUS, ROOT, build_once, make_config
 from tests.test_e2e import as_made_by_the_model, load_bundles
 
 pytestmark = pytest.mark.filterwarnings("ignore:Recommended. pip install sacremoses")
@@ -134,15 +134,25 @@ def wait_for_event(output: Path, event: str, process: subprocess.Popen[str]) -> 
     raise AssertionError(f"the run never logged {event!r} (exit code {process.poll()})")
 
 
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Path:
+    """One uninterrupted command-line run (one for all workers; only read), and beside it
+    the translation memory it filled (tm.sqlite), which each killed run starts from."""
+
+    def build(folder: Path) -> None:
+        process = start_cli(folder / "reference", model_cache)
+        assert process.wait(600) == EXIT_OK
+
+    return build_once(tmp_path_factory, "nightly-reference", build) / "reference"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("kill_after", ["run-started", "done"])
 def test_sigkill_at_any_moment_then_a_rerun_gives_the_uninterrupted_result(
-    tmp_path: Path, model_cache: Path, kill_after: str
+    tmp_path: Path, model_cache: Path, kill_after: str, reference: Path
 ) -> None:
-    reference = tmp_path / "reference"
-    process = start_cli(reference, model_cache)
-    assert process.wait(600) == EXIT_OK
-
+    for memory in reference.parent.glob("tm.sqlite*"):  # the memory the reference run filled
+        shutil.copy2(memory, tmp_path / memory.name)
     output = tmp_path / "killed"
     process = start_cli(output, model_cache)
     wait_for_event(output, kill_after, process)

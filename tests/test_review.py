@@ -1,4 +1,4 @@
-"""The reviewer's loop (pipeline/approvals/): a CAT tool's edits come back as approved
+"""The reviewer's loop (pipeline/review.py): a CAT tool's edits come back as approved
 translations, every later run uses them, and nothing of them is lost.
 
 The round trip is the one a reviewer makes: run the pipeline, open the XLIFF in a CAT tool
@@ -26,7 +26,7 @@ from pipeline import review
 from pipeline.core.errors import EXIT_OK, EXIT_SOME_FAILED
 from pipeline.mt.memory import SCHEMA_VERSION, Approval, TranslationMemory
 from pipeline.run.runner import run
-from tests.conftest import CORPUS, ROOT, make_config
+from tests.conftest import CORPUS, ROOT, build_once, make_config
 
 NS = {"x": "urn:oasis:names:tc:xliff:document:2.0"}
 EDITED_RELEASE = "001_a8885b683fefa4a0"
@@ -47,15 +47,18 @@ def _bundles(out: Path) -> dict[str, dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def first_run(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> dict[str, Path]:
-    """The sample releases and one more that repeats a sentence of release 001, run once."""
-    base = tmp_path_factory.mktemp("review")
-    corpus = base / "corpus"
-    shutil.copytree(CORPUS, corpus)
-    (corpus / "repeat.txt").write_text(f"Wiederholung\n\n{REPEATED}\n", encoding="utf-8")
-    paths = {"corpus": corpus, "out": base / "out", "memory": base / "tm.sqlite",
-             "cache": model_cache, "base": base}  # fmt: skip
-    assert run(_config(corpus, paths["out"], paths["memory"], model_cache)) == EXIT_OK
-    return paths
+    """The sample releases and one more that repeats a sentence of release 001, run once
+    (once for all workers; only read: a test that changes them works on `_copy_run`)."""
+
+    def build(base: Path) -> None:
+        corpus = base / "corpus"
+        shutil.copytree(CORPUS, corpus)
+        (corpus / "repeat.txt").write_text(f"Wiederholung\n\n{REPEATED}\n", encoding="utf-8")
+        assert run(_config(corpus, base / "out", base / "tm.sqlite", model_cache)) == EXIT_OK
+
+    base = build_once(tmp_path_factory, "review-first-run", build)
+    return {"corpus": base / "corpus", "out": base / "out", "memory": base / "tm.sqlite",
+            "cache": model_cache, "base": base}  # fmt: skip
 
 
 def _copy_run(first_run: dict[str, Path], tmp_path: Path) -> dict[str, Path]:
