@@ -137,11 +137,23 @@ def test_reference_feed_reader_matches_every_expected_item(feed: str) -> None:
 
 def test_feed_scoring_counts_a_wrong_field_and_a_missing_item() -> None:
     expected: list[dict[str, Any]] = [
-        {"guid_or_link": "a", "title": "T", "date": "2024-03-21", "author": "Katrin Wessel",
-         "url": "https://x/a", "body_contains": ["eins", "zwei"]},
-        {"guid_or_link": "b", "title": "U", "date": "2024-03-22", "author": None,
-         "url": "https://x/b", "body_contains": ["drei"]},
-    ]  # fmt: skip
+        {
+            "guid_or_link": "a",
+            "title": "T",
+            "date": "2024-03-21",
+            "author": "Katrin Wessel",
+            "url": "https://x/a",
+            "body_contains": ["eins", "zwei"],
+        },
+        {
+            "guid_or_link": "b",
+            "title": "U",
+            "date": "2024-03-22",
+            "author": None,
+            "url": "https://x/b",
+            "body_contains": ["drei"],
+        },
+    ]
     items = [bench.FeedItem("a", "T", "2024-03-21", "Katrin Wessel (k@x)", "https://x/a", "eins")]
     score = bench.score_feed("f", "r", items, expected)
     assert (score.found, score.title, score.date, score.author, score.url) == (1, 1, 1, 0, 1)

@@ -38,8 +38,9 @@ class ScriptedEngine(EchoEngine):
         self, texts: list[str], *, max_new_tokens: int, num_hypotheses: int = 1, **kw: Any
     ) -> list[list[Hypothesis]]:
         self.calls.append(list(texts))
-        self.kwargs.append({"max_new_tokens": max_new_tokens, "num_hypotheses": num_hypotheses,
-                            **kw})  # fmt: skip
+        self.kwargs.append(
+            {"max_new_tokens": max_new_tokens, "num_hypotheses": num_hypotheses, **kw}
+        )
         repairing = kw.get("num_beams", 1) > 4  # the repair's decoding has 8 beams
         out = []
         for text in texts:
@@ -116,8 +117,14 @@ def test_a_memory_written_before_scores_is_upgraded_in_place(tmp_path: Path) -> 
 
 def test_the_manifest_summary_of_scores() -> None:
     summary = confidence_summary([-0.1, None, -0.5, -2.0, -0.3])
-    assert summary == {"segments": 4, "min": -2.0, "p10": -2.0, "p50": -0.3, "p90": -0.1,
-                       "mean": -0.725}  # fmt: skip
+    assert summary == {
+        "segments": 4,
+        "min": -2.0,
+        "p10": -2.0,
+        "p50": -0.3,
+        "p90": -0.1,
+        "mean": -0.725,
+    }
     assert confidence_summary([None]) == {"segments": 0}
 
 
@@ -137,20 +144,39 @@ def test_low_confidence_is_a_flag_only_below_the_threshold() -> None:
     ("source", "first", "candidates", "kept", "reason"),
     [
         # A loop, cured by the second decoding's no-repeat setting.
-        ("Die Bereiche wachsen.", "Areas areas areas areas grow.",
-         [("The areas are growing.", -0.6)], "The areas are growing.", "repetition"),
+        (
+            "Die Bereiche wachsen.",
+            "Areas areas areas areas grow.",
+            [("The areas are growing.", -0.6)],
+            "The areas are growing.",
+            "repetition",
+        ),
         # The source copied through.
-        ("Die Stadt wächst.", "Die Stadt wächst.", [("The city is growing.", -0.5)],
-         "The city is growing.", "untranslated"),
+        (
+            "Die Stadt wächst.",
+            "Die Stadt wächst.",
+            [("The city is growing.", -0.5)],
+            "The city is growing.",
+            "untranslated",
+        ),
         # A dropped number: the candidate that keeps it wins over a better-scored one.
-        ("Es kamen 500 Gäste.", "Guests came.",
-         [("Many guests came.", -0.1), ("500 guests came.", -0.9)], "500 guests came.",
-         "missing_number"),
+        (
+            "Es kamen 500 Gäste.",
+            "Guests came.",
+            [("Many guests came.", -0.1), ("500 guests came.", -0.9)],
+            "500 guests came.",
+            "missing_number",
+        ),
         # Nothing better: the first output stays, and the attempt is recorded.
-        ("Es kamen 500 Gäste.", "Guests came.", [("Guests arrived.", -0.9)], "Guests came.",
-         "missing_number"),
+        (
+            "Es kamen 500 Gäste.",
+            "Guests came.",
+            [("Guests arrived.", -0.9)],
+            "Guests came.",
+            "missing_number",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_flagged_segment_is_decoded_again_and_the_better_output_kept(
     source: str, first: str, candidates: list[tuple[str, float]], kept: str, reason: str
 ) -> None:
@@ -181,8 +207,14 @@ def test_a_low_score_calls_for_a_repair_and_the_better_score_wins() -> None:
 
 def test_a_lost_placeholder_is_repaired_and_restored() -> None:
     glossary = Glossary([Term("IPRO", "*", "", True, "t")])
-    engine = ScriptedEngine({"ZXQA bietet Praktika an.": [
-        ("offers internships.", -0.3), ("ZXQA offers internships.", -0.5)]})  # fmt: skip
+    engine = ScriptedEngine(
+        {
+            "ZXQA bietet Praktika an.": [
+                ("offers internships.", -0.3),
+                ("ZXQA offers internships.", -0.5),
+            ]
+        }
+    )
     bundle = _bundle("IPRO bietet Praktika an.")
     _run(engine, bundle, QAConfig(), glossary)
     assert bundle.segments[0].text["en"] == "IPRO offers internships."
@@ -269,8 +301,11 @@ def test_both_engines_score_alike_in_float32(
     from pipeline.engines.models import resolve_model
 
     model = resolve_model(f"smoke:{name}", model_cache, "test")
-    texts = ["Die Wirtschaftsförderung Sachsen lädt am 5. Februar nach Leipzig ein.",
-             "Das Format hat sich bewährt.", "Hallo"]  # fmt: skip
+    texts = [
+        "Die Wirtschaftsförderung Sachsen lädt am 5. Februar nach Leipzig ein.",
+        "Das Format hat sich bewährt.",
+        "Hallo",
+    ]
     texts = [f"{target_token} {t}" if target_token else t for t in texts]
     hf = Seq2SeqEngine(model, "cpu", {"dtype": "float32"})
     ct2 = CTranslate2Engine(model, "cpu", {"compute_type": "float32", "threads": 1}, model_cache)

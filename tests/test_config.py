@@ -37,8 +37,16 @@ def test_every_option_of_every_config_group_composes_and_validates(option: str) 
 
 def test_the_config_tree_mirrors_the_code() -> None:
     groups = {option.split("=")[0] for option in _group_options()}
-    assert {"segment", "translate", "summarise", "engine/transformers",
-            "engine/ctranslate2", "executor", "preset", "experiment"} <= groups  # fmt: skip
+    assert {
+        "segment",
+        "translate",
+        "summarise",
+        "engine/transformers",
+        "engine/ctranslate2",
+        "executor",
+        "preset",
+        "experiment",
+    } <= groups
 
 
 def test_executor_is_chosen_by_its_config_group() -> None:
@@ -49,8 +57,15 @@ def test_executor_is_chosen_by_its_config_group() -> None:
 
 
 def test_old_key_names_still_work() -> None:
-    cfg = make_config([*BASE, "translate.backend=ctranslate2", "translate.compute_type=float32",
-                       "translate.threads=1", "summarise.dtype=bfloat16"])  # fmt: skip
+    cfg = make_config(
+        [
+            *BASE,
+            "translate.backend=ctranslate2",
+            "translate.compute_type=float32",
+            "translate.threads=1",
+            "summarise.dtype=bfloat16",
+        ]
+    )
     validate(cfg)
     assert cfg.translate.engine == "ctranslate2"
     assert cfg.engine.ctranslate2.compute_type == "float32"
@@ -160,10 +175,12 @@ def test_the_edges_of_every_range_are_accepted(
     key: str, low: float, high: float, nullable: bool
 ) -> None:
     edges = [low, high] if high != float("inf") else [low]
-    pairs = {"summarise.min_new_tokens": "summarise.max_new_tokens=65536",
-             "summarise.max_new_tokens": "summarise.min_new_tokens=0",
-             "qa.min_length_ratio": "qa.max_length_ratio=1000",
-             "qa.max_length_ratio": "qa.min_length_ratio=0"}  # fmt: skip
+    pairs = {
+        "summarise.min_new_tokens": "summarise.max_new_tokens=65536",
+        "summarise.max_new_tokens": "summarise.min_new_tokens=0",
+        "qa.min_length_ratio": "qa.max_length_ratio=1000",
+        "qa.max_length_ratio": "qa.min_length_ratio=0",
+    }
     for edge in edges:
         value = str(int(edge)) if float(edge).is_integer() else str(edge)
         validate(make_config([*BASE, f"{key}={value}", *([pairs[key]] if key in pairs else [])]))
@@ -189,9 +206,14 @@ def run_pipeline(
 ) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
     return subprocess.run(
-        [sys.executable, "-m", module, *args], cwd=cwd, env=env, capture_output=True,
-        text=True, timeout=300, check=False,
-    )  # fmt: skip
+        [sys.executable, "-m", module, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 @pytest.mark.slow
@@ -216,8 +238,7 @@ def test_a_refused_run_exits_2_writes_nothing_and_shows_no_traceback(
     (tmp_path / "outputs" / "a-file").write_text("keep me")
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
     # The default output.dir (outputs/<date>/<time>) unless the case sets one.
-    done = run_pipeline(["corpus.dir=corpus", "stages=[ingest,segment,translate]", *args],
-                        tmp_path)  # fmt: skip
+    done = run_pipeline(["corpus.dir=corpus", "stages=[ingest,segment,translate]", *args], tmp_path)
     assert done.returncode == EXIT_CANNOT_RUN, done.stderr[-2000:]
     assert message in done.stderr and "Traceback" not in done.stderr
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before

@@ -122,14 +122,23 @@ SUMMARY_TEXTS = [
     "decoding",
     [
         {"num_beams": 1, "max_new_tokens": 12},  # the model's own no_repeat_ngram_size=3
-        {"num_beams": 4, "max_new_tokens": 24, "min_new_tokens": 4,
-         "no_repeat_ngram_size": 3, "length_penalty": 2.0},  # bart-large-cnn's card
-        {"num_beams": 2, "max_new_tokens": 30, "min_new_tokens": 20,
-         "no_repeat_ngram_size": 3, "length_penalty": 1.0},
-        {"num_beams": 4, "max_new_tokens": 16, "no_repeat_ngram_size": 0,
-         "length_penalty": 0.5},
+        {
+            "num_beams": 4,
+            "max_new_tokens": 24,
+            "min_new_tokens": 4,
+            "no_repeat_ngram_size": 3,
+            "length_penalty": 2.0,
+        },  # bart-large-cnn's card
+        {
+            "num_beams": 2,
+            "max_new_tokens": 30,
+            "min_new_tokens": 20,
+            "no_repeat_ngram_size": 3,
+            "length_penalty": 1.0,
+        },
+        {"num_beams": 4, "max_new_tokens": 16, "no_repeat_ngram_size": 0, "length_penalty": 0.5},
     ],
-)  # fmt: skip
+)
 def test_bart_summaries_in_float32_equal_the_transformers_engine(
     ct2_cache: Path, decoding: dict[str, Any]
 ) -> None:

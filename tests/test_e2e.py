@@ -349,8 +349,13 @@ def report_rows(sweep: Path) -> list[dict[str, str]]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     report = subprocess.run(
         [sys.executable, "-m", "pipeline.report", str(sweep)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert report.returncode == 0, report.stderr[-3000:]
     with (sweep / "report" / "report.csv").open(encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
@@ -438,11 +443,15 @@ def test_a_refused_run_creates_no_memory_in_its_output_folder(tmp_path: Path) ->
     from pipeline.core.errors import PipelineError
 
     output = tmp_path / "out"
-    config = make_config([
-        f"corpus.dir={CORPUS}", f"output.dir={output}", "preset=smoke",
-        "translate.memory=${output.dir}/translation-memory.sqlite",
-        f"translate.models.en={tmp_path / 'no-such-model'}",
-    ])  # fmt: skip
+    config = make_config(
+        [
+            f"corpus.dir={CORPUS}",
+            f"output.dir={output}",
+            "preset=smoke",
+            "translate.memory=${output.dir}/translation-memory.sqlite",
+            f"translate.models.en={tmp_path / 'no-such-model'}",
+        ]
+    )
     with pytest.raises(PipelineError, match="no-such-model"):
         run(config)
     assert not output.exists()

@@ -36,8 +36,9 @@ def test_starting_the_command_imports_no_engine() -> None:
         " 'pipeline.engines.ct2', 'pipeline.mt.ray_executor'} & set(sys.modules)\n"
         "print(sorted(heavy))"
     )
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                          text=True, check=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     assert done.stdout.strip() == "[]"
 
 
@@ -102,10 +103,18 @@ def test_summary_batches_suit_the_device() -> None:
 def test_the_whole_run_on_ctranslate2_engines(tmp_path: Path, model_cache: Path) -> None:
     # Two threads: CTranslate2's two batches in parallel on a CPU (the tests' default is one
     # thread, tests/conftest.py), as on any machine with two cores.
-    cfg = make_config(["preset=smoke", f"corpus.dir={CORPUS}", f"output.dir={tmp_path}",
-                       f"paths.cache_dir={model_cache}", "translate.memory=null",
-                       "translate.engine=ctranslate2", "summarise.engine=ctranslate2",
-                       "engine.ctranslate2.threads=2"])  # fmt: skip
+    cfg = make_config(
+        [
+            "preset=smoke",
+            f"corpus.dir={CORPUS}",
+            f"output.dir={tmp_path}",
+            f"paths.cache_dir={model_cache}",
+            "translate.memory=null",
+            "translate.engine=ctranslate2",
+            "summarise.engine=ctranslate2",
+            "engine.ctranslate2.threads=2",
+        ]
+    )
     assert run(cfg) == EXIT_OK
     manifest = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
     models = manifest["models"]

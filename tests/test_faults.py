@@ -37,8 +37,14 @@ ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
 
 
 def cli_args(output: Path, cache: Path, memory: Path, corpus: Path = CORPUS) -> list[str]:
-    return ["preset=smoke", f"corpus.dir={corpus}", f"output.dir={output}",
-            f"paths.cache_dir={cache}", f"translate.memory={memory}", "device=cpu"]  # fmt: skip
+    return [
+        "preset=smoke",
+        f"corpus.dir={corpus}",
+        f"output.dir={output}",
+        f"paths.cache_dir={cache}",
+        f"translate.memory={memory}",
+        "device=cpu",
+    ]
 
 
 def start(args: list[str], fault: str | None = None) -> subprocess.Popen[str]:
@@ -46,8 +52,12 @@ def start(args: list[str], fault: str | None = None) -> subprocess.Popen[str]:
     env = {**ENV, "PIPELINE_FAULT": fault or ""}
     return subprocess.Popen(
         [sys.executable, str(ROOT / "tests" / "fault_runner.py"), *args],
-        cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def finish(process: subprocess.Popen[str]) -> tuple[int, str]:
@@ -66,8 +76,12 @@ class Runs:
         self.count = 0
         self.server = subprocess.Popen(
             [sys.executable, str(ROOT / "tests" / "fault_runner.py"), "--serve"],
-            cwd=ROOT, env=ENV, text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        )  # fmt: skip
+            cwd=ROOT,
+            env=ENV,
+            text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
 
     def run(self, args: list[str], fault: str | None = None) -> tuple[int, str]:
         """The exit code (minus the signal that ended it) and stderr of one run."""
@@ -273,8 +287,10 @@ def test_leftovers_of_a_killed_run_are_removed_in_every_folder(
 ) -> None:
     output = tmp_path / "out"
     shutil.copytree(reference["output"], output)
-    leftovers = [output / folder / f".x.{folder}.abc.tmp" for folder in
-                 ("bundles", "site", "tmx", "xliff", "dataset", ".hydra")]  # fmt: skip
+    leftovers = [
+        output / folder / f".x.{folder}.abc.tmp"
+        for folder in ("bundles", "site", "tmx", "xliff", "dataset", ".hydra")
+    ]
     for path in [*leftovers, output / ".manifest.json.abc.tmp"]:
         path.write_text("half")
     code, _ = runs.finish(cli_args(output, model_cache, memory_copy(reference, tmp_path)))
@@ -292,8 +308,10 @@ def mount_namespace_available() -> str | None:
         return "unshare (util-linux) is not installed"
     probe = subprocess.run(
         [*_unshare(), "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /tmp && touch /tmp/x"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if probe.returncode != 0:
         return f"cannot mount a tmpfs in a mount namespace here: {probe.stderr.strip()}"
     return None
@@ -362,8 +380,13 @@ def test_a_read_only_output_folder_is_refused_before_any_work(
 ) -> None:
     disk = tmp_path / "disk"
     disk.mkdir()
-    args = ["preset=smoke", f"corpus.dir={CORPUS}", f"output.dir={disk}/out",
-            f"paths.cache_dir={model_cache}", "translate.memory=null"]  # fmt: skip
+    args = [
+        "preset=smoke",
+        f"corpus.dir={CORPUS}",
+        f"output.dir={disk}/out",
+        f"paths.cache_dir={model_cache}",
+        "translate.memory=null",
+    ]
     then = f"{{ {pipeline_command(*args)} 2>{tmp_path}/err; echo $? > {tmp_path}/rc; }}"
     command = in_tmpfs(disk, "1m", "true", then, read_only=True)
     subprocess.run(command, env=ENV, cwd=ROOT, check=True, timeout=600)
@@ -401,11 +424,23 @@ def test_outputs_are_readable_as_the_umask_says(tmp_path: Path, umask: int, mode
     """Reviewers on a shared folder open the site: no owner-only (0600) files."""
     output = tmp_path / "out"
     done = subprocess.run(
-        [sys.executable, "-m", "pipeline", f"corpus.dir={CORPUS}", f"output.dir={output}",
-         "stages=[ingest,segment]", "output.formats=[site,tmx,xliff,dataset]"],
-        cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            f"corpus.dir={CORPUS}",
+            f"output.dir={output}",
+            "stages=[ingest,segment]",
+            "output.formats=[site,tmx,xliff,dataset]",
+        ],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
         preexec_fn=lambda: os.umask(umask),
-    )  # fmt: skip
+    )
     assert done.returncode == EXIT_OK, done.stderr[-2000:]
     files = [path for path in output.rglob("*") if path.is_file()]
     assert len(files) > 20

@@ -32,9 +32,15 @@ BAD = {"schlecht.txt": "Hier steht das Giftwort. Ein zweiter Satz folgt.\n"}
 
 def smoke(corpus: Path, output: Path, cache: Path, memory: Path) -> DictConfig:
     return make_config(
-        ["preset=smoke", f"corpus.dir={corpus}", f"output.dir={output}",
-         f"paths.cache_dir={cache}", f"translate.memory={memory}", "device=cpu"]
-    )  # fmt: skip
+        [
+            "preset=smoke",
+            f"corpus.dir={corpus}",
+            f"output.dir={output}",
+            f"paths.cache_dir={cache}",
+            f"translate.memory={memory}",
+            "device=cpu",
+        ]
+    )
 
 
 def manifest(output: Path) -> dict[str, Any]:
@@ -69,8 +75,11 @@ def inject(stage: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from pipeline.engines.hf import Seq2SeqEngine
 
     if stage == "segment":
-        monkeypatch.setattr(segment, "segment_release", _raise_for(
-            lambda release, config: release.id == "schlecht", segment.segment_release))  # fmt: skip
+        monkeypatch.setattr(
+            segment,
+            "segment_release",
+            _raise_for(lambda release, config: release.id == "schlecht", segment.segment_release),
+        )
     elif stage == "translate (en)":
         real_generate = Seq2SeqEngine.generate_scored
 
@@ -98,21 +107,36 @@ def inject(stage: str, monkeypatch: pytest.MonkeyPatch) -> None:
     elif stage == "bundle":
         monkeypatch.setattr(bundle, "write_bundle", _raise_for(_is_bad_bundle, bundle.write_bundle))
     elif stage == "bundle (site)":
-        monkeypatch.setattr(site, "write_release_page", _raise_for(
-            _is_bad_bundle, site.write_release_page))  # fmt: skip
+        monkeypatch.setattr(
+            site, "write_release_page", _raise_for(_is_bad_bundle, site.write_release_page)
+        )
     elif stage == "bundle (tmx)":
-        monkeypatch.setattr(tmx, "write_tmx", _raise_for(
-            lambda bundles, path: len(bundles) == 1 and _is_bad_bundle(bundles[0]),
-            tmx.write_tmx))  # fmt: skip
+        monkeypatch.setattr(
+            tmx,
+            "write_tmx",
+            _raise_for(
+                lambda bundles, path: len(bundles) == 1 and _is_bad_bundle(bundles[0]),
+                tmx.write_tmx,
+            ),
+        )
     elif stage == "bundle (xliff)":
         monkeypatch.setattr(xliff, "write_xliff", _raise_for(_is_bad_bundle, xliff.write_xliff))
     elif stage == "bundle (dataset)":
-        monkeypatch.setattr(datasets, "check_dataset_rows", _raise_for(
-            _is_bad_bundle, datasets.check_dataset_rows))  # fmt: skip
+        monkeypatch.setattr(
+            datasets, "check_dataset_rows", _raise_for(_is_bad_bundle, datasets.check_dataset_rows)
+        )
 
 
-STAGES = ["segment", "translate (en)", "summarise (en)", "bundle", "bundle (site)",
-          "bundle (tmx)", "bundle (xliff)", "bundle (dataset)"]  # fmt: skip
+STAGES = [
+    "segment",
+    "translate (en)",
+    "summarise (en)",
+    "bundle",
+    "bundle (site)",
+    "bundle (tmx)",
+    "bundle (xliff)",
+    "bundle (dataset)",
+]
 
 
 @pytest.mark.slow
@@ -185,9 +209,15 @@ def hostile_corpus(folder: Path, outside: Path) -> dict[str, str | None]:
     (folder / "folder.txt").mkdir()
     os.mkfifo(folder / "pipe.txt")
     expected: dict[str, str | None] = {os.fsdecode(name): None for name in entries}
-    expected.update({"report.pdf.txt": "PDF", "link outside.txt": "outside corpus.dir",
-                     "broken.txt": "missing", "pipe.txt": "not a regular file",
-                     "link inside.txt": None})  # fmt: skip
+    expected.update(
+        {
+            "report.pdf.txt": "PDF",
+            "link outside.txt": "outside corpus.dir",
+            "broken.txt": "missing",
+            "pipe.txt": "not a regular file",
+            "link inside.txt": None,
+        }
+    )
     return expected
 
 

@@ -173,12 +173,15 @@ def test_a_mixed_corpus_end_to_end(tmp_path: Path, model_cache: Path) -> None:
 
     # Tomorrow's feed file holds today's items and one more: only the new one is made.
     feed = (corpus / "presse.rss").read_text(encoding="utf-8")
-    new_item = ("<item><title>Neue Meldung</title><guid isPermaLink=\"false\">pm-neu-1</guid>"
-                "<description>Die Stadt eröffnet am Montag einen neuen Spielplatz im Park "
-                "an der Mühlenstraße.</description></item>")  # fmt: skip
+    new_item = (
+        '<item><title>Neue Meldung</title><guid isPermaLink="false">pm-neu-1</guid>'
+        "<description>Die Stadt eröffnet am Montag einen neuen Spielplatz im Park "
+        "an der Mühlenstraße.</description></item>"
+    )
     (corpus / "presse.rss").unlink()
-    (corpus / "presse-morgen.rss").write_text(feed.replace("<item>", new_item + "<item>", 1),
-                                              encoding="utf-8")  # fmt: skip
+    (corpus / "presse-morgen.rss").write_text(
+        feed.replace("<item>", new_item + "<item>", 1), encoding="utf-8"
+    )
     assert smoke_run(corpus, output, model_cache) == EXIT_SOME_FAILED
     third = json.loads((output / "manifest.json").read_text(encoding="utf-8"))
     assert [item["id"] for item in third["releases"]["done"]] == [
@@ -197,8 +200,9 @@ def test_english_releases_and_quotations_go_to_the_english_column(
     (corpus / "zitat.txt").write_text(f"{GERMAN}\n\n{QUOTE}\n", encoding="utf-8")
     (corpus / "communique.txt").write_text(FRENCH, encoding="utf-8")
     output = tmp_path / "out"
-    code = smoke_run(corpus, output, model_cache, "corpus.languages=[de,en]",
-                     "corpus.other_languages=skip")  # fmt: skip
+    code = smoke_run(
+        corpus, output, model_cache, "corpus.languages=[de,en]", "corpus.other_languages=skip"
+    )
     assert code == EXIT_OK
     manifest = json.loads((output / "manifest.json").read_text(encoding="utf-8"))
     [skipped] = manifest["releases"]["skipped"]
@@ -253,14 +257,24 @@ def test_russian_through_the_english_translation(tmp_path: Path, model_cache: Pa
     corpus.mkdir()
     (corpus / "radwege.txt").write_text(f"{GERMAN}\n", encoding="utf-8")
     output = tmp_path / "out"
-    assert smoke_run(corpus, output, model_cache, "experiment=pivot_en",
-                     "stages=[ingest,segment,translate,bundle]") == EXIT_OK  # fmt: skip
+    assert (
+        smoke_run(
+            corpus,
+            output,
+            model_cache,
+            "experiment=pivot_en",
+            "stages=[ingest,segment,translate,bundle]",
+        )
+        == EXIT_OK
+    )
     bundle = bundles(output)["radwege"]
     assert bundle["models"]["translate.en-ru"]["target_token"] is None
     for segment in bundle["segments"]:
         assert segment["made_by"] == {"ru": "translate.en-ru"}
         assert segment["origin"]["en"] in ("mt", "memory") and segment["text"]["ru"]
-    for bad, message in [("translate.pivot={ru:de}", "a pivot is en"),
-                         ("targets=[ru,en]", "en must come before ru")]:  # fmt: skip
+    for bad, message in [
+        ("translate.pivot={ru:de}", "a pivot is en"),
+        ("targets=[ru,en]", "en must come before ru"),
+    ]:
         with pytest.raises(ConfigError, match=message):
             run(smoke(corpus, tmp_path / "x", model_cache, "experiment=pivot_en", bad))

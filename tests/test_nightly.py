@@ -66,8 +66,7 @@ def test_unchanged_releases_are_skipped_changed_ones_redone(
 
     assert run(smoke(corpus, output, model_cache)) == EXIT_OK
     again = manifest(output)
-    assert again["counts"] == {"done": 0, "skipped": 5, "failed": 0, "segments": 0,
-                               "duplicates": 0}  # fmt: skip
+    assert again["counts"] == {"done": 0, "skipped": 5, "failed": 0, "segments": 0, "duplicates": 0}
     assert {"translate", "summarise"}.isdisjoint(again["timings"])  # no model work at all
     assert again["translation"] == {"memory": str(tmp_path / "memory.sqlite")}
     assert load_bundles(output) == first
@@ -98,10 +97,21 @@ def test_a_second_run_on_the_same_output_folder_is_refused(
             run(smoke(CORPUS, output, model_cache, "stages=[ingest,segment]"))
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
         done = subprocess.run(
-            [sys.executable, "-m", "pipeline", f"output.dir={output}", f"corpus.dir={CORPUS}",
-             "stages=[ingest,segment]"],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "pipeline",
+                f"output.dir={output}",
+                f"corpus.dir={CORPUS}",
+                "stages=[ingest,segment]",
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
         assert done.returncode == EXIT_BUSY
         assert "another run" in done.stderr and "output.dir" in done.stderr
         assert "Traceback" not in done.stderr
@@ -116,12 +126,21 @@ def test_a_second_run_on_the_same_output_folder_is_refused(
 def start_cli(output: Path, cache: Path) -> subprocess.Popen[str]:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
     memory = output.parent / "tm.sqlite"
-    args = ["preset=smoke", f"corpus.dir={CORPUS}", f"output.dir={output}",
-            f"paths.cache_dir={cache}", f"translate.memory={memory}"]  # fmt: skip
+    args = [
+        "preset=smoke",
+        f"corpus.dir={CORPUS}",
+        f"output.dir={output}",
+        f"paths.cache_dir={cache}",
+        f"translate.memory={memory}",
+    ]
     return subprocess.Popen(
-        [sys.executable, "-m", "pipeline", *args], cwd=ROOT, env=env, text=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [sys.executable, "-m", "pipeline", *args],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def wait_for_event(output: Path, event: str, process: subprocess.Popen[str]) -> None:
@@ -231,10 +250,22 @@ def test_prefetch_fills_the_caches_for_an_offline_host(tmp_path: Path, model_cac
     cache = tmp_path / "cache"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
-        [sys.executable, "-m", "pipeline.models", "prefetch", "preset=smoke",
-         f"paths.cache_dir={cache}", "translate.backend=ctranslate2"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pipeline.models",
+            "prefetch",
+            "preset=smoke",
+            f"paths.cache_dir={cache}",
+            "translate.backend=ctranslate2",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "4 model(s) ready" in done.stdout
     from pipeline.engines.smoke import BUILD_VERSION
@@ -244,8 +275,19 @@ def test_prefetch_fills_the_caches_for_an_offline_host(tmp_path: Path, model_cac
     assert len(list((cache / "ct2").glob("smoke--*"))) == 3
 
     missing = subprocess.run(
-        [sys.executable, "-m", "pipeline.models", "prefetch", f"paths.cache_dir={cache}",
-         "translate.models.en=Helsinki-NLP/opus-mt-xx-yy"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pipeline.models",
+            "prefetch",
+            f"paths.cache_dir={cache}",
+            "translate.models.en=Helsinki-NLP/opus-mt-xx-yy",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert missing.returncode == 2 and "opus-mt-xx-yy" in missing.stderr

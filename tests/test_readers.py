@@ -174,8 +174,11 @@ def test_an_rss_item_is_a_release_with_its_full_content_and_metadata() -> None:
     assert "samstags" in library.text and "Kurzfassung" not in library.text
     assert library.text.startswith("Stadtbibliothek verlängert Öffnungszeiten")
     assert [kind for *_, kind in library.blocks] == [
-        "heading", "paragraph", "list_item", "list_item"
-    ]  # fmt: skip
+        "heading",
+        "paragraph",
+        "list_item",
+        "list_item",
+    ]
     assert library.meta == {
         "title": "Stadtbibliothek verlängert Öffnungszeiten",
         "date": "2026-12-01",
@@ -227,8 +230,10 @@ def test_reading_a_feed_touches_no_network(monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_a_broken_or_empty_feed_is_refused() -> None:
     with pytest.raises(InputError, match="no item with text"):
-        read_feed(b'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title>'
-                  b"</channel></rss>", "leer.rss")  # fmt: skip
+        read_feed(
+            b'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title></channel></rss>',
+            "leer.rss",
+        )
     with pytest.raises(InputError, match="not an RSS or Atom feed"):
         read_feed(b"<?xml version='1.0'?><xliff/>", "x.rss")
 
@@ -362,8 +367,9 @@ def test_a_page_the_extractor_crashes_on_fails_alone(
 
     monkeypatch.setattr(trafilatura, "bare_extraction", crash_on_one)
     output = tmp_path / "out"
-    code = run(make_config([f"corpus.dir={corpus}", f"output.dir={output}",
-                            "stages=[ingest,segment]"]))  # fmt: skip
+    code = run(
+        make_config([f"corpus.dir={corpus}", f"output.dir={output}", "stages=[ingest,segment]"])
+    )
     assert code == EXIT_SOME_FAILED
     manifest = json.loads((output / "manifest.json").read_text(encoding="utf-8"))
     [failed] = manifest["releases"]["failed"]
@@ -390,16 +396,20 @@ def test_a_feed_root_is_found_after_any_preamble_and_only_at_the_root() -> None:
 
 def test_feed_items_keep_the_publisher_s_date_and_plain_titles() -> None:
     feed = RSS.replace("Tue, 01 Dec 2026 09:30:00 +0100", "Wed, 02 Dec 2026 00:01:00 +0100")
-    feed = feed.replace("<title>Stadtbibliothek verlängert Öffnungszeiten</title>",
-                        "<title><![CDATA[Bibliothek & Archiv <i>neu</i>]]></title>")  # fmt: skip
+    feed = feed.replace(
+        "<title>Stadtbibliothek verlängert Öffnungszeiten</title>",
+        "<title><![CDATA[Bibliothek & Archiv <i>neu</i>]]></title>",
+    )
     feed = feed.replace("Mon, 30 Nov 2026 08:00:00 +0100", "Mon, 01 Jan 0001 00:00:00 GMT")
     library, winter = read_feed(feed.encode(), "presse.rss")
     assert library.meta["date"] == "2026-12-02"  # not 2026-12-01 in UTC
     assert library.meta["title"] == "Bibliothek & Archiv neu"
     assert library.text.startswith("Bibliothek & Archiv neu\n\n")
     assert winter.meta["date"] is None  # .NET's empty date is no date
-    atom = ATOM.replace("<title>Neuer Studiengang Data Science</title>",
-                        '<title type="html">Lehre &amp;amp; Forschung</title>')  # fmt: skip
+    atom = ATOM.replace(
+        "<title>Neuer Studiengang Data Science</title>",
+        '<title type="html">Lehre &amp;amp; Forschung</title>',
+    )
     atom = atom.replace("2026-12-02T10:00:00Z</published>", "2026-12-03T00:30:00+01:00</published>")
     [entry] = read_feed(atom.encode(), "uni.atom")
     assert entry.meta["title"] == "Lehre & Forschung" and entry.meta["date"] == "2026-12-03"
@@ -408,8 +418,10 @@ def test_feed_items_keep_the_publisher_s_date_and_plain_titles() -> None:
 def test_items_sharing_a_guid_are_both_kept_and_a_cut_feed_is_warned_about(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    twice = RSS.replace("<link>https://musterstadt.example/presse/winterdienst</link>",
-                        '<guid isPermaLink="false">pm-2026-0412</guid>')  # fmt: skip
+    twice = RSS.replace(
+        "<link>https://musterstadt.example/presse/winterdienst</link>",
+        '<guid isPermaLink="false">pm-2026-0412</guid>',
+    )
     first, second = read_feed(twice.encode(), "presse.rss")
     assert (first.key, second.key) == ("pm-2026-0412", "pm-2026-0412#2")
     assert "has the GUID" in caplog.text
@@ -501,8 +513,16 @@ def test_the_size_limit_is_per_feed_item(tmp_path: Path) -> None:
     limit_mib = 20_000 / 2**20  # the file is about 40 kB, every item but one under 20 kB
     assert len(feed.encode()) > 20_000
     output = tmp_path / "out"
-    run(make_config([f"corpus.dir={corpus}", f"output.dir={output}", "stages=[ingest,segment]",
-                     f"corpus.max_release_mib={limit_mib}"]))  # fmt: skip
+    run(
+        make_config(
+            [
+                f"corpus.dir={corpus}",
+                f"output.dir={output}",
+                "stages=[ingest,segment]",
+                f"corpus.max_release_mib={limit_mib}",
+            ]
+        )
+    )
     manifest = json.loads((output / "manifest.json").read_text(encoding="utf-8"))
     [failed] = manifest["releases"]["failed"]
     assert "pm-gross" in failed["reason"] and "corpus.max_release_mib" in failed["reason"]

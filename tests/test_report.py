@@ -254,13 +254,20 @@ def test_jobs_that_left_no_manifest_are_shown_with_their_status(tmp_path: Path) 
 
     sweep = tmp_path / "sweep"
     _job(sweep, "0", ["translate.num_beams=1"], _manifest(sweep / "0", 1, 4.0))
-    record_job(sweep, 0, overrides=["translate.num_beams=1"], output_dir=str(sweep / "0"),
-               exit_code=0)  # fmt: skip
-    record_job(sweep, 1, overrides=["translate.models.en=/no/such/model"],
-               output_dir=str(sweep / "1"))  # fmt: skip
-    record_job(sweep, 1, overrides=["translate.models.en=/no/such/model"],
-               output_dir=str(sweep / "1"), exit_code=2,
-               error="model not found: translate.models.en=/no/such/model\nmore lines")  # fmt: skip
+    record_job(
+        sweep, 0, overrides=["translate.num_beams=1"], output_dir=str(sweep / "0"), exit_code=0
+    )
+    record_job(
+        sweep, 1, overrides=["translate.models.en=/no/such/model"], output_dir=str(sweep / "1")
+    )
+    record_job(
+        sweep,
+        1,
+        overrides=["translate.models.en=/no/such/model"],
+        output_dir=str(sweep / "1"),
+        exit_code=2,
+        error="model not found: translate.models.en=/no/such/model\nmore lines",
+    )
     record_job(sweep, 2, overrides=["translate.num_beams=8"], output_dir=str(sweep / "2"))
     rows = collect(sweep)
     assert [row["job"] for row in rows] == ["0", "1", "2"]
@@ -268,8 +275,9 @@ def test_jobs_that_left_no_manifest_are_shown_with_their_status(tmp_path: Path) 
     record = json.loads((sweep / ".jobs" / "2.json").read_text(encoding="utf-8"))
     for pid, status in ((2**22 + 12345, "killed"), (record["pid"], "running or killed")):
         host = record["host"] if status == "killed" else "another-host"
-        (sweep / ".jobs" / "2.json").write_text(json.dumps({**record, "pid": pid, "host": host}),
-                                                encoding="utf-8")  # fmt: skip
+        (sweep / ".jobs" / "2.json").write_text(
+            json.dumps({**record, "pid": pid, "host": host}), encoding="utf-8"
+        )
         assert collect(sweep)[2]["status"] == status
     assert rows[1]["exit_code"] == 2
     assert rows[1]["error"] == "model not found: translate.models.en=/no/such/model more lines"
@@ -287,24 +295,34 @@ def test_jobs_that_left_no_manifest_are_shown_with_their_status(tmp_path: Path) 
     (copy / "webapp").mkdir()
     (copy / "webapp" / "manifest.json").write_text('{"name": "my-web-app"}', encoding="utf-8")
     assert [(row["job"], row["status"]) for row in collect(copy)] == [
-        ("0", "ok"), ("1", "refused"), ("2", "running or killed")
-    ]  # fmt: skip
+        ("0", "ok"),
+        ("1", "refused"),
+        ("2", "running or killed"),
+    ]
 
 
 def _scored_job(
     sweep: Path, name: str, beams: int, hypotheses: list[str], refs: Path, corpus_dir: str = "c"
 ) -> Path:
     references = str(refs) if refs.is_absolute() else f"{corpus_dir}/{refs}"
-    manifest = _manifest(sweep / name, beams, 4.0, corpus={"dir": corpus_dir,
-                                                            "references": references})  # fmt: skip
+    manifest = _manifest(
+        sweep / name, beams, 4.0, corpus={"dir": corpus_dir, "references": references}
+    )
     folder = _job(sweep, name, [f"translate.num_beams={beams}"], manifest)
     source = "\n".join(f"Satz {i}." for i in range(len(hypotheses)))
     segments, start = [], 0
     for index, hypothesis in enumerate(hypotheses):
         text = f"Satz {index}."
-        segments.append({"id": f"r:{index}", "kind": "sentence", "start": start,
-                         "end": start + len(text), "block": index,
-                         "text": {"de": text, "en": hypothesis}})  # fmt: skip
+        segments.append(
+            {
+                "id": f"r:{index}",
+                "kind": "sentence",
+                "start": start,
+                "end": start + len(text),
+                "block": index,
+                "text": {"de": text, "en": hypothesis},
+            }
+        )
         start += len(text) + 1
     bundle = {"release": {"id": "r", "path": "c/r.txt", "source": source}, "segments": segments}
     (folder / "bundles").mkdir()

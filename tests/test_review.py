@@ -35,10 +35,17 @@ REPEATED = "Für die sächsische Wirtschaft ist Russland einer der wichtigsten W
 
 
 def _config(corpus: Path, out: Path, memory: Path, cache: Path, *extra: str) -> Any:
-    return make_config([
-        "preset=smoke", f"corpus.dir={corpus}", f"output.dir={out}",
-        f"paths.cache_dir={cache}", f"translate.memory={memory}", "device=cpu", *extra,
-    ])  # fmt: skip
+    return make_config(
+        [
+            "preset=smoke",
+            f"corpus.dir={corpus}",
+            f"output.dir={out}",
+            f"paths.cache_dir={cache}",
+            f"translate.memory={memory}",
+            "device=cpu",
+            *extra,
+        ]
+    )
 
 
 def _bundles(out: Path) -> dict[str, dict[str, Any]]:
@@ -57,8 +64,13 @@ def first_run(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> di
         assert run(_config(corpus, base / "out", base / "tm.sqlite", model_cache)) == EXIT_OK
 
     base = build_once(tmp_path_factory, "review-first-run", build)
-    return {"corpus": base / "corpus", "out": base / "out", "memory": base / "tm.sqlite",
-            "cache": model_cache, "base": base}  # fmt: skip
+    return {
+        "corpus": base / "corpus",
+        "out": base / "out",
+        "memory": base / "tm.sqlite",
+        "cache": model_cache,
+        "base": base,
+    }
 
 
 def _copy_run(first_run: dict[str, Path], tmp_path: Path) -> dict[str, Path]:
@@ -103,8 +115,10 @@ def test_round_trip_from_a_cat_tool(
     [repeated_id] = _segment_ids(release, REPEATED)
     heading_id = release["segments"][0]["id"]
     confirmed_id = release["segments"][2]["id"]
-    changes = {repeated_id: "Russia is one of the most important growth markets for Saxony.",
-               heading_id: "Cooperation with Russia stopped"}  # fmt: skip
+    changes = {
+        repeated_id: "Russia is one of the most important growth markets for Saxony.",
+        heading_id: "Cooperation with Russia stopped",
+    }
     edited = tmp_path / "reviewed.en.xlf"
     _edit_xliff(out / "xliff" / f"{EDITED_RELEASE}.en.xlf", edited, changes, {confirmed_id})
 
@@ -183,8 +197,11 @@ def test_round_trip_from_a_cat_tool(
     assert f'{EDITED_RELEASE}.html">{EDITED_RELEASE}</a>' in index
     # Exports carry it.
     xliff = ET.parse(out / "xliff" / f"{EDITED_RELEASE}.en.xlf").getroot()
-    final = [u for u in xliff.iter(f"{{{NS['x']}}}unit")
-             if u.find("x:segment", NS).get("state") == "final"]  # type: ignore[union-attr]  # fmt: skip
+    final = [
+        u
+        for u in xliff.iter(f"{{{NS['x']}}}unit")
+        if u.find("x:segment", NS).get("state") == "final"
+    ]  # type: ignore[union-attr]
     assert len(final) == 3
     tmx = ET.parse(out / "tmx" / f"{EDITED_RELEASE}.tmx").getroot()
     changed = [tuv for tuv in tmx.iter("tuv") if tuv.get("changeid") == "anna"]
@@ -290,15 +307,21 @@ def test_a_cat_tools_tmx_and_the_pipelines_own(first_run: dict[str, Path], tmp_p
     )
     assert _memory_rows(paths["memory"]) == []
     # A CAT tool's TMX (another tool, regional codes, inline codes, its own dates and ids).
-    tmx = _write(tmp_path / "memoq.tmx", (
-        '<?xml version="1.0" encoding="UTF-8"?>\n<tmx version="1.4"><header creationtool="memoQ" '
-        'creationtoolversion="11" segtype="sentence" o-tmf="memoQ" adminlang="en-US" '
-        'srclang="de-DE" datatype="plaintext" creationid="team"/><body>\n'
-        f'<tu changeid="boris" changedate="20261201T101500Z"><tuv xml:lang="de-DE"><seg>{REPEATED}'
-        '</seg></tuv><tuv xml:lang="en-GB"><seg>Russia is a <bpt i="1">&lt;b&gt;</bpt>key'
-        '<ept i="1">&lt;/b&gt;</ept> market.</seg></tuv><tuv xml:lang="ru-RU"><seg>Россия.</seg>'
-        "</tuv></tu>\n</body></tmx>\n"
-    ))  # fmt: skip
+    tmx = _write(
+        tmp_path / "memoq.tmx",
+        (
+            '<?xml version="1.0" encoding="UTF-8"?>\n<tmx version="1.4">'
+            '<header creationtool="memoQ" '
+            'creationtoolversion="11" segtype="sentence" o-tmf="memoQ" adminlang="en-US" '
+            'srclang="de-DE" datatype="plaintext" creationid="team"/><body>\n'
+            '<tu changeid="boris" changedate="20261201T101500Z"><tuv xml:lang="de-DE">'
+            f"<seg>{REPEATED}"
+            '</seg></tuv><tuv xml:lang="en-GB"><seg>Russia is a <bpt i="1">&lt;b&gt;</bpt>key'
+            '<ept i="1">&lt;/b&gt;</ept> market.</seg></tuv><tuv xml:lang="ru-RU">'
+            "<seg>Россия.</seg>"
+            "</tuv></tu>\n</body></tmx>\n"
+        ),
+    )
     # Saved as UTF-16 with a byte-order mark, as Trados Studio saves TMX.
     tmx.write_bytes(tmx.read_text("utf-8").replace("UTF-8", "UTF-16").encode("utf-16"))
     assert (
@@ -406,23 +429,46 @@ def test_an_import_while_a_run_writes_the_memory_waits_for_it(tmp_path: Path) ->
 def test_the_command_explains_itself(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "pipeline.review", "import", "--help"],
-        cwd=ROOT, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0
     assert "--reviewer" in result.stdout and "XLIFF" in result.stdout
     blocked = _write(tmp_path / "a-file", "")  # a memory "inside" a file cannot be made
     missing = subprocess.run(
-        [sys.executable, "-m", "pipeline.review", "import", "--memory", str(blocked / "tm.sqlite"),
-         "/nonexistent/file.xlf"],
-        cwd=ROOT, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pipeline.review",
+            "import",
+            "--memory",
+            str(blocked / "tm.sqlite"),
+            "/nonexistent/file.xlf",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert missing.returncode == 2
     assert "cannot be opened" in missing.stderr and "Traceback" not in missing.stderr
     absent = subprocess.run(
-        [sys.executable, "-m", "pipeline.review", "import", "--memory", str(tmp_path / "tm.sqlite"),
-         str(tmp_path / "absent.xlf")],
-        cwd=ROOT, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pipeline.review",
+            "import",
+            "--memory",
+            str(tmp_path / "tm.sqlite"),
+            str(tmp_path / "absent.xlf"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert absent.returncode == 1
     assert "absent.xlf: not imported" in absent.stderr and "cannot be read" in absent.stderr
 

@@ -671,18 +671,21 @@ def test_a_text_release_s_heading_dateline_and_byline_fill_its_metadata() -> Non
         "Haldensleben, 21. Februar 2019. Die Stadt baut neue Radwege. Der Rat stimmte zu.\n"
         "Von Thomas Junk\n"
     )
-    segments = segment_release(Release(id="x", path="x.txt", source=source, sha256=""),
-                               SegmentConfig())  # fmt: skip
+    segments = segment_release(
+        Release(id="x", path="x.txt", source=source, sha256=""), SegmentConfig()
+    )
     assert text_meta(segments) == {
         "title": "Neue Radwege für die Innenstadt",
         "date": "2019-02-21",
         "author": "Thomas Junk",
     }
-    numeric = segment_release(Release(id="y", path="y.txt", source="07.12.2018\nText.\n",
-                                      sha256=""), SegmentConfig())  # fmt: skip
+    numeric = segment_release(
+        Release(id="y", path="y.txt", source="07.12.2018\nText.\n", sha256=""), SegmentConfig()
+    )
     assert text_meta(numeric)["date"] == "2018-12-07"
-    nothing = segment_release(Release(id="z", path="z.txt", source="Nur ein Satz.", sha256=""),
-                              SegmentConfig())  # fmt: skip
+    nothing = segment_release(
+        Release(id="z", path="z.txt", source="Nur ein Satz.", sha256=""), SegmentConfig()
+    )
     assert text_meta(nothing) == {"title": None, "date": None, "author": None}
 
 
@@ -692,9 +695,12 @@ def test_blocks_from_markup_keep_their_kinds_and_the_boilerplate_rules() -> None
         "Die Stadt baut. Der Rat stimmte zu."
     )
     blocks = []
-    for kind, text in (("heading", "Die Strecken"), ("paragraph", "Foto: Stadt Musterstadt"),
-                       ("list_item", "Hauptstraße"),
-                       ("paragraph", "Die Stadt baut. Der Rat stimmte zu.")):  # fmt: skip
+    for kind, text in (
+        ("heading", "Die Strecken"),
+        ("paragraph", "Foto: Stadt Musterstadt"),
+        ("list_item", "Hauptstraße"),
+        ("paragraph", "Die Stadt baut. Der Rat stimmte zu."),
+    ):
         start = source.index(text)
         blocks.append([start, start + len(text), kind])
     release = Release(id="p", path="p.html", source=source, sha256="", blocks=blocks)
@@ -710,15 +716,23 @@ def test_blocks_from_markup_keep_their_kinds_and_the_boilerplate_rules() -> None
 
 @pytest.mark.parametrize(
     "date_line",
-    ["Erlenau, 12. März 2025", "Erlenau, den 12.03.2025", "Mittwoch, 12. März 2025",
-     "Datum: 12.03.2025", "Pressemitteilung vom 12. März 2025"],
-)  # fmt: skip
+    [
+        "Erlenau, 12. März 2025",
+        "Erlenau, den 12.03.2025",
+        "Mittwoch, 12. März 2025",
+        "Datum: 12.03.2025",
+        "Pressemitteilung vom 12. März 2025",
+    ],
+)
 def test_the_usual_date_lines_give_the_date_and_not_the_title(date_line: str) -> None:
     from pipeline.text.segmenter import text_meta
 
-    source = (f"{date_line}\nNeue Radwege für die Innenstadt\nDie Stadt baut neue Radwege. "
-              "Die Arbeiten beginnen am 8. April 2026.\n")  # fmt: skip
-    segments = segment_release(Release(id="x", path="x.txt", source=source, sha256=""),
-                               SegmentConfig())  # fmt: skip
+    source = (
+        f"{date_line}\nNeue Radwege für die Innenstadt\nDie Stadt baut neue Radwege. "
+        "Die Arbeiten beginnen am 8. April 2026.\n"
+    )
+    segments = segment_release(
+        Release(id="x", path="x.txt", source=source, sha256=""), SegmentConfig()
+    )
     meta = text_meta(segments)
     assert meta["date"] == "2025-03-12" and meta["title"] == "Neue Radwege für die Innenstadt"

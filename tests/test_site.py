@@ -476,18 +476,30 @@ def test_a_release_s_metadata_is_shown_and_cannot_inject_markup() -> None:
 
     bundle = {
         "release": {
-            "id": "seite", "path": "seite.html", "lang": "en", "format": "html",
+            "id": "seite",
+            "path": "seite.html",
+            "lang": "en",
+            "format": "html",
             "extractor": "trafilatura 2.3.1",
-            "meta": {"title": "<script>alert(1)</script> Radwege", "date": "2026-12-01",
-                     "author": "Anna <b>B</b>", "url": "javascript:alert(1)",
-                     "site_name": "Stadt"},
+            "meta": {
+                "title": "<script>alert(1)</script> Radwege",
+                "date": "2026-12-01",
+                "author": "Anna <b>B</b>",
+                "url": "javascript:alert(1)",
+                "site_name": "Stadt",
+            },
         },
         "segments": [
-            {"id": "seite:0000", "kind": "sentence", "start": 0, "end": 5,
-             "text": {"de": "Hello", "en": "Hello", "ru": "Привет"},
-             "origin": {"en": "original", "ru": "mt"}},
+            {
+                "id": "seite:0000",
+                "kind": "sentence",
+                "start": 0,
+                "end": 5,
+                "text": {"de": "Hello", "en": "Hello", "ru": "Привет"},
+                "origin": {"en": "original", "ru": "mt"},
+            },
         ],
-    }  # fmt: skip
+    }
     page = release_page(bundle)
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt; Radwege" in page
     assert "2026-12-01" in page and "Anna &lt;b&gt;B&lt;/b&gt;" in page
@@ -506,9 +518,34 @@ EVIL = "<script>alert(1)</script>\"><img src=x onerror=alert(1)>'"
 EVIL_ID = '"><img src=x onerror=alert(1)><script>alert(1)'  # no "/": it names a file
 EVIL_LANG = 'x"><script>alert(1)'  # a language code from the data: an attribute value
 # What a page may contain: none of it can run a script or load anything.
-TAGS = {"html", "head", "meta", "title", "style", "body", "nav", "a", "h1", "h2", "h3", "p",
-        "span", "time", "div", "section", "table", "colgroup", "col", "thead", "tbody", "tr",
-        "th", "td", "details", "summary"}  # fmt: skip
+TAGS = {
+    "html",
+    "head",
+    "meta",
+    "title",
+    "style",
+    "body",
+    "nav",
+    "a",
+    "h1",
+    "h2",
+    "h3",
+    "p",
+    "span",
+    "time",
+    "div",
+    "section",
+    "table",
+    "colgroup",
+    "col",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "details",
+    "summary",
+}
 
 
 def evil(field: str) -> str:
@@ -608,13 +645,19 @@ def evil_bundles() -> list[dict[str, Any]]:
 
 EVIL_RUN = {
     "started_at": evil("started at"),
-    "failed": [{"path": evil("failed path"), "id": evil("failed id"),
-                "stage": evil("failed stage"), "reason": evil("failed reason")}],
+    "failed": [
+        {
+            "path": evil("failed path"),
+            "id": evil("failed id"),
+            "stage": evil("failed stage"),
+            "reason": evil("failed reason"),
+        }
+    ],
     "skipped": [
         {"id": evil("skipped id"), "path": evil("skipped path"), "reason": evil("skipped reason")},
         {"id": evil("detailed id"), "path": "p", "reason": "x", "detail": evil("skip detail")},
     ],
-}  # fmt: skip
+}
 
 
 def test_every_field_on_every_page_is_escaped(tmp_path: Path) -> None:
@@ -641,20 +684,65 @@ def test_every_field_on_every_page_is_escaped(tmp_path: Path) -> None:
 
     # Each field on the pages that show it, escaped as text or in an attribute.
     shown = {
-        "index": ["a path", "b path", "title", "date", "summary en", "started at", "failed path",
-                  "failed id", "failed stage", "failed reason", "skipped path", "skipped id",
-                  "skipped reason", "skip detail", "qa code"],
-        "a": ["a path", "title", "date", "author", "extractor", "release lang", "config hash",
-              "javascript url", "summary en", "summary model", "summary in a hostile language",
-              "a segment id 0", "kind", "a text de 0", "a text en 0", "a text 0 in a hostile "
-              "language", "qa code", "qa detail", "term source", "term target", "reviewer",
-              "approved at", "review file", "replaced", "repair method", "repair reason",
-              "first output"],
+        "index": [
+            "a path",
+            "b path",
+            "title",
+            "date",
+            "summary en",
+            "started at",
+            "failed path",
+            "failed id",
+            "failed stage",
+            "failed reason",
+            "skipped path",
+            "skipped id",
+            "skipped reason",
+            "skip detail",
+            "qa code",
+        ],
+        "a": [
+            "a path",
+            "title",
+            "date",
+            "author",
+            "extractor",
+            "release lang",
+            "config hash",
+            "javascript url",
+            "summary en",
+            "summary model",
+            "summary in a hostile language",
+            "a segment id 0",
+            "kind",
+            "a text de 0",
+            "a text en 0",
+            "a text 0 in a hostile language",
+            "qa code",
+            "qa detail",
+            "term source",
+            "term target",
+            "reviewer",
+            "approved at",
+            "review file",
+            "replaced",
+            "repair method",
+            "repair reason",
+            "first output",
+        ],
         "b": ["b path", "site name", "https url", "b text en 0"],
-        "a by confidence": ["kind", "a text de 1", "a text en 1", "qa detail", "reviewer",
-                            "replaced", "first output", "term target"],
+        "a by confidence": [
+            "kind",
+            "a text de 1",
+            "a text en 1",
+            "qa detail",
+            "reviewer",
+            "replaced",
+            "first output",
+            "term target",
+        ],
         "b by confidence": ["b text de 0", "b text 0 in a hostile language"],
-    }  # fmt: skip
+    }
     for name, fields in shown.items():
         for field in fields:
             assert html.escape(evil(field)) in texts[name], (name, field)

@@ -226,8 +226,9 @@ def _translate(engine: _Engine, glossary: Glossary, text: str, lang: str = "en")
 
 
 def test_the_model_sees_placeholders_and_the_bundle_the_terms() -> None:
-    glossary = _glossary(("ASG Spremberg GmbH", "*", "", True),
-                         ("Landrat", "en", "district administrator", False))  # fmt: skip
+    glossary = _glossary(
+        ("ASG Spremberg GmbH", "*", "", True), ("Landrat", "en", "district administrator", False)
+    )
     text = "Landrat Walker besucht die ASG Spremberg GmbH."
     segment, engine = _translate(_Engine(), glossary, text)
     assert engine.calls == [["Landrat Walker besucht die ZXQA."]]
@@ -268,27 +269,38 @@ def test_a_term_for_another_target_is_not_masked() -> None:
 @pytest.mark.parametrize(
     ("source", "names"),
     [
-        ("In der vergangenen Woche haben die Unternehmen IPRO Consult GmbH und HOBAS GmbH "
-         "Verabredungen getroffen.", ["IPRO Consult GmbH", "HOBAS GmbH"]),
+        (
+            "In der vergangenen Woche haben die Unternehmen IPRO Consult GmbH und HOBAS GmbH "
+            "Verabredungen getroffen.",
+            ["IPRO Consult GmbH", "HOBAS GmbH"],
+        ),
         ("Die HOBAS GmbH und die russischen Partner.", ["HOBAS GmbH"]),
         ("Börde-Landrat Hans Walker (CDU) sagte.", ["Hans Walker", "CDU"]),
         ("Die Firma Metalloobrabotka-2018 liefert.", ["Metalloobrabotka-2018"]),
-        ("Kontakt: presse@asg-spremberg.de oder www.asg-spremberg.de.",
-         ["presse@asg-spremberg.de", "www.asg-spremberg.de"]),
+        (
+            "Kontakt: presse@asg-spremberg.de oder www.asg-spremberg.de.",
+            ["presse@asg-spremberg.de", "www.asg-spremberg.de"],
+        ),
         ("Die IHK und die KfW fördern.", ["IHK", "KfW"]),
         ("Die Stadt baut eine neue Schule.", []),
         ("WICHTIGE MITTEILUNG AN ALLE BÜRGER", []),  # a heading in capitals
     ],
-)  # fmt: skip
+)
 def test_names_in_a_source(source: str, names: list[str]) -> None:
     assert names_in(source) == names
 
 
 @pytest.mark.parametrize(
     ("word", "russian"),
-    [("Walker", "валкер"), ("Schmeichel", "шмайхел"), ("Spremberg", "шпремберг"),
-     ("Schwarze", "шварце"), ("Kreuz", "кройц"), ("GmbH", "гмбх")],
-)  # fmt: skip
+    [
+        ("Walker", "валкер"),
+        ("Schmeichel", "шмайхел"),
+        ("Spremberg", "шпремберг"),
+        ("Schwarze", "шварце"),
+        ("Kreuz", "кройц"),
+        ("GmbH", "гмбх"),
+    ],
+)
 def test_transliteration(word: str, russian: str) -> None:
     assert transliterate(word) == russian
 
@@ -340,8 +352,9 @@ def test_name_missing_flag_and_off_switch() -> None:
     ],
 )
 def test_number_formats_translations_use(source: str, translation: str) -> None:
-    assert not [f for f in qa_flags(source, translation, QAConfig(), "en")
-                if f["code"] == "missing_number"]  # fmt: skip
+    assert not [
+        f for f in qa_flags(source, translation, QAConfig(), "en") if f["code"] == "missing_number"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -390,8 +403,9 @@ def test_a_smoke_run_with_the_sample_glossary(smoke_config: Any, tmp_path: Path)
         for lang, terms in segment["terms"].items():
             lost = {t["source"] for t in terms if not t["found"]}
             flagged = {f["detail"] for f in segment["qa"][lang] if f["code"] == "term_missing"}
-            assert flagged == ({", ".join(t["source"] for t in terms if not t["found"])}
-                               if lost else set())  # fmt: skip
+            assert flagged == (
+                {", ".join(t["source"] for t in terms if not t["found"])} if lost else set()
+            )
     manifest = json.loads((out / "manifest.json").read_text("utf-8"))
     assert "term_missing" in manifest["qa"]["en"] or all(
         t["found"] for s in found for t in s["terms"]["en"]
@@ -412,9 +426,11 @@ def test_a_smoke_run_with_the_sample_glossary(smoke_config: Any, tmp_path: Path)
     assert run(smoke_config) == EXIT_OK
     manifest = json.loads((tmp_path / "again" / "manifest.json").read_text("utf-8"))
     sent = manifest["translation"]["translate.en"]["segments_sent"]
-    with_kursk = sum("Kursk" in s["text"]["de"] and s["translate"]
-                     for b in (tmp_path / "again" / "bundles").glob("*.json")
-                     for s in json.loads(b.read_text("utf-8"))["segments"])  # fmt: skip
+    with_kursk = sum(
+        "Kursk" in s["text"]["de"] and s["translate"]
+        for b in (tmp_path / "again" / "bundles").glob("*.json")
+        for s in json.loads(b.read_text("utf-8"))["segments"]
+    )
     assert 0 < sent <= with_kursk  # only what "Kursk" masks differently
 
 

@@ -217,11 +217,19 @@ def test_a_text_the_model_fails_on_fails_only_its_release(workers: int) -> None:
         source = " ".join(texts)
         segments, start = [], 0
         for index, text in enumerate(texts):
-            segments.append(Segment(id=f"{rid}:{index}", kind="sentence", start=start,
-                                    end=start + len(text), text={"de": text}))  # fmt: skip
+            segments.append(
+                Segment(
+                    id=f"{rid}:{index}",
+                    kind="sentence",
+                    start=start,
+                    end=start + len(text),
+                    text={"de": text},
+                )
+            )
             start += len(text) + 1
-        return Bundle(release=Release(id=rid, path=f"{rid}.txt", source=source, sha256="0"),
-                      segments=segments)  # fmt: skip
+        return Bundle(
+            release=Release(id=rid, path=f"{rid}.txt", source=source, sha256="0"), segments=segments
+        )
 
     good = bundle("good", [f"Guter Satz {i}." for i in range(7)])
     bad = bundle("bad", ["Ein Satz.", "Hier ist GIFT drin.", "Noch einer."])
@@ -262,8 +270,12 @@ def test_a_warm_run_never_loads_the_model(tmp_path: Path) -> None:
     warm = Translator(factory, DECODING, memory=memory, memory_settings={"model": "m"})  # type: ignore[arg-type]
     assert warm.translate(texts) == cold.translate(texts)
     assert loads == [] and warm.memory_hits == 2 and warm.loaded_engine is None
-    other = Translator(factory, Decoding(num_beams=1, max_new_tokens=16), memory=memory,  # type: ignore[arg-type]
-                       memory_settings={"model": "m"})  # fmt: skip
+    other = Translator(
+        factory,
+        Decoding(num_beams=1, max_new_tokens=16),
+        memory=memory,  # type: ignore[arg-type]
+        memory_settings={"model": "m"},
+    )
     other.translate(texts)
     assert loads == [1]  # other decoding settings: not in the memory
 
