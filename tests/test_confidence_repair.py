@@ -88,7 +88,7 @@ def test_scores_are_kept_in_the_memory_and_come_back(tmp_path: Path) -> None:
     Translator(engine, DECODING, memory=memory).translate(["Guten Tag."])
     again = Translator(EchoEngine, DECODING, memory=memory)  # a factory: never called
     assert again.translate(["Guten Tag."]) == ["Good day."]
-    assert again.scores == {"Guten Tag.": -0.31} and again.loaded_engine is None
+    assert again.scores == {"Guten Tag.": -0.31} and again.model.loaded_engine is None
 
 
 def test_a_memory_written_before_scores_is_upgraded_in_place(tmp_path: Path) -> None:
@@ -248,6 +248,7 @@ def test_a_failing_repair_keeps_the_first_output() -> None:
 # --- end to end, and the engines' scores --------------------------------------------------------
 
 
+@pytest.mark.slow  # a whole run: 5-9 s
 def test_a_smoke_run_records_confidence_and_repairs(smoke_config: Any, tmp_path: Path) -> None:
     from omegaconf import OmegaConf
 

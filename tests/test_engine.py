@@ -49,7 +49,7 @@ def test_sentence_over_the_model_limit_is_split_not_truncated(marian_ru: Seq2Seq
     assert marian_ru.count_tokens([sentence])[0] > 512
     translator = Translator(marian_ru, Decoding(1, 4), target_token=">>rus<<", batch_size=8)
     [output] = translator.translate([sentence])
-    assert translator.segments_sent > 1 and output
+    assert translator.stats.segments_sent > 1 and output
 
 
 @pytest.mark.slow

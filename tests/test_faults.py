@@ -395,6 +395,7 @@ def test_a_read_only_output_folder_is_refused_before_any_work(
     assert "read-only" in stderr and "output.dir" in stderr and "Traceback" not in stderr
 
 
+@pytest.mark.slow  # a whole run: 5-9 s
 def test_an_unwritable_cache_and_memory_are_named(
     mounts: None, model_cache: Path, tmp_path: Path
 ) -> None:

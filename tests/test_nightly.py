@@ -246,6 +246,7 @@ def test_bad_input_fails_alone_with_a_reason_and_the_rest_completes(
     assert len(failed_events) == len(FAILS)
 
 
+@pytest.mark.slow  # a whole run: 5-9 s
 def test_prefetch_fills_the_caches_for_an_offline_host(tmp_path: Path, model_cache: Path) -> None:
     cache = tmp_path / "cache"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}

@@ -16,7 +16,8 @@ from urllib.parse import quote
 
 import pytest
 
-from pipeline.writers.site import html_id, write_site
+from pipeline.writers.pages import html_id
+from pipeline.writers.site import write_site
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"

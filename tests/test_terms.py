@@ -376,6 +376,7 @@ def test_numbers_still_missing(source: str, translation: str, missing: str) -> N
 SAMPLE_GLOSSARY = Path(__file__).resolve().parent.parent / "docs" / "glossary-sample.tsv"
 
 
+@pytest.mark.slow  # a whole run: 5-9 s
 def test_a_smoke_run_with_the_sample_glossary(smoke_config: Any, tmp_path: Path) -> None:
     """Bundles carry the terms found, the QA flags name the misses, the site shows both,
     the recall command counts them, and a changed glossary changes the config hash and

@@ -76,7 +76,7 @@ def test_segment_over_the_limit_is_split_translated_and_rejoined() -> None:
 def test_configured_limit_below_the_model_limit_is_used() -> None:
     engine = EchoEngine(max_input_tokens=512)
     translator = make_translator(engine, max_input_tokens=4)
-    assert translator.max_input_tokens == 4
+    assert translator.model.max_input_tokens == 4
     translator.translate(["eins zwei drei vier fünf sechs sieben"])
     assert len(engine.calls[0]) > 1
 
@@ -166,7 +166,7 @@ def test_out_of_memory_halves_the_batch_and_retries() -> None:
     translator = make_translator(engine, batch_size=16)
     texts = [f"Satz Nummer {i}." for i in range(13)]
     assert translator.translate(texts) == [f"T:{t}" for t in texts]
-    assert translator.oom_retries > 0
+    assert translator.stats.oom_retries > 0
     assert max(len(call) for call in engine.calls) <= 3
 
 
@@ -269,7 +269,7 @@ def test_a_warm_run_never_loads_the_model(tmp_path: Path) -> None:
     memory = TranslationMemory(tmp_path / "tm.sqlite")
     warm = Translator(factory, DECODING, memory=memory, memory_settings={"model": "m"})  # type: ignore[arg-type]
     assert warm.translate(texts) == cold.translate(texts)
-    assert loads == [] and warm.memory_hits == 2 and warm.loaded_engine is None
+    assert loads == [] and warm.stats.memory_hits == 2 and warm.model.loaded_engine is None
     other = Translator(
         factory,
         Decoding(num_beams=1, max_new_tokens=16),

@@ -108,31 +108,6 @@ class Translator:
         self.scores: dict[str, float | None] = {}
         self.from_memory: set[str] = set()
 
-    # What the stages and the manifest read.
-    @property
-    def engine(self) -> Engine:
-        return self.model.engine
-
-    @property
-    def loaded_engine(self) -> Engine | None:
-        return self.model.loaded_engine
-
-    @property
-    def max_input_tokens(self) -> int:
-        return self.model.max_input_tokens
-
-    @property
-    def segments_sent(self) -> int:
-        return self.stats.segments_sent
-
-    @property
-    def memory_hits(self) -> int:
-        return self.stats.memory_hits
-
-    @property
-    def oom_retries(self) -> int:
-        return self.stats.oom_retries
-
     def run(self, texts: list[str]) -> list[str]:
         """`translate`: what an executor's worker is called with (pipeline/mt/executors.py)."""
         return self.translate(texts)

@@ -195,27 +195,27 @@ def run(bundles: list[Bundle], ctx: RunContext) -> list[Bundle]:
                 repair_decoding(decoding, qa),
                 target_token,
                 f"repair de->{lang}",
-                engine=functools.partial(getattr, translator, "engine"),  # loaded once
+                engine=functools.partial(getattr, translator.model, "engine"),  # loaded once
             )
             # A text the second decoding fails on keeps its first output.
             kept = [job for job in jobs if job.release_id not in failures]
             repairs = repair_bundles(lang, repairer, judge, kept)
-            repairs["segments_sent"] = repairer.segments_sent  # the rest: from the memory
-            repairs["memory_hits"] = repairer.memory_hits
+            repairs["segments_sent"] = repairer.stats.segments_sent  # the rest: from the memory
+            repairs["memory_hits"] = repairer.stats.memory_hits
             repairs.update(work_record(repairer))
             del repairer
         ctx.report.models[f"translate.{lang}"] = translation_record(translator)
         ctx.report.translation[f"translate.{lang}"] = {
-            "segments_sent": translator.segments_sent,
-            "memory_hits": translator.memory_hits,
+            "segments_sent": translator.stats.segments_sent,
+            "memory_hits": translator.stats.memory_hits,
             **work_record(translator),
             "approved": sum(
                 segment.origin.get(lang) == Origin.APPROVED
                 for bundle in bundles
                 for segment in bundle.segments
             ),
-            "model_loaded": translator.loaded_engine is not None,
-            "out_of_memory_retries": translator.oom_retries,
+            "model_loaded": translator.model.loaded_engine is not None,
+            "out_of_memory_retries": translator.stats.oom_retries,
             "confidence": confidence_summary(
                 segment.confidence.get(lang) for bundle in bundles for segment in bundle.segments
             ),
@@ -265,9 +265,9 @@ def _translate_english(
         )
     ctx.report.models[name] = translation_record(translator)
     ctx.report.translation[name] = {
-        "segments_sent": translator.segments_sent,
-        "memory_hits": translator.memory_hits,
-        "model_loaded": translator.loaded_engine is not None,
+        "segments_sent": translator.stats.segments_sent,
+        "memory_hits": translator.stats.memory_hits,
+        "model_loaded": translator.model.loaded_engine is not None,
         **work_record(translator),
     }
     return ctx.report.drop_failed(bundles, failures, f"translate (en->{lang})")

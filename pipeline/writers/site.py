@@ -15,65 +15,21 @@ templates decide how it is marked up.
 
 from __future__ import annotations
 
-import html
-import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
-from markupsafe import Markup
-
 from pipeline.core.data import SOURCE_LANG, Origin
 from pipeline.core.io import open_atomic, write_atomic
+from pipeline.writers.pages import html_id, lang_name, render
 
 INDEX = "index.html"
-# Column headings in each language's own name: reviewers look for their language.
-LANG_NAMES = {"de": "Deutsch", "en": "English", "ru": "Русский"}
 # Targets in this order first (the pipeline's own), any others after them alphabetically.
 _TARGET_ORDER = ("en", "ru")
 _SNIPPET_CHARS = 160
-# No scripts and no loads of any kind: only the inline stylesheet (and data: images) may apply.
-_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
-
-
-@cache
-def _templates() -> Environment:
-    """The templates' environment, made on first use (nothing at import)."""
-    environment = Environment(
-        loader=PackageLoader("pipeline.writers", "templates"),
-        autoescape=True,  # every template is HTML (the stylesheet is included into one)
-        undefined=StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        finalize=_escape,
-    )
-    environment.filters["lang_name"] = _lang_name
-    environment.filters["css_token"] = _css_token
-    environment.globals["csp"] = _CSP
-    return environment
-
-
-def _render(name: str, **context: Any) -> Iterator[str]:
-    """The page of template `name` over `context`, a piece at a time."""
-    return _templates().get_template(name).generate(**context)
-
-
-def _escape(value: object) -> object:
-    """Autoescape as the pages always escaped: Jinja's escape (markupsafe) writes quotes as
-    `&#39;` and `&#34;`, `html.escape` as `&#x27;` and `&quot;`. The same to a browser, but
-    this keeps the pages' bytes those of earlier runs (tests/data/golden). Every `{{ value }}`
-    passes here before autoescape, which leaves the Markup returned alone; macros' output is
-    Markup already. None shows as nothing. (Jinja escapes a constant `{{ "text" }}` before
-    this runs, so the templates have none; nor do they use `join` or `e` on data.)"""
-    if hasattr(value, "__html__"):
-        return value
-    return Markup(html.escape("" if value is None else str(value), quote=True))
 
 
 def write_site(
@@ -244,7 +200,7 @@ def _release_page(bundle: dict[str, Any], facts: _Facts) -> Iterator[str]:
     }
     # The source column is `text.de` whatever the release's language: say when it is not.
     release_lang = str(lang or SOURCE_LANG)
-    source = f"Source ({_lang_name(release_lang)})" if release_lang != SOURCE_LANG else ""
+    source = f"Source ({lang_name(release_lang)})" if release_lang != SOURCE_LANG else ""
     summaries, shown = bundle.get("summaries") or {}, []
     # The table's targets first, then any other summary the bundle carries.
     order = [code for code in langs[1:] if code in summaries]
@@ -254,7 +210,7 @@ def _release_page(bundle: dict[str, Any], facts: _Facts) -> Iterator[str]:
             shown.append((code, item.get("text", ""), item.get("model", "")))
         else:
             shown.append((code, str(item), ""))
-    return _render(
+    return render(
         "release.html.j2",
         rid=rid,
         title=meta.get("title"),
@@ -266,7 +222,7 @@ def _release_page(bundle: dict[str, Any], facts: _Facts) -> Iterator[str]:
         config_hash=bundle.get("config_hash"),
         summaries=shown,
         columns=[
-            (code, (code == facts.source_lang and source) or _lang_name(code)) for code in langs
+            (code, (code == facts.source_lang and source) or lang_name(code)) for code in langs
         ],
         rows=_rows(bundle.get("segments") or [], langs, facts.source_lang),
     )
@@ -300,12 +256,12 @@ def _confidence_page(bundle: dict[str, Any], facts: _Facts) -> Iterator[str]:
         )
         for _, position in order
     )
-    return _render(
+    return render(
         "confidence.html.j2",
         rid=rid,
         page_href=page,
         count=len(order),
-        columns=[(lang, _lang_name(lang)) for lang in langs],
+        columns=[(lang, lang_name(lang)) for lang in langs],
         rows=rows,
     )
 
@@ -403,7 +359,7 @@ def index_page(bundles: Sequence[dict[str, Any]], run_info: dict[str, Any]) -> s
     unchanged = sum(item.get("reason") == "unchanged" for item in skipped.values())
     known = {str(bundle["release"]["id"]) for bundle in bundles}
     return "".join(
-        _render(
+        render(
             "index.html.j2",
             rows=[
                 _index_row(bundle, fact, targets, str(bundle["release"]["id"]) in skipped)
@@ -493,35 +449,12 @@ def _snippet(summaries: dict[str, Any], targets: list[str]) -> tuple[str, str] |
 # --- shared --------------------------------------------------------------------------
 
 
-def html_id(segment_id: str, used: set[str] | None = None) -> str:
-    """An HTML id (and URL fragment) for a segment id such as `004_cb19f3dc33687751:0007`:
-    letters, digits, `_` and `-` only, so it needs no quoting in a link or a CSS selector,
-    and unique within the page (`used` collects those already given out)."""
-    safe = "seg-" + (re.sub(r"[^A-Za-z0-9_-]+", "-", segment_id).strip("-") or "x")
-    candidate, n = safe, 1
-    while used is not None and candidate in used:
-        n += 1
-        candidate = f"{safe}-{n}"
-    if used is not None:
-        used.add(candidate)
-    return candidate
-
-
 def _run_targets(facts: list[_Facts]) -> list[str]:
     """Every target language of any bundle, for the index's QA columns."""
     langs: set[str] = set()
     for fact in facts:
         langs.update(fact.languages[1:])
     return [lang for lang in _TARGET_ORDER if lang in langs] + sorted(langs - set(_TARGET_ORDER))
-
-
-def _lang_name(lang: str) -> str:
-    return LANG_NAMES.get(lang, lang)
-
-
-def _css_token(value: str) -> str:
-    # Kinds are a fixed vocabulary; anything else still must not break out of the attribute.
-    return re.sub(r"[^a-z0-9_-]+", "-", value.lower()) or "unknown"
 
 
 class SiteWriter:
