@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.core.bundles import StoredSegments, read_bundle
+from pipeline.core.bundles import StoredSegments, load_bundle, read_bundle, write_bundle
 from pipeline.core.data import Bundle, Release
-from pipeline.stages.bundle import load_bundle, write_bundle
 from tests.test_golden_outputs import dataclass_bundle
 
 EMPTY = Bundle(release=Release(id="empty", path="e.txt", source="", sha256=""))

@@ -11,13 +11,14 @@ from typing import Any
 
 import pytest
 
+from pipeline.config.schema import QAConfig
 from pipeline.core.data import Bundle, Release, Segment
 from pipeline.engines import Hypothesis
 from pipeline.mt.decoding import Decoding
 from pipeline.mt.jobs import TranslationJob
 from pipeline.mt.memory import TranslationMemory
 from pipeline.mt.translator import Translator
-from pipeline.quality.qa import QAConfig, qa_flags
+from pipeline.quality.qa import qa_flags
 from pipeline.quality.repair import Judge, repair_bundles
 from pipeline.quality.terms import Glossary, Term
 from pipeline.stages.translate import confidence_summary, repair_decoding, translate_bundles
@@ -252,7 +253,8 @@ def test_a_failing_repair_keeps_the_first_output() -> None:
 def test_a_smoke_run_records_confidence_and_repairs(smoke_config: Any, tmp_path: Path) -> None:
     from omegaconf import OmegaConf
 
-    from pipeline.run.runner import EXIT_OK, run
+    from pipeline.core.errors import EXIT_OK
+    from pipeline.run.runner import run
 
     OmegaConf.update(smoke_config, "translate.memory", str(tmp_path / "tm.sqlite"))
     OmegaConf.update(smoke_config, "targets", ["en"])

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from omegaconf import DictConfig, OmegaConf
 
-from pipeline.run.runner import EXIT_OK, EXIT_SOME_FAILED, run
+from pipeline.core.errors import EXIT_OK, EXIT_SOME_FAILED
+from pipeline.run.runner import run
 from tests.conftest import CORPUS, ROOT, build_once, cache_with_shared_models, make_config
 
 pytestmark = pytest.mark.filterwarnings("ignore:Recommended. pip install sacremoses")

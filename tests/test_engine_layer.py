@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.core.errors import ConfigError
+from pipeline.core.errors import EXIT_OK, ConfigError
 from pipeline.core.runlog import RunReport
 from pipeline.engines import ENGINES, EngineSpec, engine_type
 from pipeline.engines.models import ModelRef
@@ -20,7 +20,7 @@ from pipeline.mt.decoding import SUMMARY_DECODING, Decoding
 from pipeline.mt.executors import EXECUTORS, LocalExecutor, make_executor
 from pipeline.mt.summariser import Summariser, max_batch_tokens_for
 from pipeline.mt.translator import Translator
-from pipeline.run.runner import EXIT_OK, run
+from pipeline.run.runner import run
 from pipeline.stages.context import RunContext
 from pipeline.stages.translate import translator_for
 from tests.conftest import CORPUS, ROOT, make_config

@@ -27,7 +27,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.core.errors import EXIT_CANNOT_RUN, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM
-from pipeline.run.runner import EVENTS_FILE, LOCK_FILE
+from pipeline.core.runlog import EVENTS_FILE
+from pipeline.run.runner import LOCK_FILE
 from tests.conftest import CORPUS, ROOT, build_once
 from tests.test_e2e import as_made_by_the_model, load_bundles
 

@@ -22,9 +22,8 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.core.bundles import StoredSegments, read_bundle
+from pipeline.core.bundles import StoredSegments, read_bundle, write_bundle
 from pipeline.core.data import Bundle, Release, Segment, Summary
-from pipeline.stages.bundle import write_bundle
 from pipeline.writers.datasets import write_datasets
 from pipeline.writers.site import write_site
 from pipeline.writers.tmx import write_tmx

@@ -10,14 +10,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.core.errors import ConfigError, InputError
-from pipeline.stages.ingest import (
-    decode,
-    display_path,
-    find_releases,
-    read_release,
-    release_id,
-    unique_ids,
-)
+from pipeline.readers.text import decode
+from pipeline.stages.ingest import display_path, find_releases, read_release, release_id, unique_ids
 
 GERMAN = "Die Wirtschaftsförderung lädt ein. Größe: 5 m². Übermorgen beginnt die Messe in Köln."
 

@@ -17,7 +17,8 @@ import pytest
 from omegaconf import DictConfig
 
 from pipeline.core.errors import EXIT_SOME_FAILED
-from pipeline.run.runner import EVENTS_FILE, LOG_FILE, run
+from pipeline.core.runlog import EVENTS_FILE, LOG_FILE
+from pipeline.run.runner import run
 from tests.conftest import make_config
 from tests.test_e2e import load_bundles
 

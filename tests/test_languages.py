@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from pipeline.config.schema import LanguageConfig
-from pipeline.core.errors import ConfigError
-from pipeline.run.runner import EXIT_OK, EXIT_SOME_FAILED, run
+from pipeline.core.errors import EXIT_OK, EXIT_SOME_FAILED, ConfigError
+from pipeline.run.runner import run
 from pipeline.text.langid import check_release_language, english_sentence
 from tests.conftest import CORPUS, ROOT, make_config
 from tests.test_nightly import smoke

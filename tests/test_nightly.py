@@ -16,15 +16,9 @@ from typing import Any
 import pytest
 from omegaconf import DictConfig
 
-from pipeline.run.runner import (
-    EVENTS_FILE,
-    EXIT_BUSY,
-    EXIT_OK,
-    EXIT_SOME_FAILED,
-    OutputBusyError,
-    output_lock,
-    run,
-)
+from pipeline.core.errors import EXIT_BUSY, EXIT_OK, EXIT_SOME_FAILED, OutputBusyError
+from pipeline.core.runlog import EVENTS_FILE
+from pipeline.run.runner import output_lock, run
 from tests.conftest import CORPUS, ROOT, build_once, make_config
 from tests.test_e2e import as_made_by_the_model, load_bundles
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.quality.qa import FLAG_CODES, QAConfig, count_flags, qa_flags
+from pipeline.config.schema import QAConfig
+from pipeline.quality.qa import FLAG_CODES, count_flags, qa_flags
 
 CONFIG = QAConfig()
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.run.runner import EXIT_OK, run
+from pipeline.core.errors import EXIT_OK
+from pipeline.run.runner import run
 from tests.conftest import CORPUS, make_config
 from tests.test_e2e import load_bundles, run_cli
 

@@ -350,7 +350,8 @@ def test_a_page_the_extractor_crashes_on_fails_alone(
 
     import trafilatura
 
-    from pipeline.run.runner import EXIT_SOME_FAILED, run
+    from pipeline.core.errors import EXIT_SOME_FAILED
+    from pipeline.run.runner import run
     from tests.conftest import make_config
 
     corpus = tmp_path / "corpus"

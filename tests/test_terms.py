@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from pipeline.config.schema import QAConfig
 from pipeline.core.errors import ConfigError
-from pipeline.quality.qa import QAConfig, qa_flags
+from pipeline.quality.qa import qa_flags
 from pipeline.quality.terms import (
     Glossary,
     Term,
@@ -386,8 +387,9 @@ def test_a_smoke_run_with_the_sample_glossary(smoke_config: Any, tmp_path: Path)
     from omegaconf import OmegaConf
 
     from pipeline.cli.terms import main as terms_main
+    from pipeline.core.errors import EXIT_OK
     from pipeline.run.config_hash import config_hash
-    from pipeline.run.runner import EXIT_OK, run
+    from pipeline.run.runner import run
 
     memory = tmp_path / "tm.sqlite"
     OmegaConf.update(smoke_config, "translate.glossary", [str(SAMPLE_GLOSSARY)])

@@ -33,7 +33,8 @@ from pipeline.core.errors import (
     PipelineError,
 )
 from pipeline.core.io import write_atomic
-from pipeline.run.runner import LOG_FILE, run
+from pipeline.core.runlog import LOG_FILE
+from pipeline.run.runner import run
 from pipeline.run.sweep import record_job
 
 log = logging.getLogger("pipeline")

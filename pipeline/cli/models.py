@@ -6,12 +6,12 @@ import argparse
 import os
 
 from pipeline.config.checks import load_config, validate
-from pipeline.config.plan import engine_stage
+from pipeline.config.plan import model_needs
 from pipeline.config.schema import ALL_STAGES
 from pipeline.core.errors import MissingModelsError, ModelNotAvailableError
-from pipeline.engines.models import ModelRef, model_refs, resolve_model
+from pipeline.engines import engine_spec
+from pipeline.engines.models import ModelRef, resolve_model
 from pipeline.run.startup import check_glossary
-from pipeline.stages.context import engine_spec
 
 # --- `python -m pipeline.models prefetch`: fill a cache for an air-gapped host -------------
 
@@ -22,17 +22,16 @@ def prefetch(overrides: list[str]) -> list[ModelRef]:
     cfg = load_config(overrides)
     check_glossary(cfg)
     validate(cfg)  # the same checks as a run: a config a run refuses is not prefetched
-    refs = model_refs(cfg, list(ALL_STAGES))
     fetched: list[ModelRef] = []
     missing: list[ModelNotAvailableError] = []
-    for name, (key, ref) in refs.items():
+    for need in model_needs(cfg, list(ALL_STAGES)):
         try:
-            model = resolve_model(ref, cfg.paths.cache_dir, key)
+            model = resolve_model(need.ref, cfg.paths.cache_dir, need.config_key)
         except ModelNotAvailableError as err:
             missing.append(err)
             continue
-        print(f"{name:16} {ref} -> {model.path} ({model.revision})")
-        prepared = engine_spec(cfg, engine_stage(cfg, name)).prepare(model)
+        print(f"{need.name:16} {need.ref} -> {model.path} ({model.revision})")
+        prepared = engine_spec(cfg, need.engine_stage).prepare(model)
         if prepared:
             print(f"{'':16} {prepared}")
         fetched.append(model)

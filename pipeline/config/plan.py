@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from omegaconf import DictConfig
 
 from pipeline.config.schema import ALL_STAGES
@@ -17,23 +19,60 @@ def effective_stages(cfg: DictConfig) -> list[str]:
     return [stage for stage in ALL_STAGES if stage in asked]
 
 
-def model_refs(cfg: DictConfig, stages: list[str]) -> dict[str, tuple[str, str]]:
-    """Every model this run needs: name -> (config key, reference)."""
-    refs: dict[str, tuple[str, str]] = {}
+@dataclass(frozen=True)
+class ModelNeed:
+    """A model a run needs: its name in the manifest and bundles (`translate.en`,
+    `translate.en-ru`, `summarise.ru`), the config key that names it, the reference there
+    (a hub id, a folder, `smoke:...`), and the stage whose engine runs it."""
+
+    name: str
+    config_key: str
+    ref: str
+    engine_stage: str
+
+
+def model_needs(cfg: DictConfig, stages: list[str]) -> list[ModelNeed]:
+    """Every model this run needs, translation models first."""
+    needs: list[ModelNeed] = []
     if "translate" in stages:
         for lang in cfg.targets:
-            refs[f"translate.{lang}"] = (f"translate.models.{lang}", cfg.translate.models[lang])
+            needs.append(
+                ModelNeed(
+                    f"translate.{lang}",
+                    f"translate.models.{lang}",
+                    cfg.translate.models[lang],
+                    "translate",
+                )
+            )
         for lang in english_targets(cfg):
-            key = f"translate.from_en.{lang}"
-            refs[f"translate.en-{lang}"] = (key, cfg.translate.from_en[lang])
+            needs.append(
+                ModelNeed(
+                    f"translate.en-{lang}",
+                    f"translate.from_en.{lang}",
+                    cfg.translate.from_en[lang],
+                    "translate",
+                )
+            )
     if "summarise" in stages:
         lang = cfg.summarise.lang
-        refs[f"summarise.{lang}"] = ("summarise.model", cfg.summarise.model)
+        needs.append(
+            ModelNeed(f"summarise.{lang}", "summarise.model", cfg.summarise.model, "summarise")
+        )
         for target in cfg.targets:
             if target != lang:
-                key = f"summarise.by_target.{target}.model"
-                refs[f"summarise.{target}"] = (key, cfg.summarise.by_target[target].model)
-    return refs
+                settings = cfg.summarise.by_target[target]
+                # A summary translated from the summariser's language runs on the translate
+                # engine; one made by a summariser of its own, on the summarise engine.
+                engine = "translate" if settings.method == "translate" else "summarise"
+                needs.append(
+                    ModelNeed(
+                        f"summarise.{target}",
+                        f"summarise.by_target.{target}.model",
+                        settings.model,
+                        engine,
+                    )
+                )
+    return needs
 
 
 def english_targets(cfg: DictConfig) -> list[str]:
@@ -44,15 +83,3 @@ def english_targets(cfg: DictConfig) -> list[str]:
     if "en" not in cfg.corpus.languages and not quotations:
         return [lang for lang in cfg.targets if lang in pivots]
     return [lang for lang in cfg.targets if lang != "en"]
-
-
-def engine_stage(cfg: DictConfig, name: str) -> str:
-    """The stage whose engine (`<stage>.engine`) runs model `name` (a `model_refs` key):
-    the translate engine for every translation model, the summary's included."""
-    stage, _, lang = name.partition(".")
-    summary_translation = (
-        stage == "summarise"
-        and lang != cfg.summarise.lang
-        and cfg.summarise.by_target[lang].method == "translate"
-    )
-    return "translate" if summary_translation else stage

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from pipeline.config.plan import model_refs
+from pipeline.config.plan import model_needs
 from pipeline.core.errors import MissingModelsError, ModelNotAvailableError
 from pipeline.engines.smoke import ensure_smoke_model
 
@@ -120,9 +120,9 @@ def resolve_models(cfg: DictConfig, stages: list[str]) -> dict[str, ModelRef]:
     """Find every model first; one error lists all that are missing."""
     resolved: dict[str, ModelRef] = {}
     missing: list[ModelNotAvailableError] = []
-    for name, (key, ref) in model_refs(cfg, stages).items():
+    for need in model_needs(cfg, stages):
         try:
-            resolved[name] = resolve_model(ref, cfg.paths.cache_dir, config_key=key)
+            resolved[need.name] = resolve_model(need.ref, cfg.paths.cache_dir, need.config_key)
         except ModelNotAvailableError as err:
             missing.append(err)
     if missing:

@@ -22,11 +22,12 @@ import logging
 from collections import Counter
 from typing import Any
 
+from pipeline.config.schema import QAConfig
 from pipeline.engines import Hypothesis
 from pipeline.mt.decoding import decode_nbest
 from pipeline.mt.jobs import TranslationJob
 from pipeline.mt.translator import Translator
-from pipeline.quality.qa import REPAIRABLE, QAConfig, qa_flags
+from pipeline.quality.qa import REPAIRABLE, qa_flags
 from pipeline.quality.terms import Glossary, unmask
 from pipeline.text.textsplit import model_text
 

@@ -10,8 +10,8 @@ from omegaconf import DictConfig
 
 from pipeline.config.plan import effective_stages
 from pipeline.core.errors import ConfigError, MachineError
+from pipeline.engines import engine_spec
 from pipeline.quality.terms import glossary_for
-from pipeline.stages.context import engine_spec
 
 
 def check_corpus_dir(corpus_dir: Path) -> None:

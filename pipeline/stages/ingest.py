@@ -26,14 +26,8 @@ from pipeline.config.schema import SOURCE_LANGUAGES
 from pipeline.core.data import Release
 from pipeline.core.errors import ConfigError, InputError
 from pipeline.core.runlog import RunReport, progress
-from pipeline.readers import FORMATS, READERS, Reader, reader_for
-from pipeline.readers.base import Document
-from pipeline.readers.text import (  # noqa: F401  (the names tests and tools import from here)
-    MAGIC_NUMBERS,
-    Decoded,
-    decode,
-    looks_like_html,
-)
+from pipeline.readers import FORMATS, READERS, reader_for
+from pipeline.readers.base import Document, Reader
 from pipeline.stages.context import RunContext
 from pipeline.text.langid import check_release_language
 

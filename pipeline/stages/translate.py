@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from pipeline.approvals.apply import apply_approval, approval_key
+from pipeline.config.schema import QAConfig
 from pipeline.core.data import SOURCE_LANG, Bundle, Origin, Segment
 from pipeline.engines import Engine
 from pipeline.engines.models import ModelRef
@@ -36,7 +37,6 @@ from pipeline.mt.translator import (
     work_record,
     worker_translator,
 )
-from pipeline.quality.qa import QAConfig
 from pipeline.quality.repair import Judge, repair_bundles
 from pipeline.quality.terms import Glossary, glossary_for, unmask
 from pipeline.stages.context import RunContext
