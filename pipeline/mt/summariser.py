@@ -13,7 +13,6 @@ from pipeline.mt.decoding import Decoding
 from pipeline.text.textsplit import split_to_fit
 
 log = logging.getLogger(__name__)
-file_log = logging.getLogger("pipeline.file")  # the run's log file only
 
 
 MAX_REDUCE_ROUNDS = 8

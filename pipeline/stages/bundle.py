@@ -12,7 +12,6 @@ after the other: the memory this stage needs grows with one segment, not with th
 from __future__ import annotations
 
 import functools
-import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,8 +24,6 @@ from pipeline.core.runlog import RunReport, failure_reason, progress
 from pipeline.quality.qa import count_flags
 from pipeline.stages.context import RunContext
 from pipeline.writers import make_writer
-
-log = logging.getLogger(__name__)
 
 # Folders the pipeline writes files into (besides output.dir itself): a killed run's
 # temporary files are looked for there (site/by-confidence: pipeline/writers/site.py).

@@ -31,7 +31,6 @@ from pipeline.stages.translate import translator_for
 from pipeline.text.textsplit import model_text
 
 log = logging.getLogger(__name__)
-file_log = logging.getLogger("pipeline.file")  # the run's log file only
 
 
 def summary_input(bundle: Bundle, lang: str) -> list[str]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -41,9 +40,6 @@ from pipeline.quality.repair import Judge, repair_bundles
 from pipeline.quality.terms import Glossary, glossary_for, unmask
 from pipeline.stages.context import RunContext
 from pipeline.text.textsplit import model_text
-
-log = logging.getLogger(__name__)
-file_log = logging.getLogger("pipeline.file")  # the run's log file only
 
 
 def translate_bundles(
