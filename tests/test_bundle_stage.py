@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.config.schema import OUTPUT_FORMATS
 from pipeline.core.bundles import StoredSegments, load_bundle, read_bundle, write_bundle
 from pipeline.core.data import Bundle, Release
+from pipeline.stages.bundle import write_formats
 from tests.test_golden_outputs import dataclass_bundle
+from tests.test_site import RUN_INFO, plain_bundle
 
 EMPTY = Bundle(release=Release(id="empty", path="e.txt", source="", sha256=""))
 
@@ -69,3 +72,18 @@ def test_load_bundle_by_release_id(tmp_path: Path) -> None:
     loaded = [load_bundle(tmp_path, rid) for rid in ("empty", "r")]
     assert [bundle["release"]["id"] for bundle in loaded] == ["empty", "r"]
     assert [len(bundle["segments"]) for bundle in loaded] == [0, 3]
+
+
+def test_the_outputs_named_are_every_file_the_writers_wrote(tmp_path: Path) -> None:
+    """The manifest's `outputs` (what `write_formats` returns) name each file written: all
+    six dataset files and the by-confidence pages, not one file standing for several."""
+    scored = plain_bundle("scored")
+    scored["segments"][0]["confidence"] = {"en": -0.5}
+    outputs = write_formats(
+        [scored, plain_bundle("unscored")], tmp_path, list(OUTPUT_FORMATS), RUN_INFO
+    )
+    on_disk = {str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()}
+    named = [path for paths in outputs.values() for path in paths]
+    assert sorted(named) == sorted(on_disk)
+    assert "site/by-confidence/scored.html" in outputs["site"]
+    assert len(outputs["dataset"]) == 6

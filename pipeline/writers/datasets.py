@@ -230,8 +230,9 @@ def check_dataset_rows(bundle: BundleJSON) -> None:
         _record_batch(batch, schema)
 
 
-def write_datasets(bundles: Sequence[BundleJSON], folder: Path) -> None:
-    """`segments` and `summaries` tables of `bundles`, as Parquet and as JSONL, in `folder`.
+def write_datasets(bundles: Sequence[BundleJSON], folder: Path) -> list[Path]:
+    """`segments` and `summaries` tables of `bundles`, as Parquet and as JSONL, in `folder`;
+    returns the files written.
 
     segments: release_id, segment_id, index (position in its bundle), kind, block, start,
     end, translate, one text column per language (the source first, then every target
@@ -252,6 +253,8 @@ def write_datasets(bundles: Sequence[BundleJSON], folder: Path) -> None:
     )
     _write_table(_summary_rows(bundles), SUMMARIES_SCHEMA, folder / "summaries.parquet")
     _write_table(_release_rows(bundles), RELEASES_SCHEMA, folder / "releases.parquet")
+    tables = [folder / f"{name}.parquet" for name in ("segments", "summaries", "releases")]
+    return [path for table in tables for path in (table, table.with_suffix(".jsonl"))]
 
 
 class DatasetWriter:
@@ -266,6 +269,4 @@ class DatasetWriter:
         return []
 
     def finish(self, bundles: Sequence[BundleJSON], run_info: dict[str, Any]) -> list[Path]:
-        write_datasets(bundles, self.folder)
-        # The manifest names the segments table for the six files (as before the registry).
-        return [self.folder / "segments.parquet"]
+        return write_datasets(bundles, self.folder)

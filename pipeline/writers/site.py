@@ -52,8 +52,9 @@ def write_site(
     write_index(bundles, folder, run_info or {})
 
 
-def write_release_page(bundle: dict[str, Any], folder: Path) -> Path:
-    """`folder/<release id>.html`; returns its path."""
+def write_release_page(bundle: dict[str, Any], folder: Path) -> list[Path]:
+    """`folder/<release id>.html` and, for a release with confidence scores, its page in
+    `folder/by-confidence/`; returns the paths written, the release page first."""
     rid = str(bundle["release"]["id"])
     _check_page_name(rid)
     path = Path(folder) / f"{rid}.html"
@@ -63,9 +64,11 @@ def write_release_page(bundle: dict[str, Any], folder: Path) -> Path:
         handle.writelines(_release_page(bundle, facts))
     if facts.scored:
         (Path(folder) / BY_CONFIDENCE).mkdir(exist_ok=True)
-        with open_atomic(Path(folder) / BY_CONFIDENCE / f"{rid}.html") as handle:
+        by_confidence = Path(folder) / BY_CONFIDENCE / f"{rid}.html"
+        with open_atomic(by_confidence) as handle:
             handle.writelines(_confidence_page(bundle, facts))
-    return path
+        return [path, by_confidence]
+    return [path]
 
 
 def write_index(bundles: Sequence[dict[str, Any]], folder: Path, run_info: dict[str, Any]) -> Path:
@@ -465,7 +468,7 @@ class SiteWriter:
         self.folder = output_dir / "site"
 
     def write_release(self, bundle: dict[str, Any]) -> list[Path]:
-        return [write_release_page(bundle, self.folder)]
+        return write_release_page(bundle, self.folder)
 
     def finish(self, bundles: Sequence[dict[str, Any]], run_info: dict[str, Any]) -> list[Path]:
         return [write_index(bundles, self.folder, run_info)]
