@@ -23,7 +23,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline import review
-from pipeline.core.errors import EXIT_OK, EXIT_SOME_FAILED
+from pipeline.cli.common import guarded
+from pipeline.core.errors import EXIT_CANNOT_RUN, EXIT_OK, EXIT_SOME_FAILED
 from pipeline.mt.memory import SCHEMA_VERSION, Approval, TranslationMemory
 from pipeline.run.runner import run
 from tests.conftest import CORPUS, ROOT, build_once, make_config
@@ -271,6 +272,10 @@ def test_broken_and_foreign_files_are_refused_whole(
             "</tuv></tu></body></tmx>",
             "without a German <tuv>",
         ),
+        "not-in-run.tsv": (
+            f"source\tlang\ttarget\n{REPEATED}\ten\tA.\nNirgends gesagt.\ten\tNowhere.\n",
+            "the German text of 1 row(s) is in no release",
+        ),
         "conflict.tsv": (
             f"source\tlang\ttarget\n{REPEATED}\ten\tA.\n{REPEATED}\ten\tB.\n",
             "two different en translations",
@@ -294,6 +299,57 @@ def test_broken_and_foreign_files_are_refused_whole(
     # Only the good file is in: each refused file left the memory as it was.
     rows = _memory_rows(paths["memory"])
     assert len(rows) == len(before) + 1 and rows[0][2] == "Good."
+
+
+def test_a_command_that_cannot_work_is_refused_before_anything_is_imported(
+    first_run: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Exit 2, a message naming what to give, no line that reads as a success, and the
+    memory as it was: no --run for files checked against one, a --run that is not a run
+    or whose run had no memory, a --memory that does not exist."""
+    paths = _copy_run(first_run, tmp_path)
+    xlf = paths["out"] / "xliff" / f"{EDITED_RELEASE}.en.xlf"
+    tsv = _write(tmp_path / "fixes.tsv", f"source\tlang\ttarget\n{REPEATED}\ten\tGood.\n")
+    no_memory_run = tmp_path / "no-memory-run"
+    shutil.copytree(paths["out"], no_memory_run)
+    manifest = json.loads((no_memory_run / "manifest.json").read_text("utf-8"))
+    manifest["translation"]["memory"] = None
+    (no_memory_run / "manifest.json").write_text(json.dumps(manifest), "utf-8")
+    memory = ["--memory", str(paths["memory"])]
+    typo = tmp_path / "typo.sqlite"
+    cases = {
+        "no --run": (["import", *memory, str(tsv), str(xlf)], ["give --run", f"{xlf}:"]),
+        "--run missing": (
+            ["import", "--run", str(tmp_path / "nope"), str(xlf)],
+            ["no such folder"],
+        ),
+        "--run not a run": (["import", "--run", str(tmp_path), str(xlf)], ["manifest.json"]),
+        "run without memory": (
+            ["import", "--run", str(no_memory_run), str(xlf)],
+            ["translate.memory null", "--memory"],
+        ),
+        "--memory typo": (
+            ["import", "--run", str(paths["out"]), "--memory", str(typo), str(xlf)],
+            [f"no translation memory at {typo}", "--create"],
+        ),
+        "export from a typo": (
+            ["export", "--memory", str(typo), "--out", str(tmp_path / "x.tmx")],
+            [f"no translation memory at {typo}"],
+        ),
+    }
+    before = _memory_rows(paths["memory"])
+    for name, (args, messages) in cases.items():
+        assert guarded(lambda args=args: review.main(args)) == EXIT_CANNOT_RUN, name
+        out, err = capsys.readouterr()
+        assert "approved translations" not in out, name
+        for message in messages:
+            assert message in err, (name, message)
+    assert _memory_rows(paths["memory"]) == before
+    assert not typo.exists() and not (tmp_path / "x.tmx").exists()
+    # A TSV of German texts can go in without a run, and says that nothing checked them.
+    assert review.main(["import", *memory, str(tsv)]) == EXIT_OK
+    out, err = capsys.readouterr()
+    assert "1 approved translations" in out and "not checked against a run" in err
 
 
 def test_a_cat_tools_tmx_and_the_pipelines_own(first_run: dict[str, Path], tmp_path: Path) -> None:
@@ -341,7 +397,7 @@ def test_a_cat_tools_tmx_and_the_pipelines_own(first_run: dict[str, Path], tmp_p
     assert len(root.findall("body/tu")) == 1
     assert {t.get("changeid") for t in root.iter("tuv") if t.get("changeid")} == {"boris"}
     other = tmp_path / "other.sqlite"
-    assert review.main(["import", "--memory", str(other), str(exported)]) == EXIT_OK
+    assert review.main(["import", "--create", "--memory", str(other), str(exported)]) == EXIT_OK
     copy = TranslationMemory(other)
     assert {k: v.target for k, v in copy.approvals().items()} == {
         k: v.target for k, v in memory.approvals().items()
@@ -443,6 +499,7 @@ def test_the_command_explains_itself(tmp_path: Path) -> None:
             "-m",
             "pipeline.review",
             "import",
+            "--create",
             "--memory",
             str(blocked / "tm.sqlite"),
             "/nonexistent/file.xlf",
@@ -460,6 +517,7 @@ def test_the_command_explains_itself(tmp_path: Path) -> None:
             "-m",
             "pipeline.review",
             "import",
+            "--create",
             "--memory",
             str(tmp_path / "tm.sqlite"),
             str(tmp_path / "absent.xlf"),

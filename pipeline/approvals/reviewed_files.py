@@ -41,6 +41,11 @@ class ReviewFileError(PipelineError):
         self.problems = problems
 
 
+class NeedsRunError(ReviewFileError):
+    """A reviewed file that can only be checked against the run that wrote it, given
+    without `--run`: a usage error, not a problem of the file."""
+
+
 def _same_text(a: str, b: str) -> bool:
     """Equal but for whitespace: a CAT tool may re-flow spaces despite xml:space."""
     return a.split() == b.split()
@@ -130,7 +135,7 @@ def _read_xliff(root: Any, info: FileInfo, run: RunBundles) -> tuple[list[Approv
             ],
         )
     if run.output_dir is None:
-        raise ReviewFileError(
+        raise NeedsRunError(
             info.path,
             ["an XLIFF file is checked against the run that wrote it: give --run <output.dir>"],
         )
@@ -330,10 +335,11 @@ def _read_tsv(
         raise ReviewFileError(path, [f"line 1: the header must name the columns {TSV_COLUMNS}"])
     column = {name: number for number, name in enumerate(header)}
     if key_column == "segment" and run.output_dir is None:
-        raise ReviewFileError(
+        raise NeedsRunError(
             path, ["segment ids are checked against a run: give --run <output.dir>"]
         )
     problems: list[str] = []
+    unmatched: list[str] = []  # rows whose German text is in no release of the run
     approvals: list[Approval] = []
     for line, row in enumerate(rows, start=2):
         if not any(cell.strip() for cell in row):
@@ -359,6 +365,9 @@ def _read_tsv(
             release = str(bundle["release"]["id"])
         else:
             segment = run.by_source(approval_key(row[column["source"]]))
+            if segment is None and run.output_dir is not None:  # a typo, as likely as not
+                unmatched.append(f"line {line}: {row[column['source']][:60]!r}")
+                continue
             release = (segment or {}).get("_release")
         german = segment["text"][SOURCE_LANG] if segment else row[column["source"]]
         current = (segment or {}).get("text", {}).get(lang)
@@ -375,6 +384,14 @@ def _read_tsv(
                 release=release,
                 segment=(segment or {}).get("id"),
             )
+        )
+    if unmatched:
+        first = "; ".join(unmatched[:3]) + ("; ..." if len(unmatched) > 3 else "")
+        problems.insert(
+            0,
+            f"the German text of {len(unmatched)} row(s) is in no release of "
+            f"{run.output_dir}; copy it exactly from the run's XLIFF or bundle, or give "
+            f"the segment id (column segment): {first}",
         )
     if problems:
         raise ReviewFileError(path, problems)
