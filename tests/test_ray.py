@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from pipeline.run.runner import run
 from tests.conftest import CORPUS, make_config
 from tests.test_e2e import load_bundles, run_cli
 
+RAY_INFO = re.compile(r"^.*\t(?:INFO|DEBUG) \S+:\d+ -- .*$", re.MULTILINE)
 pytestmark = pytest.mark.filterwarnings("ignore:Recommended. pip install sacremoses")
 
 
@@ -40,6 +42,10 @@ def test_ray_executor_writes_what_the_local_executor_writes(
         [*common, f"output.dir={on_ray}", "executor=ray", "ray.num_cpus=2", "ray.actors=2"]
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    # Only the pipeline's lines and warnings: none of Ray's own INFO lines (its format:
+    # "<time>\tINFO <file>.py:<line> -- <message>"), such as Ray Data's progress.
+    ray_info = RAY_INFO.findall(result.stderr)
+    assert not ray_info, ray_info[:5]
     # Scores move in the last digits with how texts are batched (actors batch differently).
     assert _same(load_bundles(on_ray), load_bundles(local))
     for name in ("site/index.html", "tmx/_run.tmx", "dataset/segments.parquet"):

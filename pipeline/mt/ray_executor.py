@@ -32,7 +32,8 @@ def start(address: str | None, num_cpus: int | None) -> None:
                 address=address or None,
                 num_cpus=None if address else num_cpus,
                 include_dashboard=False,
-                log_to_driver=False,
+                log_to_driver=False,  # the workers' output stays in the session's logs
+                logging_level=logging.WARNING,  # the driver's own "ray" logger
             )
         except Exception as err:  # an unreachable cluster, a port in use, ...
             where = f"the cluster at ray.address={address}" if address else "a local Ray"
@@ -41,6 +42,20 @@ def start(address: str | None, num_cpus: int | None) -> None:
                 "check ray.address (and that `ray start` runs there), or use executor=local"
             ) from err
         log.info("Ray: %s", ray.cluster_resources())
+    _quiet_ray_data_console()
+
+
+def _quiet_ray_data_console() -> None:
+    """Only Ray Data's warnings on the console: it logs each dataset's plan and, where
+    stderr is no terminal (a nightly job), its progress every 10 s at INFO, dozens of lines
+    a run. Its log file in the Ray session folder still gets everything."""
+    import ray.data  # noqa: F401  (configures the "ray.data" logger: file and console handlers)
+
+    for handler in logging.getLogger("ray.data").handlers:
+        if isinstance(handler, logging.StreamHandler) and not isinstance(
+            handler, logging.FileHandler
+        ):
+            handler.setLevel(logging.WARNING)
 
 
 class _Actor:
