@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import csv
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +162,36 @@ def test_report_of_a_sweep(sweep: Path, capsys: pytest.CaptureFixture[str]) -> N
     printed = capsys.readouterr().out
     assert "| job | translate.num_beams | status |" in printed
     assert f"wrote {out / 'report.csv'}" in printed
+
+
+def _headers(printed: str) -> list[list[str]]:
+    """The column names of each table printed (the line before each `| --- |` line)."""
+    lines = printed.splitlines()
+    return [
+        [cell.strip() for cell in lines[n - 1].strip("| ").split(" | ")]
+        for n, line in enumerate(lines)
+        if n and line.startswith("| ---")
+    ]
+
+
+def test_the_table_fits_a_terminal_and_is_whole_in_a_file(
+    sweep: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert main([str(sweep)]) == 0
+    columns = list(_read_csv(sweep / "report" / "report.csv")[0])
+    assert _headers(capsys.readouterr().out) == [columns]  # not a terminal: whole
+
+    monkeypatch.setenv("COLUMNS", "60")  # what shutil.get_terminal_size reads first
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    assert main([str(sweep)]) == 0
+    printed = capsys.readouterr().out
+    tables = _headers(printed)
+    assert len(tables) > 1 and all(table[0] == "job" for table in tables)
+    assert [c for table in tables for c in table[1:]] == columns[1:]  # each once, in order
+    table_lines = [line for line in printed.splitlines() if line.startswith("|")]
+    assert max(len(line) for line in table_lines) <= 60
+    assert main([str(sweep), "--full"]) == 0
+    assert _headers(capsys.readouterr().out) == [columns]
 
 
 def test_no_metrics_anywhere_and_out_option(tmp_path: Path) -> None:

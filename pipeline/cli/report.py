@@ -4,11 +4,12 @@ pipeline/experiments/)."""
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 
-from pipeline.experiments.jobs import MANIFEST, Job, languages
-from pipeline.experiments.report import DEFAULT_OUT, markdown_table, write_report
+from pipeline.experiments.jobs import MANIFEST, Job, Row, languages
+from pipeline.experiments.report import DEFAULT_OUT, fitted_tables, markdown_table, write_report
 from pipeline.experiments.rows import JOB, collect
 from pipeline.experiments.shared_memory import memory_warnings
 from pipeline.experiments.significance import job_lines, paired_test
@@ -35,6 +36,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--baseline", help="the job the others are tested against (default: the first)"
+    )
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="print the table with every column on one line, also to a terminal (it is so "
+        "already when printing to a file or a pipe)",
     )
     args = parser.parse_args(argv)
     sweep_dir: Path = args.sweep_dir
@@ -68,12 +75,20 @@ def main(argv: list[str] | None = None) -> int:
     warnings = memory_warnings(sweep_dir)
     out_dir = args.out if args.out is not None else sweep_dir / DEFAULT_OUT
     paths = write_report(rows, out_dir, sweep_dir=sweep_dir, warnings=warnings)
-    print(markdown_table(rows))
+    print(_table(rows, args.full))
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     for path in paths:
         print(f"wrote {path}")
     return 0
+
+
+def _table(rows: list[Row], full: bool) -> str:
+    """The whole Markdown table for a file or a pipe (or --full); to a terminal, tables
+    cut to its width, each headed by the job column."""
+    if full or not sys.stdout.isatty():
+        return markdown_table(rows)
+    return fitted_tables(rows, shutil.get_terminal_size().columns)
 
 
 def compare_main(argv: list[str]) -> int:

@@ -49,6 +49,38 @@ def markdown_table(rows: list[Row]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def fitted_tables(rows: list[Row], width: int) -> str:
+    """The table of `markdown_table` as aligned Markdown tables no wider than `width`
+    characters (a terminal's): the columns in order, cut into tables one under the other,
+    each starting with the job column. A column wider than `width` gets a table of its own."""
+    columns = list(rows[0])
+    cells = {c: [_cell(row.get(c)) for row in rows] for c in columns}
+    widths = {c: max(len(c), 3, *(len(cell) for cell in cells[c])) for c in columns}
+    key, *rest = columns
+    groups: list[list[str]] = []
+    used = width  # the first column starts a table
+    for column in rest:
+        # A line is "| " + the cells joined by " | " + " |": each column adds its width + 3.
+        if used + widths[column] + 3 > width:
+            groups.append([key])
+            used = widths[key] + 4
+        groups[-1].append(column)
+        used += widths[column] + 3
+    tables = []
+    for group in groups or [[key]]:
+        lines = [_aligned([c.ljust(widths[c]) for c in group])]
+        lines.append(_aligned(["-" * widths[c] for c in group]))
+        lines.extend(
+            _aligned([cells[c][n].ljust(widths[c]) for c in group]) for n in range(len(rows))
+        )
+        tables.append("\n".join(lines))
+    return "\n\n".join(tables) + "\n"
+
+
+def _aligned(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
 def _markdown(rows: list[Row], sweep_dir: Path | None, warnings: list[str] | None = None) -> str:
     columns = list(rows[0])
     config_columns, _, rest = column_groups(columns)
