@@ -128,7 +128,7 @@ def compare_main(argv: list[str]) -> int:
     if len(table) == 2:
         print(
             "error: the two runs have no reference lines in common (no references folder, "
-            "or no release translated by both); see README, Evaluation",
+            "or no release translated by both); see docs/experiments.md",
             file=sys.stderr,
         )
         return 2
