@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config.checks import RANGES, validate
+from pipeline.config.checks import ALIASES, RANGES, validate
 from pipeline.config.plan import effective_stages
 from pipeline.core.errors import EXIT_CANNOT_RUN, ConfigError
 from pipeline.run.config_hash import config_hash
@@ -274,3 +274,21 @@ def test_other_commands_refuse_bad_input_without_a_traceback(
     done = run_pipeline(args, tmp_path, module=module)
     assert done.returncode == EXIT_CANNOT_RUN
     assert message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_cfg_job_shows_no_unset_old_name_and_a_set_one_still_works(tmp_path: Path) -> None:
+    """The old names of moved keys are null unless given: `--cfg job` leaves those out
+    (a newcomer meets only the current names); one that is given is shown and used."""
+    import yaml
+
+    shown = run_pipeline(["--cfg", "job"], ROOT)
+    assert shown.returncode == 0, shown.stderr
+    config = yaml.safe_load(shown.stdout)
+    assert config["translate"]["engine"] and config["engine"]["transformers"]["dtype"]
+    for old in ALIASES:
+        parent, _, leaf = old.rpartition(".")
+        assert leaf not in config[parent], old
+    given = run_pipeline(["--cfg", "job", "translate.backend=ctranslate2"], ROOT)
+    assert given.returncode == 0, given.stderr
+    assert yaml.safe_load(given.stdout)["translate"]["backend"] == "ctranslate2"
+    # That it is used: test_settings_that_contradict_each_other ("the old name works").

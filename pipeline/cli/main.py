@@ -22,6 +22,7 @@ from hydra.errors import HydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from pipeline.config.checks import without_unset_old_names
 from pipeline.config.schema import CONFIG_DIR, register_configs
 from pipeline.core.errors import (
     EXIT_BUSY,
@@ -105,8 +106,26 @@ def record_hydra_config(cfg: DictConfig, output_dir: Path) -> None:
     write_atomic(folder / "overrides.yaml", OmegaConf.to_yaml(hydra_cfg.overrides.task))
 
 
+def _show_configs_without_unset_old_names() -> None:
+    """Hydra prints `--cfg job` (and the config in `--help`) from what its
+    `get_sanitized_cfg` returns; this leaves out the null old names of moved keys there
+    (they are still accepted when set). Only what is shown changes, never a run's config."""
+    from hydra._internal.hydra import Hydra  # no public hook for the config shown
+
+    sanitize = getattr(Hydra, "get_sanitized_cfg", None)
+    if sanitize is None:  # another Hydra: it shows them, nothing else changes
+        return
+
+    def sanitized(self: Hydra, cfg: DictConfig, cfg_type: str) -> DictConfig:
+        shown = sanitize(self, cfg, cfg_type)
+        return shown if cfg_type == "hydra" else without_unset_old_names(shown)
+
+    Hydra.get_sanitized_cfg = sanitized  # type: ignore[method-assign]
+
+
 def cli() -> int:
     register_configs()
+    _show_configs_without_unset_old_names()
     try:
         main()
     except SystemExit as stop:

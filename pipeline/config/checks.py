@@ -131,6 +131,20 @@ def apply_aliases(cfg: DictConfig) -> None:
             OmegaConf.update(cfg, new, value)
 
 
+def without_unset_old_names(cfg: DictConfig) -> DictConfig:
+    """A plain copy of `cfg` without the old names of moved keys (`ALIASES`) that are null:
+    the config as shown to a user (`--cfg job`), who should meet only the current names.
+    An old name that is set stays, since it is in use."""
+    plain = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))
+    assert isinstance(plain, DictConfig)  # a config's root is a mapping
+    for old in ALIASES:
+        parent, _, leaf = old.rpartition(".")
+        node = OmegaConf.select(plain, parent)
+        if isinstance(node, DictConfig) and leaf in node and OmegaConf.select(plain, old) is None:
+            del node[leaf]
+    return plain
+
+
 def validate(cfg: DictConfig) -> None:
     """Take the old names of moved keys (`apply_aliases`), then reject contradictory
     settings before any model is loaded, saying which key to fix."""
