@@ -528,3 +528,24 @@ def test_the_size_limit_is_per_feed_item(tmp_path: Path) -> None:
     [failed] = manifest["releases"]["failed"]
     assert "pm-gross" in failed["reason"] and "corpus.max_release_mib" in failed["reason"]
     assert len(manifest["releases"]["done"]) == 62  # 60 small items and the RSS's two
+
+
+@pytest.mark.parametrize("formats", [list(READERS), ["html", "feed"]], ids=["all", "some"])
+def test_a_missing_corpus_folder_names_every_kind_of_file_read(
+    tmp_path: Path, formats: list[str]
+) -> None:
+    """The message lists what the readers of corpus.formats take (from READERS), not *.txt
+    alone, and nothing they do not."""
+    from pipeline.core.errors import ConfigError
+    from pipeline.run.startup import check_corpus_dir
+
+    missing = tmp_path / "nope"
+    for check in (
+        lambda: check_corpus_dir(missing, formats),
+        lambda: find_releases(missing, formats=formats),
+    ):
+        with pytest.raises(ConfigError) as refused:
+            check()
+        for name, reader in READERS.items():
+            for suffix in reader.suffixes:
+                assert (f"*{suffix}" in str(refused.value)) == (name in formats), suffix

@@ -8,6 +8,8 @@ file and what to do; they never touch the network.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from pipeline.readers import feed, html, text
 from pipeline.readers.base import Reader
 
@@ -26,3 +28,12 @@ def reader_for(suffix: str, formats: list[str] | tuple[str, ...]) -> tuple[str, 
         if suffix.lower() in reader.suffixes:
             return name, reader
     return None
+
+
+def accepted_files(formats: Iterable[str] = FORMATS) -> str:
+    """What the readers of `formats` read, for messages:
+    `txt (*.txt), html (*.html, *.htm), feed (*.rss, *.atom, *.xml)`."""
+    return ", ".join(
+        f"{name} ({', '.join('*' + suffix for suffix in READERS[name].suffixes)})"
+        for name in formats
+    )

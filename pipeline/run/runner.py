@@ -151,7 +151,7 @@ def run(cfg: DictConfig, *, record_config: Callable[[Path], None] | None = None)
     validate(cfg)
     check_glossary(cfg)
     output_dir = Path(cfg.output.dir)
-    check_corpus_dir(Path(cfg.corpus.dir))
+    check_corpus_dir(Path(cfg.corpus.dir), cfg.corpus.formats)
     check_output_dir(output_dir)
     stages = effective_stages(cfg)
     memory: TranslationMemory | None = None

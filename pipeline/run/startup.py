@@ -4,6 +4,7 @@ cannot work stops with a message (exit code 2) and writes nothing."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -12,14 +13,15 @@ from pipeline.config.plan import effective_stages
 from pipeline.core.errors import ConfigError, MachineError
 from pipeline.engines import engine_spec
 from pipeline.quality.terms import glossary_for
+from pipeline.readers import FORMATS, accepted_files
 
 
-def check_corpus_dir(corpus_dir: Path) -> None:
+def check_corpus_dir(corpus_dir: Path, formats: Iterable[str] = FORMATS) -> None:
     """A corpus folder that does not exist or cannot be listed is a config problem."""
     if not corpus_dir.is_dir():
         raise ConfigError(
             f"corpus.dir={corpus_dir}: no such folder ({corpus_dir.resolve()}); set corpus.dir "
-            "to the folder holding the *.txt releases"
+            f"to the folder holding the releases: {accepted_files(formats)}"
         )
     if not os.access(corpus_dir, os.R_OK | os.X_OK):
         raise ConfigError(

@@ -26,7 +26,7 @@ from pipeline.config.schema import SOURCE_LANGUAGES
 from pipeline.core.data import Release
 from pipeline.core.errors import ConfigError, InputError
 from pipeline.core.runlog import RunReport, progress
-from pipeline.readers import FORMATS, READERS, reader_for
+from pipeline.readers import FORMATS, READERS, accepted_files, reader_for
 from pipeline.readers.base import Document, Reader
 from pipeline.stages.context import RunContext
 from pipeline.text.langid import check_release_language
@@ -78,7 +78,7 @@ def find_releases(
     if not folder.is_dir():
         raise ConfigError(
             f"corpus.dir={str(corpus_dir)!r}: no such folder ({folder.resolve()}); "
-            "set corpus.dir to the folder holding the releases (*.txt, *.html, feeds)"
+            f"set corpus.dir to the folder holding the releases: {accepted_files(formats)}"
         )
     root = folder.resolve()
     entries = []
@@ -277,7 +277,9 @@ def run(ctx: RunContext) -> list[Release]:
         cfg.corpus.dir, allow_links_outside=cfg.corpus.allow_links_outside, formats=formats
     )
     if not entries:
-        log.warning("no releases (%s) in %s", ", ".join(formats), Path(cfg.corpus.dir).resolve())
+        log.warning(
+            "no releases in %s: %s", Path(cfg.corpus.dir).resolve(), accepted_files(formats)
+        )
     # A feed file's name never becomes a release id (its items' GUIDs do), so it takes no
     # id from a text or page beside it (`presse.rss` next to `presse.txt`).
     ids: dict[Path, str | None] = dict(
