@@ -433,6 +433,15 @@ def test_help_is_the_pipeline_s_own() -> None:
     ]
     for piece in expected:
         assert piece in text, piece
+    # Every command shim, pipeline/<command>.py, is among the other commands.
+    shims = [
+        path.stem
+        for path in sorted((ROOT / "pipeline").glob("*.py"))
+        if not path.stem.startswith("_") and '__name__ == "__main__"' in path.read_text("utf-8")
+    ]
+    assert len(shims) >= 4, shims
+    for command in shims:
+        assert f"python -m pipeline.{command} " in text, command
     smoke = run_cli(["preset=smoke", "--help"])
     assert "smoke:opus-mt-de-en-tiny" in smoke.stdout  # the defaults with the overrides given
     assert "Hydra" in run_cli(["--hydra-help"]).stdout  # Hydra's own flags still work
