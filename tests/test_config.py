@@ -202,9 +202,9 @@ def test_settings_that_contradict_each_other(overrides: list[str], message: str)
 
 
 def run_pipeline(
-    args: list[str], cwd: Path, module: str = "pipeline"
+    args: list[str], cwd: Path, module: str = "pipeline", env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT), **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", module, *args],
         cwd=cwd,

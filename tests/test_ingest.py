@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import unicodedata
 from pathlib import Path
 
@@ -223,3 +224,52 @@ def test_special_files_named_txt_are_refused(tmp_path: Path) -> None:
 def test_missing_corpus_folder_says_which_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"corpus\.dir"):
         find_releases(tmp_path / "nope")
+
+
+def _tree(root: Path, names: list[str]) -> None:
+    for name in names:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("Ein Satz.", encoding="utf-8")
+
+
+def test_subfolders_are_read_in_path_order_and_hidden_or_output_folders_are_not(
+    tmp_path: Path,
+) -> None:
+    _tree(
+        tmp_path,
+        [
+            "b.txt",
+            "2026/06/x.html",
+            "2026/05/y.txt",
+            ".git/notes.txt",
+            "out/site/index.html",  # this run's output.dir, inside the corpus
+            "references/b.en.txt",
+            "outputs/2026-01-01/site/a.html",  # an earlier run's output
+            "outputs/2026-01-01/manifest.json",
+        ],
+    )
+    skip = (tmp_path / "out", tmp_path / "references")
+    found = find_releases(tmp_path, recursive=True, skip=skip)
+    assert [entry.inside.as_posix() for entry in found] == [
+        "2026/05/y.txt",
+        "2026/06/x.html",
+        "b.txt",
+    ]
+    assert [entry.path.name for entry in find_releases(tmp_path, skip=skip)] == ["b.txt"]
+
+
+def test_ids_come_from_the_path_inside_the_corpus_and_top_level_ids_do_not_change() -> None:
+    paths = [Path("2026/06/x.txt"), Path("Über uns.txt"), Path("a.txt"), Path("2026/06/a.txt")]
+    ids = unique_ids(paths)
+    assert ids[Path("2026/06/x.txt")] == "2026_06_x"
+    assert ids[Path("2026/06/a.txt")] == "2026_06_a"
+    assert {p: ids[p] for p in paths[1:3]} == unique_ids(paths[1:3])  # as without subfolders
+
+
+def test_a_subfolder_id_that_meets_a_top_level_one_makes_both_distinct() -> None:
+    paths = [Path("2026/x.txt"), Path("2026_x.txt"), Path("2026/Über x.txt")]
+    ids = unique_ids(paths)
+    assert len({rid.casefold() for rid in ids.values()}) == 3
+    assert ids == unique_ids(list(reversed(paths)))  # whatever the order found
+    assert all(rid.startswith("2026_") for rid in ids.values())
+    assert all(re.fullmatch(r"[A-Za-z0-9._-]+", rid) for rid in ids.values())

@@ -8,6 +8,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
+from pipeline.config.overrides import explain_config_error
 from pipeline.core.errors import EXIT_CANNOT_RUN, EXIT_SIGINT, PipelineError, machine_error
 
 
@@ -40,7 +41,7 @@ def guarded(main: Callable[[], int]) -> int:
     try:
         return main()
     except (HydraException, OmegaConfBaseException) as err:  # unknown key, wrong type, ...
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {explain_config_error(err)}", file=sys.stderr)
     except PipelineError as err:
         print(f"error: {err}", file=sys.stderr)
     except OSError as err:  # a folder or file the command was pointed at

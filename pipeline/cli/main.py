@@ -14,6 +14,8 @@ import logging
 import os
 import sys
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import hydra
@@ -21,8 +23,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.errors import HydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from pipeline.config.checks import without_unset_old_names
+from pipeline.config.overrides import explain_config_error, quote_home_paths
 from pipeline.config.schema import CONFIG_DIR, register_configs
 from pipeline.core.errors import (
     EXIT_BUSY,
@@ -39,6 +43,7 @@ from pipeline.run.runner import run
 from pipeline.run.sweep import record_job
 
 log = logging.getLogger("pipeline")
+FULL_ERROR = "HYDRA_FULL_ERROR"
 
 # Hydra drops the task function's return value; a -m sweep runs several jobs in this
 # process, so collect every job's exit code and exit with the worst.
@@ -123,11 +128,29 @@ def _show_configs_without_unset_old_names() -> None:
     Hydra.get_sanitized_cfg = sanitized  # type: ignore[method-assign]
 
 
+@contextmanager
+def _hydra_errors_raised() -> Iterator[None]:
+    """Hydra prints its own errors (an unknown key, a wrong type, bad syntax) with advice
+    that misleads here (add the key with `+`); with HYDRA_FULL_ERROR it raises them, and
+    `cli` tells them in the config's terms (pipeline/config/overrides.py)."""
+    before = os.environ.get(FULL_ERROR)
+    os.environ[FULL_ERROR] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(FULL_ERROR, None)
+        else:
+            os.environ[FULL_ERROR] = before
+
+
 def cli() -> int:
     register_configs()
     _show_configs_without_unset_old_names()
+    sys.argv[1:] = quote_home_paths(sys.argv[1:])  # corpus.dir=~/x: a path, not a lexer error
     try:
-        main()
+        with _hydra_errors_raised():
+            main()
     except SystemExit as stop:
         # Hydra reports its own errors (unknown key, wrong type, bad override syntax) with
         # its message and exit code 1; 1 means "some releases failed" here.
@@ -136,9 +159,10 @@ def cli() -> int:
         return stop.code if isinstance(stop.code, int) else EXIT_CANNOT_RUN
     except KeyboardInterrupt:  # Ctrl-C before the run started
         return EXIT_SIGINT
-    except (ValueError, HydraException) as err:  # Hydra's usage errors ("-m" with "--cfg",
-        # a sweep value with --help); a run's own errors are caught in main
-        print(f"error: {err}", file=sys.stderr)
+    except (ValueError, HydraException, OmegaConfBaseException) as err:  # the overrides do
+        # not fit the config, or Hydra's usage errors ("-m" with "--cfg", a sweep value with
+        # --help); a run's own errors are caught in main
+        print(f"error: {explain_config_error(err)}", file=sys.stderr)
         return EXIT_CANNOT_RUN
     except BrokenPipeError:  # `--help | head`: the reader went away, nothing is wrong
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

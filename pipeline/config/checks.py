@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 
 from omegaconf import DictConfig, OmegaConf
 
+from pipeline.config.overrides import compose_config
 from pipeline.config.plan import effective_stages, english_targets
 from pipeline.config.schema import (
     ALL_STAGES,
     BOILERPLATE_POLICIES,
     COMPUTE_TYPES,
-    CONFIG_DIR,
     DETECTOR_NAMES,
     DEVICES,
     DTYPES,
@@ -27,7 +28,6 @@ from pipeline.config.schema import (
     POLICIES,
     SOURCE_LANGUAGES,
     SUMMARY_METHODS,
-    register_configs,
 )
 from pipeline.core.errors import ConfigError
 
@@ -37,11 +37,7 @@ log = logging.getLogger(__name__)
 def load_config(overrides: list[str]) -> DictConfig:
     """The project's config with `overrides`, composed as `python -m pipeline` composes it
     (for the commands besides the pipeline itself)."""
-    from hydra import compose, initialize_config_dir
-
-    register_configs()
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        return compose(config_name="config", overrides=overrides)
+    return compose_config(overrides)
 
 
 # Every numeric setting and the values it may take: (key, lowest, highest, null allowed).
@@ -145,10 +141,35 @@ def without_unset_old_names(cfg: DictConfig) -> DictConfig:
     return plain
 
 
+# Keys that name a file or folder: a `~` at their start is the user's home folder, as in a
+# shell. (Model references are expanded where they are found, pipeline/engines/models.py,
+# so that the config hash, which holds them, stays as written.)
+PATH_KEYS = (
+    "corpus.dir",
+    "corpus.references",
+    "output.dir",
+    "paths.cache_dir",
+    "translate.memory",
+    "translate.glossary",
+)
+
+
+def expand_home(cfg: DictConfig) -> None:
+    """`~/x` -> `/home/<user>/x` in every path key (a glossary list item by item); a key
+    that refers to another (`${corpus.dir}/references`) follows that one."""
+    for key in PATH_KEYS:
+        value = OmegaConf.select(cfg, key)
+        if isinstance(value, str) and value.startswith("~"):
+            OmegaConf.update(cfg, key, os.path.expanduser(value))
+        elif OmegaConf.is_list(value) and any(str(item).startswith("~") for item in value):
+            OmegaConf.update(cfg, key, [os.path.expanduser(str(item)) for item in value])
+
+
 def validate(cfg: DictConfig) -> None:
-    """Take the old names of moved keys (`apply_aliases`), then reject contradictory
-    settings before any model is loaded, saying which key to fix."""
+    """Take the old names of moved keys (`apply_aliases`) and expand `~` in paths, then
+    reject contradictory settings before any model is loaded, saying which key to fix."""
     apply_aliases(cfg)
+    expand_home(cfg)
     _check_ranges(cfg)
     for key in ("corpus.dir", "output.dir", "paths.cache_dir", "translate.memory"):
         if OmegaConf.select(cfg, key) == "":

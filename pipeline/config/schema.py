@@ -34,6 +34,12 @@ class CorpusConfig:
     max_release_mib: float = 50.0
     # A link in corpus.dir to a file outside it is refused unless this is true.
     allow_links_outside: bool = False
+    # Subfolders are read too (2026/06/x.txt), all but hidden ones and an output.dir or
+    # references folder inside the corpus; the release id comes from the path (2026_06_x).
+    recursive: bool = True
+    # A corpus folder without any release stops the run at start-up (exit code 2) unless
+    # this is true; then the run reports 0 releases.
+    allow_empty: bool = False
     # Which files are read (pipeline/readers): *.txt; *.html and *.htm; RSS/Atom feeds.
     formats: list[str] = field(default_factory=lambda: ["txt", "html", "feed"])
     # Languages releases are accepted in: de is translated; en goes straight into the

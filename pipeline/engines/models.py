@@ -68,7 +68,13 @@ def resolve_model(ref: str, cache_dir: str | Path, config_key: str = "model") ->
 
 
 def _looks_like_path(ref: str) -> bool:
-    return ref.startswith(("/", ".", "~")) or os.sep in ref.strip("/").replace("/", "", 1)
+    """A reference is a folder, not a hub id (`owner/name[@revision]`), when it starts with
+    `/`, `.` or `~`, has a backslash or more than one `/` before any `@`, or its first part
+    names a folder that exists here (`models/de-en` beside a `models/` folder)."""
+    repo = ref.partition("@")[0]
+    if ref.startswith(("/", ".", "~")) or "\\" in repo or os.sep in repo.replace("/", "", 1):
+        return True
+    return "/" in repo and Path(repo.split("/", 1)[0]).expanduser().is_dir()
 
 
 def _from_hub(ref: str, config_key: str) -> ModelRef:
@@ -93,9 +99,11 @@ def _from_hub(ref: str, config_key: str) -> ModelRef:
             why = "downloads are off: HF_HUB_OFFLINE is set"
         else:  # the first sentence says it (no network, no such repository, no access)
             why = f"{type(err).__name__}: {str(err).strip().split('. ')[0].splitlines()[0]}"
+        # `models/de-en` may be a folder meant (the README's layout) as well as a hub id.
+        folder = f"; nor a folder here (no such folder: {Path(repo_id).resolve()})"
         raise ModelNotAvailableError(
             f"{config_key}={ref!r}: not in the Hugging Face cache ({constants.HF_HUB_CACHE}) "
-            f"and could not be downloaded ({why})",
+            f"and could not be downloaded ({why}){folder}",
             hub_id=repo_id if not revision else f"{repo_id} --revision {revision}",
             config_key=config_key,
         ) from err

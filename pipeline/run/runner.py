@@ -64,7 +64,13 @@ from pipeline.engines.models import ModelRef, resolve_models
 from pipeline.mt.executors import Executor, make_executor
 from pipeline.mt.memory import TranslationMemory
 from pipeline.run.config_hash import config_hash, to_plain
-from pipeline.run.startup import check_corpus_dir, check_engines, check_glossary, check_output_dir
+from pipeline.run.startup import (
+    check_corpus_dir,
+    check_corpus_has_releases,
+    check_engines,
+    check_glossary,
+    check_output_dir,
+)
 from pipeline.stages.bundle import TEMP_FOLDERS
 from pipeline.stages.context import RunContext
 
@@ -152,6 +158,7 @@ def run(cfg: DictConfig, *, record_config: Callable[[Path], None] | None = None)
     check_glossary(cfg)
     output_dir = Path(cfg.output.dir)
     check_corpus_dir(Path(cfg.corpus.dir), cfg.corpus.formats)
+    check_corpus_has_releases(cfg)
     check_output_dir(output_dir)
     stages = effective_stages(cfg)
     memory: TranslationMemory | None = None

@@ -13,7 +13,8 @@ from pipeline.config.plan import effective_stages
 from pipeline.core.errors import ConfigError, MachineError
 from pipeline.engines import engine_spec
 from pipeline.quality.terms import glossary_for
-from pipeline.readers import FORMATS, accepted_files
+from pipeline.readers import FORMATS, READERS, accepted_files
+from pipeline.stages.ingest import CorpusListing, corpus_listing
 
 
 def check_corpus_dir(corpus_dir: Path, formats: Iterable[str] = FORMATS) -> None:
@@ -28,6 +29,49 @@ def check_corpus_dir(corpus_dir: Path, formats: Iterable[str] = FORMATS) -> None
             f"corpus.dir={corpus_dir}: the folder cannot be read (permission denied); fix its "
             "permissions or run as a user who may read it"
         )
+
+
+def check_corpus_has_releases(cfg: DictConfig) -> None:
+    """A corpus folder with no release at all is a mistake (a wrong corpus.dir, releases in
+    a format not read) unless corpus.allow_empty says it may be: a run over it would report
+    "0 releases" and succeed, night after night. Checked on every run, so a corpus that had
+    releases and lost them all stops too."""
+    if cfg.corpus.allow_empty:
+        return
+    listing = corpus_listing(cfg)
+    if listing.entries:
+        return
+    folder = Path(cfg.corpus.dir)
+    raise ConfigError(
+        f"corpus.dir={cfg.corpus.dir}: no release in {folder.resolve()}: "
+        f"{_what_it_holds(listing, list(cfg.corpus.formats))}. Put the releases there (or in "
+        "subfolders), point corpus.dir to the folder that holds them, or set "
+        "corpus.allow_empty=true to run with none (it then reports 0 releases)"
+    )
+
+
+def _what_it_holds(listing: CorpusListing, formats: list[str]) -> str:
+    """`12 files, none of them .txt/.html/...(10 .pdf, 2 .docx); 3 subfolders`."""
+    accepted = "/".join(suffix for name in formats for suffix in READERS[name].suffixes)
+    others = sorted(listing.other_files.items(), key=lambda item: (-item[1], item[0]))
+    count = sum(listing.other_files.values())
+    if count:
+        kinds = ", ".join(f"{n} {suffix or 'without suffix'}" for suffix, n in others[:5])
+        parts = [f"{count} file(s), none of them {accepted} ({kinds})"]
+    else:
+        parts = [f"no file at all (releases are {accepted})"]
+    if len(formats) < len(READERS):
+        parts[0] += f"; corpus.formats={formats} reads no other kind"
+    if listing.folders:
+        parts.append(f"{listing.folders} subfolder(s) searched")
+    if listing.unread_folders:
+        parts.append(
+            f"{listing.unread_folders} subfolder(s), not read as corpus.recursive=false "
+            "(set it to true to read them)"
+        )
+    if listing.skipped_folders:
+        parts.append(f"not searched: {', '.join(listing.skipped_folders[:5])}")
+    return "; ".join(parts)
 
 
 def check_output_dir(output_dir: Path) -> None:

@@ -19,8 +19,10 @@ import os
 import re
 import stat
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from omegaconf import DictConfig
 
 from pipeline.config.schema import SOURCE_LANGUAGES
 from pipeline.core.data import Release
@@ -39,6 +41,10 @@ MAX_ID_CHARS = 120
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 # Ids that would name a file the pipeline writes itself (site/index.html) or a name
 # Windows reserves whatever the extension (reviewers open the site from SMB shares).
+# A folder holding one of these is a run's output folder (pipeline/run/runner.py writes
+# them): never read as part of the corpus, whichever run wrote it (corpus.dir=. with the
+# default outputs/ below it).
+RUN_OUTPUT_MARKERS = ("manifest.json", ".pipeline.lock")
 RESERVED_IDS = frozenset(
     {"index", "con", "prn", "aux", "nul"}
     | {f"com{n}" for n in range(10)}
@@ -54,6 +60,25 @@ class CorpusEntry:
     refused: str | None = None
     target: Path | None = None  # what to read: the resolved file of a link
     format: str = "txt"  # which reader reads it (pipeline/readers)
+    relative: Path | None = None  # path inside corpus.dir (the release id comes from it)
+
+    @property
+    def inside(self) -> Path:
+        """The path inside corpus.dir: `2026/06/x.txt`, or the name of a top-level file."""
+        return self.relative or Path(self.path.name)
+
+
+@dataclass
+class CorpusListing:
+    """What a walk through the corpus folder saw: the release files, and the rest (so a
+    folder without a release can say what it holds instead)."""
+
+    entries: list[CorpusEntry]
+    other_files: dict[str, int]  # suffix ("" for none) -> files no enabled reader reads
+    folders: int = 0  # subfolders read
+    # Subfolders not entered, each with why: hidden, output.dir or references, unreadable.
+    skipped_folders: list[str] = field(default_factory=list)
+    unread_folders: int = 0  # subfolders left alone because corpus.recursive=false
 
 
 def display_path(path: Path | str) -> str:
@@ -68,12 +93,32 @@ def find_releases(
     *,
     allow_links_outside: bool = False,
     formats: list[str] | tuple[str, ...] = FORMATS,
+    recursive: bool = False,
+    skip: tuple[Path, ...] = (),
 ) -> list[CorpusEntry]:
-    """Every entry of the corpus folder that one of `formats` reads (`*.txt`, `*.html`,
-    feeds; any case of the suffix), in name order (stable across runs). Folders are
-    ignored; links that lead outside the folder (unless allowed), broken links and special
-    files are returned with the reason they are refused.
-    """
+    """Every file of the corpus folder that one of `formats` reads (`*.txt`, `*.html`,
+    feeds; any case of the suffix), in path order (stable across runs); see `list_corpus`."""
+    return list_corpus(
+        corpus_dir,
+        allow_links_outside=allow_links_outside,
+        formats=formats,
+        recursive=recursive,
+        skip=skip,
+    ).entries
+
+
+def list_corpus(
+    corpus_dir: str | Path,
+    *,
+    allow_links_outside: bool = False,
+    formats: list[str] | tuple[str, ...] = FORMATS,
+    recursive: bool = False,
+    skip: tuple[Path, ...] = (),
+) -> CorpusListing:
+    """The release files of the corpus folder and, with `recursive`, of its subfolders
+    (how press offices file them: `2026/06/x.txt`), in path order (stable across runs).
+    Links that lead outside the folder (unless allowed), broken links and special files
+    are returned with the reason they are refused."""
     folder = Path(corpus_dir)
     if not folder.is_dir():
         raise ConfigError(
@@ -81,19 +126,67 @@ def find_releases(
             f"set corpus.dir to the folder holding the releases: {accepted_files(formats)}"
         )
     root = folder.resolve()
-    entries = []
-    for path in sorted(folder.iterdir(), key=lambda p: os.fsencode(p.name)):
-        found = reader_for(path.suffix, formats)
-        if found is None:
+    listing = CorpusListing([], {})
+    found = _walk(folder, recursive, {path.resolve() for path in skip}, listing)
+    for path, relative in sorted(found, key=lambda pair: os.fsencode(pair[1].as_posix())):
+        reader = reader_for(path.suffix, formats)
+        if reader is None:
+            suffix = path.suffix.lower()
+            listing.other_files[suffix] = listing.other_files.get(suffix, 0) + 1
             continue
-        entry = _check_entry(path, root, allow_links_outside, found[0])
+        entry = _check_entry(path, root, allow_links_outside, reader[0], relative)
         if entry is not None:
-            entries.append(entry)
-    return entries
+            listing.entries.append(entry)
+    return listing
+
+
+def _walk(
+    folder: Path, recursive: bool, skipped: set[Path], listing: CorpusListing
+) -> list[tuple[Path, Path]]:
+    """(path, path inside `folder`) of every entry that is not a folder; the folders are
+    counted in `listing`. Not entered: hidden folders (`.git`), those in `skipped` (an
+    output.dir or references folder inside the corpus), any run's output folder, and links
+    to folders (they could lead in a circle)."""
+    found: list[tuple[Path, Path]] = []
+    pending = [(folder, Path())]
+    while pending:
+        current, inside = pending.pop()
+        try:
+            items = list(os.scandir(current))
+        except OSError as err:
+            if current == folder:
+                raise
+            log.warning(
+                "%s: cannot be read (%s); its releases are left out",
+                display_path(current),
+                err.strerror,
+            )
+            listing.skipped_folders.append(f"{display_path(inside)} (cannot be read)")
+            continue
+        for item in items:
+            path, relative = current / item.name, inside / item.name
+            if not item.is_dir(follow_symlinks=False):
+                found.append((path, relative))
+            elif not recursive:
+                listing.unread_folders += 1
+            elif item.name.startswith("."):
+                listing.skipped_folders.append(f"{display_path(relative)} (hidden)")
+            elif path.resolve() in skipped or _holds_run_output(path):
+                listing.skipped_folders.append(
+                    f"{display_path(relative)} (an output folder or corpus.references)"
+                )
+            else:
+                listing.folders += 1
+                pending.append((path, relative))
+    return found
+
+
+def _holds_run_output(folder: Path) -> bool:
+    return any((folder / marker).exists() for marker in RUN_OUTPUT_MARKERS)
 
 
 def _check_entry(
-    path: Path, root: Path, allow_links_outside: bool, fmt: str = "txt"
+    path: Path, root: Path, allow_links_outside: bool, fmt: str, relative: Path
 ) -> CorpusEntry | None:
     target = path
     if path.is_symlink():
@@ -101,12 +194,15 @@ def _check_entry(
             target = path.resolve(strict=True)
         except (OSError, RuntimeError):  # missing target, or a loop of links
             return CorpusEntry(
-                path, "is a symbolic link whose target is missing; remove it", format=fmt
+                path,
+                "is a symbolic link whose target is missing; remove it",
+                format=fmt,
+                relative=relative,
             )
     try:
         mode = target.stat().st_mode
     except OSError as err:
-        return CorpusEntry(path, f"cannot be read: {err.strerror}", format=fmt)
+        return CorpusEntry(path, f"cannot be read: {err.strerror}", format=fmt, relative=relative)
     if stat.S_ISDIR(mode):  # a folder named *.txt, or a link to one
         log.debug("%s is a folder; ignored", display_path(path))
         return None
@@ -116,39 +212,59 @@ def _check_entry(
             "is a symbolic link to a file outside corpus.dir, which is not read; copy "
             "the file into the folder, or set corpus.allow_links_outside=true",
             format=fmt,
+            relative=relative,
         )
     if not stat.S_ISREG(mode):
         return CorpusEntry(
-            path, "is not a regular file (a pipe, socket or device); remove it", format=fmt
+            path,
+            "is not a regular file (a pipe, socket or device); remove it",
+            format=fmt,
+            relative=relative,
         )
-    return CorpusEntry(path, target=target, format=fmt)
+    return CorpusEntry(path, target=target, format=fmt, relative=relative)
 
 
 def release_id(path: Path) -> str:
     """A file-name-safe id from the file name: ASCII letters, digits, `.`, `_`, `-`."""
-    stem = unicodedata.normalize("NFKD", path.stem)
+    return _safe_id(path.stem)
+
+
+def path_id(relative: Path) -> str:
+    """A file-name-safe id from the path inside corpus.dir: `2026/06/x.txt` -> `2026_06_x`;
+    a top-level file's id is `release_id`'s."""
+    return _safe_id(_joined_stem(relative))
+
+
+def _joined_stem(relative: Path) -> str:
+    return "/".join([*relative.parts[:-1], relative.stem])
+
+
+def _safe_id(stem: str) -> str:
+    stem = unicodedata.normalize("NFKD", stem)
     ascii_stem = "".join(char for char in stem if not unicodedata.combining(char))
     safe = _UNSAFE.sub("_", ascii_stem).strip("._-")[:MAX_ID_CHARS].strip("._-")
     return safe or "release"
 
 
 def unique_ids(paths: list[Path]) -> dict[Path, str]:
-    """Release ids for `paths`, distinct even on a file system that ignores case.
+    """Release ids for `paths` (inside corpus.dir), distinct even on a file system that
+    ignores case.
 
-    A name that had to be changed to be safe (`a b.txt`, `Köln.txt`, `-rf.txt`, a long
-    name) gets a suffix from a hash of the file name's bytes, so its id never depends on
-    which other files are in the folder: `rf.txt` arriving next to `-rf.txt` changes
-    nobody's id. So do names the pipeline writes itself or Windows reserves (`index`), and
-    names that differ from another only in case (`A.txt`, `a.txt`)."""
-    ids = {path: release_id(path) for path in paths}
+    A path that had to be changed to be safe (`a b.txt`, `Köln.txt`, `-rf.txt`, a long
+    name) gets a suffix from a hash of the path's bytes, so its id never depends on which
+    other files are in the folder: `rf.txt` arriving next to `-rf.txt` changes nobody's id.
+    So do names the pipeline writes itself or Windows reserves (`index`), and ids that
+    another path also gives: names that differ only in case (`A.txt`, `a.txt`), or a file
+    in a subfolder and a top-level one (`2026/x.txt`, `2026_x.txt`)."""
+    ids = {path: path_id(path) for path in paths}
     plain = [rid for path, rid in ids.items() if _kept_as_is(path, rid)]
     counts: dict[str, int] = {}
     for rid in plain:
         counts[rid.casefold()] = counts.get(rid.casefold(), 0) + 1
     taken: set[str] = set()
-    for path in sorted(paths, key=lambda p: os.fsencode(p.name)):
+    for path in sorted(paths, key=lambda p: os.fsencode(p.as_posix())):
         rid = ids[path]
-        digest = hashlib.sha256(os.fsencode(path.name)).hexdigest()
+        digest = hashlib.sha256(os.fsencode(path.as_posix())).hexdigest()
         if not _kept_as_is(path, rid) or counts[rid.casefold()] > 1:
             rid = f"{rid}_{digest[:8]}"
         if rid.casefold() in taken:  # a name that happens to look like a suffixed id
@@ -159,8 +275,8 @@ def unique_ids(paths: list[Path]) -> dict[Path, str]:
 
 
 def _kept_as_is(path: Path, rid: str) -> bool:
-    """The file name's stem is already a safe id, and not a reserved one."""
-    return rid == path.stem and rid.casefold() not in RESERVED_IDS
+    """The path (its folders joined by `_`) is already a safe id, and not a reserved one."""
+    return rid == _joined_stem(path).replace("/", "_") and rid.casefold() not in RESERVED_IDS
 
 
 def read_release(
@@ -268,23 +384,34 @@ def item_id(key: str, taken: set[str]) -> str:
 # --- the stage --------------------------------------------------------------------------
 
 
+def corpus_listing(cfg: DictConfig) -> CorpusListing:
+    """The corpus folder as the run's config reads it: subfolders with corpus.recursive,
+    never the run's own output folder or the references folder when they lie inside it."""
+    return list_corpus(
+        cfg.corpus.dir,
+        allow_links_outside=cfg.corpus.allow_links_outside,
+        formats=list(cfg.corpus.formats),
+        recursive=cfg.corpus.recursive,
+        skip=(Path(cfg.output.dir), Path(cfg.corpus.references)),
+    )
+
+
 def run(ctx: RunContext) -> list[Release]:
     """Every release of `corpus.dir`, read and checked; the ones that cannot be used are
     failed with their reason (the rest of the batch goes on)."""
     cfg, report = ctx.cfg, ctx.report
     formats = list(cfg.corpus.formats)
-    entries = find_releases(
-        cfg.corpus.dir, allow_links_outside=cfg.corpus.allow_links_outside, formats=formats
-    )
+    entries = corpus_listing(cfg).entries
     if not entries:
         log.warning(
             "no releases in %s: %s", Path(cfg.corpus.dir).resolve(), accepted_files(formats)
         )
     # A feed file's name never becomes a release id (its items' GUIDs do), so it takes no
     # id from a text or page beside it (`presse.rss` next to `presse.txt`).
-    ids: dict[Path, str | None] = dict(
-        unique_ids([entry.path for entry in entries if entry.format != "feed"])
-    )
+    inside = {entry.inside: entry.path for entry in entries if entry.format != "feed"}
+    ids: dict[Path, str | None] = {
+        inside[relative]: rid for relative, rid in unique_ids(list(inside)).items()
+    }
     ids.update({entry.path: None for entry in entries if entry.format == "feed"})
     taken = {rid.casefold() for rid in ids.values() if rid}
     max_bytes = int(cfg.corpus.max_release_mib * 2**20)
