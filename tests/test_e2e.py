@@ -428,7 +428,7 @@ def test_help_is_the_pipeline_s_own() -> None:
         "pivot_en",
         "python -m pipeline.report",
         "python -m pipeline.models prefetch",
-        "README.md",
+        "docs/configuration.md",
         "--hydra-help",
     ]
     for piece in expected:
