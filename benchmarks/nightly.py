@@ -788,7 +788,7 @@ def main(argv: list[str] | None = None) -> int:
         stats = corpus_stats(releases, AutoTokenizer.from_pretrained(paths["translate.en"]))
         # pipeline-transformers batches the chunks of all releases, as pipeline-ctranslate2
         # does; the goal's baseline, today's per-release summariser, is the code before
-        # the engine layer (README, "A whole night").
+        # the engine layer (docs/benchmarks.md).
         batched_note = "both pipelines batch the chunks of all releases"
         results = []
         for system in args.systems:

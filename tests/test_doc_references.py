@@ -52,7 +52,7 @@ REFERENCES = _references()
 def test_references_are_found() -> None:
     """The patterns still see the references (else the test below checks nothing)."""
     kinds = {kind for kind, _, _ in REFERENCES}
-    assert kinds == {"docs", "README"}, REFERENCES
+    assert "docs" in kinds and kinds <= {"docs", "README"}, REFERENCES
 
 
 @pytest.mark.parametrize(
@@ -60,8 +60,6 @@ def test_references_are_found() -> None:
 )
 def test_each_reference_exists(kind: str, target: str, where: str) -> None:
     if kind == "docs":
-        if not (ROOT / target).exists() and not (ROOT / "mkdocs.yml").exists():
-            pytest.skip(f"{target} comes with the MkDocs site (docs/, issue 25)")
         assert (ROOT / target).exists(), f"{where} names {target}, which does not exist"
         return
     names = [h.casefold() for h in _readme_headings()]

@@ -1,7 +1,7 @@
 """`python -m pipeline [overrides]`: the Hydra entry point. The work is in pipeline.run.runner.run.
 
 Every way a run can end is an exit code with a message, never a traceback for something
-the user or the machine did (the codes are in pipeline/core/errors.py and the README):
+the user or the machine did (the codes are in pipeline/core/errors.py and docs/nightly.md):
 Hydra's own errors (an unknown key, a wrong type, a bad override) and the pipeline's
 start-up checks exit 2, a busy output folder 3, SIGINT/SIGTERM 130/143; an unexpected
 error (a bug) exits 70 with its traceback in the run's log.

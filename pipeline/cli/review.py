@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m pipeline.review",
         description="The reviewer's loop: import corrected translations (XLIFF 2 from a CAT "
         "tool, TMX, TSV) as approved translations, which every later run uses; export them "
-        "as TMX; back up the memory that holds them. See README 'Reviewing'.",
+        "as TMX; back up the memory that holds them. See docs/reviewing.md.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     where = argparse.ArgumentParser(add_help=False)

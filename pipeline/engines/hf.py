@@ -70,7 +70,7 @@ def resolve_device(device: str) -> str:
     if device == "cuda" and not torch.cuda.is_available():
         raise ConfigError(
             "device=cuda but torch sees no GPU (torch.cuda.is_available() is False); "
-            "install a CUDA build of torch (see README) or use device=auto"
+            "install a CUDA build of torch (see docs/setup.md) or use device=auto"
         )
     return device
 

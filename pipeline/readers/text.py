@@ -30,13 +30,13 @@ def read_text(raw: bytes, name: str) -> list[Document]:
         raise InputError(
             name,
             "is an RSS or Atom feed saved as plain text; rename it to .rss (or .atom) and "
-            "its items are read as releases (see README, Corpus)",
+            "its items are read as releases (see docs/corpus.md)",
         )
     if looks_like_html(decoded.text):
         raise InputError(
             name,
             "is an HTML page saved as plain text; rename it to .html (or .htm) and its main "
-            "text is extracted (see README, Corpus)",
+            "text is extracted (see docs/corpus.md)",
         )
     return [
         Document(

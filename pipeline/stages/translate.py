@@ -246,7 +246,7 @@ def _translate_english(
     # No target token: translate.target_tokens belong to the German models (opus-mt-en-ru
     # is a single-pair model; a token it does not know would reach it as <unk>).
     translator = translator_for(ctx, model, decoding, None, f"translate en->{lang}")
-    # No glossary: its terms are German source terms. No repair pass either (see README).
+    # No glossary: its terms are German source terms. No repair pass either (see docs/translation.md).
     failures: dict[str, str] = {}
     for source in sorted(routes & {"en", PIVOT}):
         failures |= translate_bundles(

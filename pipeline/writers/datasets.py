@@ -2,7 +2,7 @@
 post-editing in a CAT tool, and Parquet/JSONL tables for datasets work.
 
 Everything here reads bundle dicts exactly as the bundle stage writes them to JSON (see
-README "Bundle format"), so it works on a finished run's `bundles/*.json` without the
+docs/outputs.md), so it works on a finished run's `bundles/*.json` without the
 models or the pipeline's dataclasses. Every file is written a piece at a time (a long
 release holds tens of thousands of segments) into a temporary file that is renamed when it
 is complete (`open_atomic`): a reader never sees half an export.
