@@ -144,6 +144,14 @@ def test_manifest_lists_every_release_models_and_timings(smoke_run: Path) -> Non
     assert manifest["models"]["translate.en"]["revision"].startswith("sha256:")
     assert manifest["config"]["translate"]["models"]["en"] == "smoke:opus-mt-de-en-tiny"
     assert manifest["versions"]["transformers"]
+    # engine: auto on a CPU with CTranslate2 installed: every smoke model converts.
+    assert {stage: record["engine"] for stage, record in manifest["engines"].items()} == {
+        "translate": "ctranslate2",
+        "summarise": "ctranslate2",
+    }
+    assert all(record["requested"] == "auto" for record in manifest["engines"].values())
+    assert {model["backend"] for model in manifest["models"].values()} == {"ctranslate2"}
+    assert {model["dtype"] for model in manifest["models"].values()} == {"int8"}
 
 
 @pytest.mark.slow
@@ -213,6 +221,8 @@ def test_cfg_job_prints_the_resolved_config() -> None:
     assert result.returncode == 0, result.stderr
     assert "num_beams: 3" in result.stdout
     assert "smoke:opus-mt-de-en-tiny" in result.stdout
+    # Both model stages default to `auto`, decided at start-up (tests/test_engine_choice.py).
+    assert result.stdout.count("engine: auto") == 2
 
 
 def test_sweep_from_another_directory_writes_one_output_per_job(tmp_path: Path) -> None:

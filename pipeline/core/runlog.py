@@ -54,6 +54,8 @@ class RunReport:
     failed: list[dict[str, Any]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     models: dict[str, Any] = field(default_factory=dict)  # what made the outputs (bundles)
+    # Which engine each model stage ran on, and why (`engine: auto` decided; run/startup.py).
+    engines: dict[str, dict[str, str]] = field(default_factory=dict)
     translation: dict[str, Any] = field(default_factory=dict)  # how this run got them
     duplicates: dict[str, str] = field(default_factory=dict)  # release id -> id of same bytes
     outputs: dict[str, list[str]] = field(default_factory=dict)  # format -> files written
