@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 from omegaconf import DictConfig, OmegaConf
@@ -166,6 +167,17 @@ def test_rerun_gives_identical_bundles(
     rerun = load_bundles(Path(smoke_config.output.dir))
     assert origins(rerun) == {"memory", "copied"}  # every translation from the memory
     assert as_made_by_the_model(rerun) == load_bundles(smoke_run)
+    # ... and every summary: a run into a new output folder loads no model at all.
+    manifest = json.loads((Path(smoke_config.output.dir) / "manifest.json").read_text())
+    assert not any(
+        entry["model_loaded"]
+        for entry in manifest["translation"].values()
+        if isinstance(entry, dict)
+    )
+    assert manifest["summaries"] == {
+        "summarise.en": {"releases": 5, "memory_hits": 5, "model_loaded": False},
+        "summarise.ru": {"releases": 5, "memory_hits": ANY, "model_loaded": False},
+    }
 
 
 def test_segment_only_run_has_german_text_only(tmp_path: Path) -> None:

@@ -169,7 +169,7 @@ def run(cfg: DictConfig, *, record_config: Callable[[Path], None] | None = None)
             models = resolve_models(cfg, stages)
             engines = choose_engines(cfg, stages, models)
             check_engines(cfg, stages)
-            memory = _open_memory(cfg) if "translate" in stages else None
+            memory = _open_memory(cfg) if {"translate", "summarise"} & set(stages) else None
             executor = make_executor(cfg)
             executor.start()
             with output_lock(output_dir), run_log(output_dir):
@@ -398,6 +398,7 @@ def _write_manifest(ctx: RunContext) -> None:
         "engines": report.engines,
         "models": report.models,
         "translation": {"memory": cfg.translate.memory, **report.translation},
+        "summaries": report.summaries,
         "qa": report.qa,
         "metrics": {
             key: report.metrics[key]
