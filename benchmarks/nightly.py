@@ -38,6 +38,8 @@ size (wait4) are measured from outside, seconds per step from inside:
   pipeline-transformers  python -m pipeline with transformers engines.
   pipeline-ctranslate2   python -m pipeline with CTranslate2 engines (converted, and run
                          once on a short release, before the timing).
+  pipeline-default       python -m pipeline with the engines `engine: auto` chooses (only
+                         when asked for with --systems; warmed up like pipeline-ctranslate2).
   summarise-per-release  the summarise stage as it was before the engine layer: the
                          transformers summariser called once per release (its chunks never
                          share a batch with another release's), each summary then
@@ -82,6 +84,8 @@ SUMMARY_KEYS = (
 )
 ROOT = Path(__file__).resolve().parents[1]
 SYSTEMS = ("naive", "pipeline-transformers", "pipeline-ctranslate2", "summarise-per-release")
+# On request only (--systems): the pipeline as configured by default (`engine: auto`).
+OPTIONAL_SYSTEMS = ("pipeline-default",)
 ROLES = ("translate.en", "translate.ru", "summarise.en", "summarise.ru")
 MODEL_SETS = {
     "real": dict(
@@ -417,7 +421,7 @@ def summarise_per_release(run_dir: Path, out: Path, args: argparse.Namespace) ->
 
 def pipeline_overrides(system: str, args: argparse.Namespace, corpus: Path, out: Path) -> list[str]:
     names = MODEL_SETS[args.models]
-    engine = system.removeprefix("pipeline-")  # transformers or ctranslate2
+    engine = system.removeprefix("pipeline-")  # transformers, ctranslate2 or default
     overrides = [
         f"corpus.dir={corpus}",
         f"output.dir={out}",
@@ -434,11 +438,9 @@ def pipeline_overrides(system: str, args: argparse.Namespace, corpus: Path, out:
         f"summarise.model=smoke:{names['summarise.en']}",
         f"summarise.by_target.ru.model=smoke:{names['summarise.ru']}",
     ]
-    overrides += [
-        f"translate.max_length_factor={args.length_factor}",
-        f"translate.engine={engine}",
-        f"summarise.engine={engine}",
-    ]
+    overrides.append(f"translate.max_length_factor={args.length_factor}")
+    if engine != "default":  # pipeline-default: the engines `auto` chooses
+        overrides += [f"translate.engine={engine}", f"summarise.engine={engine}"]
     if args.threads:
         overrides += [f"engine.{name}.threads={args.threads}" for name in ENGINES]
     return overrides
@@ -667,7 +669,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--systems",
         nargs="+",
-        choices=SYSTEMS,
+        choices=(*SYSTEMS, *OPTIONAL_SYSTEMS),
         default=list(SYSTEMS),
         help="systems to run, in this order (default: all; summarise-per-release reads the "
         "English translations pipeline-transformers made, so it runs after it)",
@@ -794,8 +796,8 @@ def main(argv: list[str] | None = None) -> int:
         for system in args.systems:
             out = work / system
             overrides = pipeline_overrides(system, args, corpus, out)
-            if system == "pipeline-ctranslate2" and not args.no_warm_up:
-                print("warming up pipeline-ctranslate2 (untimed) ...", file=sys.stderr, flush=True)
+            if system in ("pipeline-ctranslate2", "pipeline-default") and not args.no_warm_up:
+                print(f"warming up {system} (untimed) ...", file=sys.stderr, flush=True)
                 warm_up(system, args, work, overrides, releases[0])
             print(f"running {system} ...", file=sys.stderr, flush=True)
             result = run_system(system, args, work, corpus, paths, overrides)

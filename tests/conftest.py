@@ -15,7 +15,9 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
+from pipeline.config.plan import effective_stages
 from pipeline.config.schema import register_configs
+from pipeline.run.startup import choose_engines
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = ROOT / "configs"
@@ -101,6 +103,15 @@ def make_config(overrides: list[str]) -> DictConfig:
     register_configs()
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         return compose(config_name="config", overrides=overrides)
+
+
+def decided(overrides: list[str]) -> DictConfig:
+    """`make_config(overrides)` with `engine: auto` decided as a run's start-up decides it
+    (no model folders read: a stage without models takes CTranslate2 when it is installed),
+    for tests that use a config without starting a run."""
+    cfg = make_config(overrides)
+    choose_engines(cfg, effective_stages(cfg), {})
+    return cfg
 
 
 @pytest.fixture

@@ -110,6 +110,8 @@ def test_each_pipeline_system_runs_every_model_stage_on_its_engine(tmp_path: Pat
     } <= set(overrides)
     overrides = nightly.pipeline_overrides("pipeline-transformers", args, tmp_path, tmp_path / "o")
     assert {"translate.engine=transformers", "summarise.engine=transformers"} <= set(overrides)
+    default = nightly.pipeline_overrides("pipeline-default", args, tmp_path, tmp_path / "o")
+    assert not [o for o in default if o.startswith(("translate.engine=", "summarise.engine="))]
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from pipeline.config.checks import ALIASES, RANGES, validate
 from pipeline.config.plan import effective_stages
 from pipeline.core.errors import EXIT_CANNOT_RUN, ConfigError
 from pipeline.run.config_hash import config_hash
-from tests.conftest import CONFIG_DIR, ROOT, make_config
+from tests.conftest import CONFIG_DIR, ROOT, decided, make_config
 
 BASE = ["output.dir=/tmp/unused"]
 
@@ -140,12 +140,12 @@ def test_empty_paths_are_refused(key: str) -> None:
 
 
 def test_config_hash_tracks_output_relevant_settings_only() -> None:
-    base = config_hash(make_config(BASE))
-    assert config_hash(make_config(["output.dir=/elsewhere", "device=cpu"])) == base
-    assert config_hash(make_config([*BASE, "translate.num_beams=1"])) != base
+    base = config_hash(decided(BASE))
+    assert config_hash(decided(["output.dir=/elsewhere", "device=cpu"])) == base
+    assert config_hash(decided([*BASE, "translate.num_beams=1"])) != base
     segment_only = ["stages=[ingest,segment]"]
-    assert config_hash(make_config(BASE + segment_only)) == config_hash(
-        make_config([*BASE, *segment_only, "translate.num_beams=1", "summarise.model=x"])
+    assert config_hash(decided(BASE + segment_only)) == config_hash(
+        decided([*BASE, *segment_only, "translate.num_beams=1", "summarise.model=x"])
     )
 
 

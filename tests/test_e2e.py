@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 from omegaconf import DictConfig, OmegaConf
@@ -144,6 +145,14 @@ def test_manifest_lists_every_release_models_and_timings(smoke_run: Path) -> Non
     assert manifest["models"]["translate.en"]["revision"].startswith("sha256:")
     assert manifest["config"]["translate"]["models"]["en"] == "smoke:opus-mt-de-en-tiny"
     assert manifest["versions"]["transformers"]
+    # engine: auto on a CPU with CTranslate2 installed: every smoke model converts.
+    assert {stage: record["engine"] for stage, record in manifest["engines"].items()} == {
+        "translate": "ctranslate2",
+        "summarise": "ctranslate2",
+    }
+    assert all(record["requested"] == "auto" for record in manifest["engines"].values())
+    assert {model["backend"] for model in manifest["models"].values()} == {"ctranslate2"}
+    assert {model["dtype"] for model in manifest["models"].values()} == {"int8"}
 
 
 @pytest.mark.slow
@@ -158,6 +167,17 @@ def test_rerun_gives_identical_bundles(
     rerun = load_bundles(Path(smoke_config.output.dir))
     assert origins(rerun) == {"memory", "copied"}  # every translation from the memory
     assert as_made_by_the_model(rerun) == load_bundles(smoke_run)
+    # ... and every summary: a run into a new output folder loads no model at all.
+    manifest = json.loads((Path(smoke_config.output.dir) / "manifest.json").read_text())
+    assert not any(
+        entry["model_loaded"]
+        for entry in manifest["translation"].values()
+        if isinstance(entry, dict)
+    )
+    assert manifest["summaries"] == {
+        "summarise.en": {"releases": 5, "memory_hits": 5, "model_loaded": False},
+        "summarise.ru": {"releases": 5, "memory_hits": ANY, "model_loaded": False},
+    }
 
 
 def test_segment_only_run_has_german_text_only(tmp_path: Path) -> None:
@@ -213,6 +233,8 @@ def test_cfg_job_prints_the_resolved_config() -> None:
     assert result.returncode == 0, result.stderr
     assert "num_beams: 3" in result.stdout
     assert "smoke:opus-mt-de-en-tiny" in result.stdout
+    # Both model stages default to `auto`, decided at start-up (tests/test_engine_choice.py).
+    assert result.stdout.count("engine: auto") == 2
 
 
 def test_sweep_from_another_directory_writes_one_output_per_job(tmp_path: Path) -> None:

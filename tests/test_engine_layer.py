@@ -23,7 +23,7 @@ from pipeline.mt.translator import Translator
 from pipeline.run.runner import run
 from pipeline.stages.context import RunContext
 from pipeline.stages.translate import translator_for
-from tests.conftest import CORPUS, ROOT, make_config
+from tests.conftest import CORPUS, ROOT, decided, make_config
 from tests.fakes import EchoEngine
 
 pytestmark = pytest.mark.filterwarnings("ignore:Recommended. pip install sacremoses")
@@ -80,7 +80,7 @@ def test_max_length_factor_caps_each_batch_by_its_longest_source(
 def test_translation_batches_suit_the_device_unless_the_config_says(
     tmp_path: Path, overrides: list[str], expected: list[int]
 ) -> None:
-    cfg = make_config([f"output.dir={tmp_path}", "device=cpu", *overrides])
+    cfg = decided([f"output.dir={tmp_path}", "device=cpu", *overrides])
     ctx = RunContext(cfg, RunReport(), tmp_path, {}, None, LocalExecutor(), datetime.now(), "")
     engine = EchoEngine()
     model = ModelRef("echo", tmp_path, "0")

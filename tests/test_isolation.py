@@ -40,6 +40,9 @@ def smoke(corpus: Path, output: Path, cache: Path, memory: Path) -> DictConfig:
             f"paths.cache_dir={cache}",
             f"translate.memory={memory}",
             "device=cpu",
+            # The faults are injected into the transformers engine (`inject`).
+            "translate.engine=transformers",
+            "summarise.engine=transformers",
         ]
     )
 

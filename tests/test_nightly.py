@@ -253,6 +253,7 @@ def test_prefetch_fills_the_caches_for_an_offline_host(tmp_path: Path, model_cac
             "preset=smoke",
             f"paths.cache_dir={cache}",
             "translate.backend=ctranslate2",
+            "summarise.engine=transformers",
         ],
         cwd=ROOT,
         env=env,

@@ -180,3 +180,44 @@ def test_a_summary_translation_is_capped_as_a_summary_not_as_a_sentence(
     assert decoding.max_length_factor == 1.5
     # "Title Text here." is 4 tokens to the echo engine: 1.5x that, not the sentence cap of 4.
     assert engine.kwargs[0]["max_new_tokens"] == 6
+
+
+class RefusingSummariser:
+    """A summariser that must not be asked: everything is in the memory."""
+
+    def summarise_all(self, releases: list[list[str]]) -> tuple[list[str], dict[int, str]]:
+        raise AssertionError(f"the model was asked for {len(releases)} summaries")
+
+
+def test_summaries_come_from_the_memory_once_made(tmp_path: Path) -> None:
+    from pipeline.mt.memory import TranslationMemory
+    from pipeline.stages.summarise import SummaryMemory
+
+    memory = TranslationMemory(tmp_path / "tm.sqlite")
+    settings = {"task": "summarise", "model": "m-en", "num_beams": 4}
+    made = [_bundle(), replace(_bundle(), summaries={})]
+    made[1].release = replace(made[1].release, id="other")
+    failures, hits = summarise_bundles(
+        made,
+        "en",
+        Summariser(FirstWordsEngine(), SUMMARY_DECODING),
+        "m-en",
+        SummaryMemory(memory, settings),
+    )
+    assert (failures, hits) == ({}, 0)
+
+    again = [_bundle()]
+    failures, hits = summarise_bundles(
+        again, "en", RefusingSummariser(), "m-en", SummaryMemory(memory, settings)
+    )
+    assert (failures, hits) == ({}, 1)
+    assert again[0].summaries["en"] == made[0].summaries["en"]
+
+    # Another setting that shapes the summary is another entry: the model is asked.
+    engine = FirstWordsEngine()
+    other = SummaryMemory(memory, {**settings, "num_beams": 2})
+    failures, hits = summarise_bundles(
+        [_bundle()], "en", Summariser(engine, SUMMARY_DECODING), "m-en", other
+    )
+    assert hits == 0 and engine.calls
+    memory.close()

@@ -11,7 +11,7 @@ from pipeline.config.schema import ALL_STAGES
 from pipeline.core.errors import MissingModelsError, ModelNotAvailableError
 from pipeline.engines import engine_spec
 from pipeline.engines.models import ModelRef, resolve_model
-from pipeline.run.startup import check_glossary
+from pipeline.run.startup import check_glossary, choose_engines
 
 # --- `python -m pipeline.models prefetch`: fill a cache for an air-gapped host -------------
 
@@ -22,22 +22,26 @@ def prefetch(overrides: list[str]) -> list[ModelRef]:
     cfg = load_config(overrides)
     check_glossary(cfg)
     validate(cfg)  # the same checks as a run: a config a run refuses is not prefetched
-    fetched: list[ModelRef] = []
+    found: dict[str, ModelRef] = {}
     missing: list[ModelNotAvailableError] = []
-    for need in model_needs(cfg, list(ALL_STAGES)):
+    needs = model_needs(cfg, list(ALL_STAGES))
+    for need in needs:
         try:
-            model = resolve_model(need.ref, cfg.paths.cache_dir, need.config_key)
+            found[need.name] = resolve_model(need.ref, cfg.paths.cache_dir, need.config_key)
         except ModelNotAvailableError as err:
             missing.append(err)
+    choose_engines(cfg, list(ALL_STAGES), found)  # `auto`: prepare what a run will load
+    for need in needs:
+        model = found.get(need.name)
+        if model is None:
             continue
         print(f"{need.name:16} {need.ref} -> {model.path} ({model.revision})")
         prepared = engine_spec(cfg, need.engine_stage).prepare(model)
         if prepared:
             print(f"{'':16} {prepared}")
-        fetched.append(model)
     if missing:
         raise MissingModelsError(missing)
-    return fetched
+    return list(found.values())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,7 +20,7 @@ from pipeline.config.schema import (
     DETECTOR_NAMES,
     DEVICES,
     DTYPES,
-    ENGINE_NAMES,
+    ENGINE_CHOICES,
     ENGLISH_SOURCES,
     EXECUTOR_NAMES,
     INPUT_FORMATS,
@@ -199,9 +199,9 @@ def validate(cfg: DictConfig) -> None:
     if cfg.executor not in EXECUTOR_NAMES:
         raise ConfigError(f"executor={cfg.executor!r}: choose from {list(EXECUTOR_NAMES)}")
     for stage in ("translate", "summarise"):
-        if cfg[stage].engine not in ENGINE_NAMES:
+        if cfg[stage].engine not in ENGINE_CHOICES:
             raise ConfigError(
-                f"{stage}.engine={cfg[stage].engine!r}: choose from {sorted(ENGINE_NAMES)}"
+                f"{stage}.engine={cfg[stage].engine!r}: choose from {list(ENGINE_CHOICES)}"
             )
     if cfg.engine.transformers.dtype not in DTYPES:
         raise ConfigError(

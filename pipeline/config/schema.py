@@ -183,7 +183,7 @@ class SummariseConfig:
     """`summarise.*` (values in configs/summarise/)."""
 
     model: str = MISSING
-    engine: str = "transformers"  # an engine of pipeline/engines (settings: engine.<name>)
+    engine: str = "auto"  # auto, or an engine of pipeline/engines (settings: engine.<name>)
     lang: str = "en"
     by_target: dict[str, SummaryTargetConfig] = field(default_factory=dict)
     num_beams: int = 4
@@ -203,7 +203,7 @@ class SummariseConfig:
 class TranslateConfig:
     """`translate.*` (values in configs/translate/)."""
 
-    engine: str = "transformers"  # an engine of pipeline/engines (settings: engine.<name>)
+    engine: str = "auto"  # auto, or an engine of pipeline/engines (settings: engine.<name>)
     backend: str | None = None  # the old name of `engine`; when set, it wins
     models: dict[str, str] = field(default_factory=dict)
     # English -> target models, for English releases (corpus.languages has en) and, with
@@ -264,6 +264,9 @@ def register_configs() -> None:
 INPUT_FORMATS = ("txt", "html", "feed")  # corpus.formats
 OUTPUT_FORMATS = ("site", "tmx", "xliff", "dataset")  # output.formats
 ENGINE_NAMES = ("transformers", "ctranslate2")  # translate.engine, summarise.engine
+# ... or "auto": CTranslate2 where the stage's models convert, else transformers, decided at
+# start-up (pipeline/engines/choice.py).
+ENGINE_CHOICES = ("auto", *ENGINE_NAMES)
 DETECTOR_NAMES = ("py3langid",)  # language.detector
 EXECUTOR_NAMES = ("local", "ray")  # executor
 

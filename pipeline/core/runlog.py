@@ -54,7 +54,11 @@ class RunReport:
     failed: list[dict[str, Any]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     models: dict[str, Any] = field(default_factory=dict)  # what made the outputs (bundles)
+    # Which engine each model stage ran on, and why (`engine: auto` decided; run/startup.py).
+    engines: dict[str, dict[str, str]] = field(default_factory=dict)
     translation: dict[str, Any] = field(default_factory=dict)  # how this run got them
+    # summarise.<lang> -> releases, memory_hits (summaries the memory held), model_loaded.
+    summaries: dict[str, Any] = field(default_factory=dict)
     duplicates: dict[str, str] = field(default_factory=dict)  # release id -> id of same bytes
     outputs: dict[str, list[str]] = field(default_factory=dict)  # format -> files written
     qa: dict[str, dict[str, int]] = field(default_factory=dict)  # lang -> flag -> segments

@@ -169,6 +169,10 @@ def default_threads() -> int:
 
 
 def engine_spec(cfg: DictConfig, stage: str) -> EngineSpec:
+    """The engine `<stage>.engine` names, with its settings; `auto` must have been decided
+    (pipeline/run/startup.choose_engines) before."""
     name = str(cfg[stage].engine)
+    if name not in ENGINES:
+        raise RuntimeError(f"{stage}.engine={name!r} is not decided yet: choose_engines first")
     settings: dict[str, Any] = OmegaConf.to_container(cfg.engine[name], resolve=True)  # type: ignore[assignment]
     return EngineSpec(name, str(cfg.device), settings, str(cfg.paths.cache_dir), int(cfg.seed))

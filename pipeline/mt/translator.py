@@ -135,7 +135,11 @@ class Translator:
         self.from_memory.update(found)
         if found:
             log.info(
-                "%s: %d of %d texts from the translation memory", self.label, len(found), len(texts)
+                "%s: %d of %d texts from the translation memory%s",
+                self.label,
+                len(found),
+                len(texts),
+                "; nothing for the model" if len(found) == len(set(texts)) else "",
             )
         return found
 

@@ -60,6 +60,7 @@ from pipeline.core.runlog import (
     run_log,
     stop_on_signals,
 )
+from pipeline.engines.choice import EngineChoice
 from pipeline.engines.models import ModelRef, resolve_models
 from pipeline.mt.executors import Executor, make_executor
 from pipeline.mt.memory import TranslationMemory
@@ -70,6 +71,7 @@ from pipeline.run.startup import (
     check_engines,
     check_glossary,
     check_output_dir,
+    choose_engines,
 )
 from pipeline.stages.bundle import TEMP_FOLDERS
 from pipeline.stages.context import RunContext
@@ -164,15 +166,18 @@ def run(cfg: DictConfig, *, record_config: Callable[[Path], None] | None = None)
     memory: TranslationMemory | None = None
     with stop_on_signals():
         try:
-            check_engines(cfg, stages)
             # Models first: a run refused for a missing model must not have created a
             # translation memory inside its output folder (translate.memory=${output.dir}/...).
             models = resolve_models(cfg, stages)
-            memory = _open_memory(cfg) if "translate" in stages else None
+            engines = choose_engines(cfg, stages, models)
+            check_engines(cfg, stages)
+            memory = _open_memory(cfg) if {"translate", "summarise"} & set(stages) else None
             executor = make_executor(cfg)
             executor.start()
             with output_lock(output_dir), run_log(output_dir):
-                return _run_locked(cfg, stages, output_dir, models, memory, executor, record_config)
+                return _run_locked(
+                    cfg, stages, output_dir, models, memory, executor, record_config, engines
+                )
         except RunStopped as stop:  # before the run's own work began (that one logs itself)
             log.warning("stopped by %s", stop)
             return 128 + stop.signum
@@ -189,9 +194,11 @@ def _run_locked(
     memory: TranslationMemory | None,
     executor: Executor,
     record_config: Callable[[Path], None] | None,
+    engines: dict[str, EngineChoice],
 ) -> int:
     started = datetime.now(timezone.utc)
     report = RunReport()
+    report.engines = {stage: choice.record() for stage, choice in engines.items()}
     chash = config_hash(cfg, {name: model.revision for name, model in models.items()})
     try:
         _remove_leftovers(output_dir)
@@ -390,8 +397,10 @@ def _write_manifest(ctx: RunContext) -> None:
             "segments": sum(item["segments"] for item in report.done),
             "duplicates": len(report.duplicates),
         },
+        "engines": report.engines,
         "models": report.models,
         "translation": {"memory": cfg.translate.memory, **report.translation},
+        "summaries": report.summaries,
         "qa": report.qa,
         "metrics": {
             key: report.metrics[key]

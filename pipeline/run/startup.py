@@ -3,18 +3,23 @@ cannot work stops with a message (exit code 2) and writes nothing."""
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
 
 from omegaconf import DictConfig
 
-from pipeline.config.plan import effective_stages
+from pipeline.config.plan import effective_stages, model_needs
 from pipeline.core.errors import ConfigError, MachineError
 from pipeline.engines import engine_spec
+from pipeline.engines.choice import AUTO, EngineChoice, choose_engine
+from pipeline.engines.models import ModelRef
 from pipeline.quality.terms import glossary_for
 from pipeline.readers import FORMATS, READERS, accepted_files
 from pipeline.stages.ingest import CorpusListing, corpus_listing
+
+log = logging.getLogger(__name__)
 
 
 def check_corpus_dir(corpus_dir: Path, formats: Iterable[str] = FORMATS) -> None:
@@ -101,6 +106,41 @@ def check_engines(cfg: DictConfig, stages: list[str]) -> None:
     for stage in ("translate", "summarise"):
         if stage in stages:
             engine_spec(cfg, stage).describe()
+
+
+def choose_engines(
+    cfg: DictConfig, stages: list[str], models: dict[str, ModelRef]
+) -> dict[str, EngineChoice]:
+    """Decide `engine: auto` for each model stage from the models it runs (resolved, so
+    their folders can be read), and write the decision into `cfg`, so that everything
+    after (engine specs, config hash, memory keys, Ray actors) sees the engine that runs.
+    Says which and why, once per stage; an engine named in the config is kept as it is."""
+    choices: dict[str, EngineChoice] = {}
+    needs = model_needs(cfg, stages)
+    for stage in ("translate", "summarise"):
+        requested = str(cfg[stage].engine)
+        if requested != AUTO:
+            choices[stage] = EngineChoice(stage, requested, requested, "set in the config")
+            continue
+        runs = [
+            (need.ref, models[need.name].path)
+            for need in needs
+            if need.engine_stage == stage and need.name in models
+        ]
+        choice = choose_engine(stage, runs)
+        cfg[stage].engine = choice.engine
+        if runs:
+            described = engine_spec(cfg, stage).describe()  # refuses what cannot run here
+            log.info(
+                "%s.engine=auto: %s (%s on %s): %s",
+                stage,
+                choice.engine,
+                described["dtype"],
+                described["device"],
+                choice.why,
+            )
+        choices[stage] = choice
+    return choices
 
 
 def _read_only(path: Path) -> bool:

@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from pipeline.core.data import Bundle, Kind, Summary
 from pipeline.core.runlog import progress
 from pipeline.engines.models import ModelRef
 from pipeline.mt.decoding import Decoding
+from pipeline.mt.executors import RemoteMap
+from pipeline.mt.memory import TranslationMemory
 from pipeline.mt.summariser import (
     SEPARATOR,
     Summariser,
@@ -42,20 +46,60 @@ def summary_input(bundle: Bundle, lang: str) -> list[str]:
     ]
 
 
+class Summarises(Protocol):
+    """What makes summaries: a `Summariser`, or one behind an executor or loaded late."""
+
+    def summarise_all(self, releases: list[list[str]]) -> tuple[list[str], dict[int, str]]: ...
+
+
+@dataclass(frozen=True)
+class SummaryMemory:
+    """Summaries in the translation memory: each stored under its input (the release's
+    text in the summariser's language) and `settings`, everything that shapes it (model,
+    revision, engine, numeric type, decoding, input limit), so a summary is made once."""
+
+    memory: TranslationMemory
+    settings: dict[str, Any]
+
+
 def summarise_bundles(
-    bundles: list[Bundle], lang: str, summariser: Summariser, model: str
-) -> dict[str, str]:
-    """Summarise every release from its text in `lang`, all releases' chunks batched
-    together. Returns the releases the model failed on: release id -> reason."""
-    log.info("summarise %s: %d releases", lang, len(bundles))
-    summaries, failed = summariser.summarise_all([summary_input(b, lang) for b in bundles])
+    bundles: list[Bundle],
+    lang: str,
+    summariser: Summarises,
+    model: str,
+    memory: SummaryMemory | None = None,
+) -> tuple[dict[str, str], int]:
+    """Summarise every release from its text in `lang`: from the memory where it holds the
+    summary, the rest by `summariser`, all their chunks batched together. Returns the
+    releases the model failed on (release id -> reason) and how many came from the memory."""
+    inputs = [SEPARATOR.join(summary_input(bundle, lang)) for bundle in bundles]
+    stored = memory.memory.lookup(memory.settings, inputs) if memory is not None else {}
+    todo = [index for index, text in enumerate(inputs) if text not in stored]
+    if stored:
+        log.info(
+            "summarise %s: %d of %d releases from the translation memory%s",
+            lang,
+            len(bundles) - len(todo),
+            len(bundles),
+            "" if todo else "; nothing for the model, not loaded",
+        )
+    made: dict[int, str] = {}
+    failed: dict[int, str] = {}
+    if todo:
+        log.info("summarise %s: %d releases", lang, len(todo))
+        summaries, errors = summariser.summarise_all([inputs[i].split(SEPARATOR) for i in todo])
+        made = {todo[n]: text for n, text in enumerate(summaries) if n not in errors}
+        failed = {todo[n]: reason for n, reason in errors.items()}
+        if memory is not None and made:
+            memory.memory.store(memory.settings, [(inputs[i], text) for i, text in made.items()])
     failures: dict[str, str] = {}
     for index, bundle in enumerate(progress(bundles, f"summarise {lang}")):
         if index in failed:
             failures[bundle.release.id] = _failure(lang, failed[index])
         else:
-            bundle.summaries[lang] = Summary(text=summaries[index], model=model, method="summarise")
-    return failures
+            text = made[index] if index in made else stored[inputs[index]]
+            bundle.summaries[lang] = Summary(text=text, model=model, method="summarise")
+    return failures, len(bundles) - len(todo)
 
 
 def _failure(lang: str, error: str) -> str:
@@ -108,10 +152,15 @@ def run(bundles: list[Bundle], ctx: RunContext) -> list[Bundle]:
                 max_length_factor=ctx.cfg.translate.max_length_factor,
             )
             label = f"summary {lang}->{target}"
-            translator = translator_for(
-                ctx, model, decoding, choice.target_token, label, use_memory=False
-            )
+            # From the memory where the same summary was translated with the same model
+            # and settings before: the model is then not loaded.
+            translator = translator_for(ctx, model, decoding, choice.target_token, label)
             failures = translate_summaries(bundles, lang, target, translator, model.ref)
+            ctx.report.summaries[f"summarise.{target}"] = {
+                "releases": len(bundles),
+                "memory_hits": translator.stats.memory_hits,
+                "model_loaded": translator.model.loaded_engine is not None,
+            }
             record = {
                 key: value
                 for key, value in translator.memory_settings.items()
@@ -142,20 +191,7 @@ def _summarise_in(
     described = spec.describe()
     max_batch_tokens = settings.max_batch_tokens or max_batch_tokens_for(described["device"])
     sizes = {"max_input_tokens": settings.max_input_tokens, "max_batch_tokens": max_batch_tokens}
-    remote = ctx.executor.remote(functools.partial(worker_summariser, spec, model, decoding, sizes))
-    if remote is not None:
-        texts, errors, _ = remote([SEPARATOR.join(summary_input(b, lang)) for b in bundles])
-        failures = {bundles[i].release.id: _failure(lang, error) for i, error in errors.items()}
-        for index, (bundle, text) in enumerate(zip(bundles, texts, strict=True)):
-            if index not in errors:
-                bundle.summaries[lang] = Summary(text=text, model=model.ref, method="summarise")
-    else:
-        summariser = Summariser(
-            spec.load(model), decoding, settings.max_input_tokens, max_batch_tokens
-        )
-        failures = summarise_bundles(bundles, lang, summariser, model.ref)
-        del summariser  # the model's memory, before the next one loads
-    ctx.report.models[f"summarise.{lang}"] = {
+    record = {
         "model": model.ref,
         "revision": model.revision,
         **described,
@@ -163,4 +199,49 @@ def _summarise_in(
         "max_input_tokens": settings.max_input_tokens,  # null: the model's own limit
         **decoding.__dict__,
     }
+    remote = ctx.executor.remote(functools.partial(worker_summariser, spec, model, decoding, sizes))
+    summariser: Summarises = (
+        _Remote(remote)
+        if remote is not None
+        else _LoadedWhenNeeded(
+            lambda: Summariser(
+                spec.load(model), decoding, settings.max_input_tokens, max_batch_tokens
+            )
+        )
+    )
+    memory = (
+        None if ctx.memory is None else SummaryMemory(ctx.memory, {"task": "summarise", **record})
+    )
+    failures, hits = summarise_bundles(bundles, lang, summariser, model.ref, memory)
+    ctx.report.models[f"summarise.{lang}"] = record
+    ctx.report.summaries[f"summarise.{lang}"] = {
+        "releases": len(bundles),
+        "memory_hits": hits,
+        "model_loaded": isinstance(summariser, _LoadedWhenNeeded) and summariser.loaded,
+    }
     return failures
+
+
+class _LoadedWhenNeeded:
+    """A Summariser whose model is loaded on its first use: never, when the memory holds
+    every summary."""
+
+    def __init__(self, load: Callable[[], Summariser]) -> None:
+        self._load = load
+        self.loaded = False
+
+    def summarise_all(self, releases: list[list[str]]) -> tuple[list[str], dict[int, str]]:
+        summariser = self._load()
+        self.loaded = True
+        return summariser.summarise_all(releases)  # the model is freed when this returns
+
+
+class _Remote:
+    """Summaries made by an executor's workers (executor=ray)."""
+
+    def __init__(self, remote: RemoteMap) -> None:
+        self._remote = remote
+
+    def summarise_all(self, releases: list[list[str]]) -> tuple[list[str], dict[int, str]]:
+        texts, errors, _ = self._remote([SEPARATOR.join(texts) for texts in releases])
+        return texts, errors
