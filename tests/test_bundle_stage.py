@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.approvals.apply import apply_approval
 from pipeline.core.bundles import StoredSegments, load_bundle, read_bundle, write_bundle
-from pipeline.core.data import Bundle, Release
+from pipeline.core.data import Bundle, Origin, Release, Segment
+from pipeline.mt.memory import Approval
 from tests.test_golden_outputs import dataclass_bundle
 
 EMPTY = Bundle(release=Release(id="empty", path="e.txt", source="", sha256=""))
@@ -69,3 +71,35 @@ def test_load_bundle_by_release_id(tmp_path: Path) -> None:
     loaded = [load_bundle(tmp_path, rid) for rid in ("empty", "r")]
     assert [bundle["release"]["id"] for bundle in loaded] == ["empty", "r"]
     assert [len(bundle["segments"]) for bundle in loaded] == [0, 3]
+
+
+def test_a_segment_s_targets_come_back_from_its_json_exactly() -> None:
+    """A copied target has no confidence entry, a memory entry without a score a null one;
+    both survive a round trip, as does every other field of a target's record."""
+    segment = Segment("r:0", "sentence", 0, 4, {"de": "Text", "en": "Text", "ru": "Текст"})
+    segment.target("en").origin = Origin.COPIED
+    ru = segment.target("ru")
+    ru.origin, ru.made_by, ru.terms = Origin.MEMORY, "translate.en-ru", [{"source": "x"}]
+    ru.score(None)
+    ru.qa = []
+    data = segment.to_json()
+    assert data["confidence"] == {"ru": None} and data["origin"] == {"en": "copied", "ru": "memory"}
+    assert data["qa"] == {"ru": []} and data["made_by"] == {"ru": "translate.en-ru"}
+    back = Segment.from_json(json.loads(json.dumps(data)))
+    assert back == segment and back.to_json() == data
+    assert back.targets["ru"].origin is Origin.MEMORY and not back.targets["en"].scored
+
+
+def test_approving_a_target_replaces_its_record() -> None:
+    segment = Segment("r:0", "sentence", 0, 4, {"de": "Text", "en": "Txet"})
+    en = segment.target("en")
+    en.origin, en.qa, en.repair, en.terms = Origin.MT, [{"code": "c"}], {"kept": "first"}, []
+    en.score(-0.5)
+    en.made_by = "translate.en-en"
+    approval = Approval("en", "Text", "Text", "anna", "2026-01-01T00:00:00+00:00", "f.tsv")
+    apply_approval(segment, "en", approval)
+    data = segment.to_json()
+    assert segment.text["en"] == "Text" and data["origin"] == {"en": "approved"}
+    assert data["qa"] == data["confidence"] == data["repair"] == data["terms"] == {}
+    assert data["approval"] == {"en": approval.provenance()}
+    assert data["made_by"] == {"en": "translate.en-en"}  # kept, as bundles always had it

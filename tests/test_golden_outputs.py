@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.core.bundles import StoredSegments, read_bundle, write_bundle
-from pipeline.core.data import Bundle, Release, Segment, Summary
+from pipeline.core.data import Bundle, Release, Segment, Summary, Target
 from pipeline.writers.datasets import write_datasets
 from pipeline.writers.site import write_site
 from pipeline.writers.tmx import write_tmx
@@ -47,7 +47,10 @@ def dataclass_bundle() -> Bundle:
                 start=0,
                 end=5,
                 text={"de": "Titel", "en": 'Ti"tle\u2028', "ru": "Заголовок"},
-                qa={"en": [{"code": "length_ratio", "detail": "{\n}"}], "ru": []},
+                targets={
+                    "en": Target(qa=[{"code": "length_ratio", "detail": "{\n}"}]),
+                    "ru": Target(qa=[]),
+                },
             ),
             Segment(
                 id="r:0001",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pipeline.core.data import CONTROL_CHARS, SOURCE_LANG, Bundle, Origin, Segment
+from pipeline.core.data import CONTROL_CHARS, SOURCE_LANG, Bundle, Origin, Segment, Target
 from pipeline.mt.memory import Approval
 from pipeline.quality.terms import Glossary, glossary_for
 
@@ -25,17 +25,20 @@ def approval_key(german: str) -> str:
 def apply_approval(
     segment: Segment, lang: str, approval: Approval, glossary: Glossary | None = None
 ) -> None:
-    """Give `segment` the reviewer's translation into `lang`. The model's confidence, QA
-    flags and repair were about another text: they go; glossary terms are checked again."""
+    """Give `segment` the reviewer's translation into `lang`: a new record for that target.
+    The model's confidence, QA flags and repair were about another text: they go; glossary
+    terms are checked again. Which model entry made the text replaced (`made_by`) stays,
+    as it always has in bundles."""
     segment.text[lang] = approval.target
-    segment.origin[lang] = Origin.APPROVED
-    segment.approval[lang] = approval.provenance()
-    for record in (segment.qa, segment.confidence, segment.repair, segment.terms):
-        record.pop(lang, None)  # type: ignore[attr-defined]
+    earlier = segment.targets.get(lang)
+    segment.targets[lang] = Target(
+        origin=Origin.APPROVED,
+        approval=approval.provenance(),
+        made_by=earlier.made_by if earlier else None,
+    )
     if glossary is not None:
         found = glossary.check(segment.text[SOURCE_LANG], approval.target, lang)
-        if found:
-            segment.terms[lang] = [result.as_dict() for result in found]
+        segment.targets[lang].terms = [result.as_dict() for result in found] or None
 
 
 def needs_refresh(bundle: dict[str, Any], approvals: dict[tuple[str, str], Approval]) -> bool:

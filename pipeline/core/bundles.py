@@ -12,7 +12,6 @@ import json
 import os
 from array import array
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any, overload
 
@@ -64,7 +63,7 @@ def write_bundle_json(bundle: Bundle, handle: IO[str]) -> None:
         else:
             handle.write("[")
             for index, segment in enumerate(bundle.segments):
-                handle.write(f"{',' if index else ''}\n    {_dumps(asdict(segment), level=2)}")
+                handle.write(f"{',' if index else ''}\n    {_dumps(segment.to_json(), level=2)}")
             handle.write("\n  ]")
     handle.write("\n}\n")
 

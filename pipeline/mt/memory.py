@@ -83,7 +83,7 @@ class Approval:
     segment: str | None = None
 
     def provenance(self) -> dict[str, str | None]:
-        """What a bundle records about it (`segment.approval.<lang>`)."""
+        """What a bundle records about it (`Target.approval`)."""
         return {
             "reviewer": self.reviewer,
             "approved_at": self.approved_at,
