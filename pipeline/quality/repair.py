@@ -24,7 +24,7 @@ from typing import Any
 
 from pipeline.config.schema import QAConfig
 from pipeline.engines import Hypothesis
-from pipeline.mt.decoding import decode_nbest
+from pipeline.mt.decoding import NBest
 from pipeline.mt.jobs import TranslationJob
 from pipeline.mt.translator import Translator
 from pipeline.quality.qa import REPAIRABLE, qa_flags
@@ -111,13 +111,13 @@ def repair_bundles(
         repair_method(judge.config),
     )
     texts = [job.sent for job, _, _ in todo]
-    outputs = repairer.translate(texts)
+    outputs = repairer.run(texts)  # n-best lists
     by_flag: Counter[str] = Counter()
     for (job, reasons, old), text, output in zip(todo, texts, outputs, strict=True):
         segment = job.segment
         target = segment.target(lang)
         by_flag.update(reasons)
-        candidates = decode_nbest(output)
+        candidates = list(output.hypotheses) if isinstance(output, NBest) else None
         if not candidates or text.strip() in repairer.failed:
             continue  # failed, or split into pieces: the first output stays, unrecorded
         best = judge.choose(text, candidates)

@@ -19,7 +19,7 @@ from typing import Any
 from pipeline.core.data import Bundle, Kind, Summary
 from pipeline.core.runlog import progress
 from pipeline.engines.models import ModelRef
-from pipeline.mt.decoding import Decoding
+from pipeline.mt.decoding import Decoding, best_text
 from pipeline.mt.summariser import (
     SEPARATOR,
     Summariser,
@@ -148,7 +148,8 @@ def _summarise_in(
         failures = {bundles[i].release.id: _failure(lang, error) for i, error in errors.items()}
         for index, (bundle, text) in enumerate(zip(bundles, texts, strict=True)):
             if index not in errors:
-                bundle.summaries[lang] = Summary(text=text, model=model.ref, method="summarise")
+                summary = best_text(text)  # a summariser's output is a text
+                bundle.summaries[lang] = Summary(text=summary, model=model.ref, method="summarise")
     else:
         summariser = Summariser(
             spec.load(model), decoding, settings.max_input_tokens, max_batch_tokens
