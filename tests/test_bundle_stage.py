@@ -29,23 +29,23 @@ def test_read_bundle_keeps_segments_on_disk_and_gives_them_back_exactly(tmp_path
     path = write_bundle(dataclass_bundle(), tmp_path)
     whole = json.loads(path.read_text(encoding="utf-8"))
     read = read_bundle(path)
-    segments = read["segments"]
+    segments = read.segments
     assert isinstance(segments, StoredSegments)
-    assert {key: value for key, value in read.items() if key != "segments"} == {
-        key: value for key, value in whole.items() if key != "segments"
-    }
+    assert read.json_fields(None) == {**whole, "segments": None}
     assert len(segments) == 3 and bool(segments)
-    assert list(segments) == list(segments) == whole["segments"]  # every pass reads again
-    assert segments[0] == whole["segments"][0] and segments[-1] == whole["segments"][-1]
-    assert segments[1:] == whole["segments"][1:]
+    assert list(segments) == list(segments) == dataclass_bundle().segments  # each pass reads
+    assert [segment.to_json() for segment in segments] == whole["segments"]
+    assert segments[0].to_json() == whole["segments"][0]
+    assert segments[-1].to_json() == whole["segments"][-1]
+    assert [segment.to_json() for segment in segments[1:]] == whole["segments"][1:]
     with pytest.raises(IndexError):
         segments[3]
 
 
 def test_a_bundle_without_segments_reads_as_an_empty_sequence(tmp_path: Path) -> None:
     read = read_bundle(write_bundle(EMPTY, tmp_path))
-    assert len(read["segments"]) == 0 and list(read["segments"]) == []
-    assert read["release"]["id"] == "empty"
+    assert len(read.segments) == 0 and list(read.segments) == []
+    assert read.release.id == "empty"
 
 
 @pytest.mark.parametrize("indent", [None, 4])
@@ -53,12 +53,13 @@ def test_a_bundle_in_another_layout_is_read_whole(tmp_path: Path, indent: int | 
     path = tmp_path / "hand.json"
     bundle = dataclass_bundle().to_json()
     path.write_text(json.dumps(bundle, indent=indent), encoding="utf-8")
-    assert read_bundle(path) == bundle
+    read = read_bundle(path)
+    assert isinstance(read.segments, list) and read.to_json() == bundle
 
 
 def test_a_bundle_file_replaced_after_reading_is_not_misread(tmp_path: Path) -> None:
     path = write_bundle(dataclass_bundle(), tmp_path)
-    segments = read_bundle(path)["segments"]
+    segments = read_bundle(path).segments
     write_bundle(EMPTY, tmp_path)
     (tmp_path / "bundles" / "empty.json").replace(path)
     with pytest.raises(RuntimeError, match="changed"):
@@ -69,8 +70,8 @@ def test_load_bundle_by_release_id(tmp_path: Path) -> None:
     write_bundle(dataclass_bundle(), tmp_path)
     write_bundle(EMPTY, tmp_path)
     loaded = [load_bundle(tmp_path, rid) for rid in ("empty", "r")]
-    assert [bundle["release"]["id"] for bundle in loaded] == ["empty", "r"]
-    assert [len(bundle["segments"]) for bundle in loaded] == [0, 3]
+    assert [bundle.release.id for bundle in loaded] == ["empty", "r"]
+    assert [len(bundle.segments) for bundle in loaded] == [0, 3]
 
 
 def test_a_segment_s_targets_come_back_from_its_json_exactly() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
@@ -205,7 +206,9 @@ class Bundle:
     """Everything the pipeline knows about one release; written as JSON by the bundle stage."""
 
     release: Release
-    segments: list[Segment] = field(default_factory=list)
+    # A list while the stages make the bundle; read back from its file, a sequence that
+    # reads the segments from disk (pipeline/core/bundles.py: `StoredSegments`).
+    segments: Sequence[Segment] = field(default_factory=list)
     summaries: dict[str, Summary] = field(default_factory=dict)
     models: dict[str, Any] = field(default_factory=dict)
     config_hash: str = ""
@@ -217,8 +220,11 @@ class Bundle:
         return cls(
             release=Release(**data["release"]),
             segments=[Segment.from_json(segment) for segment in data.get("segments") or []],
+            # A summary that is not a record (a language whose summary was not made) is none.
             summaries={
-                lang: Summary(**summary) for lang, summary in (data.get("summaries") or {}).items()
+                lang: Summary(**summary)
+                for lang, summary in (data.get("summaries") or {}).items()
+                if isinstance(summary, dict)
             },
             models=dict(data.get("models") or {}),
             config_hash=str(data.get("config_hash") or ""),
