@@ -71,6 +71,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.cli.common import non_negative_int, positive_int
+from pipeline.core.bundles import read_bundle
 from pipeline.core.io import write_json
 from pipeline.engines import ENGINES
 
@@ -388,9 +389,9 @@ def summarise_per_release(run_dir: Path, out: Path, args: argparse.Namespace) ->
     device = spec.describe()["device"]
     releases = []
     for path in sorted((run_dir / "bundles").glob("*.json")):
-        segments = json.loads(path.read_text("utf-8"))["segments"]
+        segments = read_bundle(path).segments
         releases.append(
-            [model_text(s["text"].get("en", "")) for s in segments if s["kind"] != "boilerplate"]
+            [model_text(s.text.get("en", "")) for s in segments if s.kind != "boilerplate"]
         )
     started = time.perf_counter()
     summariser = Summariser(
@@ -531,15 +532,12 @@ def run_system(
             raise _failed(system, log, code)
         manifest = json.loads((out / "manifest.json").read_text("utf-8"))
         steps = manifest["timings"]
-        bundles = [json.loads(p.read_text("utf-8")) for p in (out / "bundles").glob("*.json")]
+        bundles = [read_bundle(p) for p in (out / "bundles").glob("*.json")]
         extra = {
             "stage_seconds": steps,
             "models": manifest["models"],
             "summaries": sum(
-                bool(
-                    b["summaries"].get("en", {}).get("text")
-                    and b["summaries"].get("ru", {}).get("text")
-                )
+                all(lang in b.summaries and b.summaries[lang].text for lang in ("en", "ru"))
                 for b in bundles
             ),
             "converted_during_run": sorted(_listing(Path(args.cache) / "ct2") - conversions),

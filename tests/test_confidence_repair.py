@@ -80,7 +80,11 @@ def test_every_translated_segment_gets_its_score() -> None:
     bundle = _bundle("Guten Tag.", "Wie geht es?", "2019")
     bundle.segments[2].translate = False
     translate_bundles([bundle], "en", Translator(engine, DECODING))
-    assert [s.confidence for s in bundle.segments] == [{"en": -0.31}, {"en": -0.2}, {}]
+    assert [s.to_json()["confidence"] for s in bundle.segments] == [
+        {"en": -0.31},
+        {"en": -0.2},
+        {},
+    ]
 
 
 def test_scores_are_kept_in_the_memory_and_come_back(tmp_path: Path) -> None:
@@ -186,7 +190,8 @@ def test_a_flagged_segment_is_decoded_again_and_the_better_output_kept(
     record = _run(engine, bundle, QAConfig())
     segment = bundle.segments[0]
     assert segment.text["en"] == kept
-    repair = segment.repair["en"]
+    repair = segment.targets["en"].repair
+    assert repair is not None
     assert repair["first"] == first and reason in repair["reasons"]
     assert repair["kept"] == ("first" if kept == first else "repair")
     assert record["attempted"] == 1 and record["kept"] == int(kept != first)
@@ -202,7 +207,7 @@ def test_a_low_score_calls_for_a_repair_and_the_better_score_wins() -> None:
     bundle = _bundle(source)
     record = _run(engine, bundle, QAConfig(min_confidence=-1.0))
     assert bundle.segments[0].text["en"] == "The town builds."
-    assert bundle.segments[0].confidence["en"] == -0.4
+    assert bundle.segments[0].to_json()["confidence"]["en"] == -0.4
     assert record["by_flag"] == {"low_confidence": 1}
 
 
@@ -219,11 +224,11 @@ def test_a_lost_placeholder_is_repaired_and_restored() -> None:
     bundle = _bundle("IPRO bietet Praktika an.")
     _run(engine, bundle, QAConfig(), glossary)
     assert bundle.segments[0].text["en"] == "IPRO offers internships."
-    assert bundle.segments[0].terms["en"] == [
+    assert bundle.segments[0].targets["en"].terms == [
         {"source": "IPRO", "target": "", "dnt": True, "found": True}
     ]
     # IPRO is a glossary term: checked as a term, not again as a name.
-    assert bundle.segments[0].repair["en"]["reasons"] == ["term_missing"]
+    assert bundle.segments[0].to_json()["repair"]["en"]["reasons"] == ["term_missing"]
 
 
 def test_clean_segments_are_never_decoded_twice() -> None:
@@ -231,7 +236,7 @@ def test_clean_segments_are_never_decoded_twice() -> None:
     bundle = _bundle("Guten Tag.")
     record = _run(engine, bundle, QAConfig())
     assert record == {"attempted": 0, "kept": 0, "by_flag": {}}
-    assert len(engine.calls) == 1 and bundle.segments[0].repair == {}
+    assert len(engine.calls) == 1 and bundle.segments[0].to_json()["repair"] == {}
 
 
 def test_a_failing_repair_keeps_the_first_output() -> None:
@@ -243,7 +248,8 @@ def test_a_failing_repair_keeps_the_first_output() -> None:
 
     bundle = _bundle("Die Stadt wächst.")
     _run(Failing({}), bundle, QAConfig())
-    assert bundle.segments[0].text["en"] == "Die Stadt wächst." and not bundle.segments[0].repair
+    segment = bundle.segments[0]
+    assert segment.text["en"] == "Die Stadt wächst." and not segment.to_json()["repair"]
 
 
 # --- end to end, and the engines' scores --------------------------------------------------------

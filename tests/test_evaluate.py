@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sacrebleu.metrics import BLEU, CHRF, TER
 
+from pipeline.core.data import Bundle
 from pipeline.stages.evaluate import evaluate
 
 
@@ -16,7 +16,7 @@ def make_bundle(
     rid: str,
     blocks: list[list[dict[str, str]]],
     summaries: dict[str, str] | None = None,
-) -> dict[str, Any]:
+) -> Bundle:
     """A bundle as the pipeline writes it: `blocks[i]` holds the texts of block i's segments.
     The source gets one line per block with a blank line between some, as in the corpus."""
     segments = []
@@ -28,20 +28,25 @@ def make_bundle(
                 {
                     "id": f"{rid}:{len(segments):04d}",
                     "kind": "sentence",
+                    "start": 0,  # offsets do not matter to the scores
+                    "end": 0,
                     "block": index,
                     "text": dict(texts),
                     "translate": True,
                 }
             )
-    return {
-        "schema_version": 1,
-        "release": {"id": rid, "path": f"corpus/{rid}.txt", "source": "\n\n".join(lines)},
-        "segments": segments,
-        "summaries": {
-            lang: {"text": text, "model": "m", "method": "summarise"}
-            for lang, text in (summaries or {}).items()
-        },
-    }
+    release = {"id": rid, "path": f"corpus/{rid}.txt", "source": "\n\n".join(lines), "sha256": ""}
+    return Bundle.from_json(
+        {
+            "schema_version": 1,
+            "release": release,
+            "segments": segments,
+            "summaries": {
+                lang: {"text": text, "model": "m", "method": "summarise"}
+                for lang, text in (summaries or {}).items()
+            },
+        }
+    )
 
 
 def write(path: Path, lines: list[str]) -> None:
@@ -62,7 +67,7 @@ EN_B = ["The fire brigade was called to a barn fire in the village at night."]
 HYP_B = ["Firefighters were called to a fire in a barn in the village during the night."]
 
 
-def bundle_from(rid: str, hyps: list[str]) -> dict[str, Any]:
+def bundle_from(rid: str, hyps: list[str]) -> Bundle:
     return make_bundle(rid, [[{"de": f"Satz {i}.", "en": h}] for i, h in enumerate(hyps)])
 
 
@@ -192,7 +197,7 @@ def test_only_targets_and_releases_with_references_appear(tmp_path: Path) -> Non
 
 def test_reference_named_after_the_file_not_the_id(tmp_path: Path) -> None:
     bundle = bundle_from("safe_id", EN_B)
-    bundle["release"]["path"] = "corpus/Pressemitteilung 7.txt"
+    bundle.release.path = "corpus/Pressemitteilung 7.txt"
     write(tmp_path / "Pressemitteilung 7.en.txt", EN_B)
     result = evaluate([bundle], tmp_path, ["en"])
     assert result["releases"]["safe_id"]["translation"]["en"]["bleu"] == 100.0

@@ -15,6 +15,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
+from pipeline.core.data import Bundle
 from pipeline.writers.datasets import write_datasets
 from pipeline.writers.tmx import write_tmx
 from pipeline.writers.xliff import write_xliff
@@ -97,6 +98,7 @@ def make_bundle(
             "sha256": "0" * 64,
             "encoding": "utf-8",
             "lang": "de",
+            "format": None,  # as in a bundle older than `Release.format`
         },
         "segments": out,
         "summaries": summaries,
@@ -170,6 +172,11 @@ def bundles() -> list[dict[str, Any]]:
     return [first, second]
 
 
+def typed(bundles: list[dict[str, Any]]) -> list[Bundle]:
+    """The bundles the dicts (as a bundle file holds them) describe, as the writers get them."""
+    return [Bundle.from_json(bundle) for bundle in bundles]
+
+
 def assert_only_predefined_entities(raw: str) -> None:
     named = set(re.findall(r"&([A-Za-z_][\w.-]*);", raw))
     assert named <= {"amp", "lt", "gt", "quot", "apos"}, named
@@ -186,7 +193,7 @@ def test_tmx_header_units_and_exact_round_trip(
     bundles: list[dict[str, Any]], tmp_path: Path
 ) -> None:
     path = tmp_path / "tmx" / "run.tmx"
-    write_tmx(bundles, path)
+    write_tmx(typed(bundles), path)
     raw = path.read_bytes()
     assert raw.startswith(b'<?xml version="1.0" encoding="UTF-8"?>\n')
     assert_only_predefined_entities(raw.decode("utf-8"))
@@ -233,7 +240,7 @@ def test_tmx_header_units_and_exact_round_trip(
 
 
 def test_tmx_of_one_release_and_of_nothing(bundles: list[dict[str, Any]], tmp_path: Path) -> None:
-    write_tmx(bundles[1:], tmp_path / "one.tmx")
+    write_tmx(typed(bundles[1:]), tmp_path / "one.tmx")
     units = ET.parse(tmp_path / "one.tmx").getroot().findall("body/tu")
     assert [tu.get("tuid") for tu in units] == ["005 Presse:Ü/x:0000"]
     write_tmx([], tmp_path / "none.tmx")
@@ -250,7 +257,7 @@ def test_xliff_structure_notes_and_round_trip(
 ) -> None:
     bundle = bundles[0]
     path = tmp_path / "xliff" / f"release.{target}.xlf"
-    write_xliff(bundle, target, path)
+    write_xliff(Bundle.from_json(bundle), target, path)
     raw = path.read_bytes()
     assert raw.startswith(b'<?xml version="1.0" encoding="UTF-8"?>\n')
     assert_only_predefined_entities(raw.decode("utf-8"))
@@ -302,7 +309,7 @@ def test_xliff_structure_notes_and_round_trip(
 def test_xliff_ids_are_nmtokens_and_keep_the_real_id(
     bundles: list[dict[str, Any]], tmp_path: Path
 ) -> None:
-    write_xliff(bundles[1], "en", tmp_path / "x.xlf")
+    write_xliff(Bundle.from_json(bundles[1]), "en", tmp_path / "x.xlf")
     (file,) = ET.parse(tmp_path / "x.xlf").getroot().findall(f"{XLIFF}file")
     assert NMTOKEN.match(str(file.get("id"))) and file.get("original") == "005 Presse:Ü/x"
     notes = [note.text for note in file.iter(f"{XLIFF}note")]
@@ -384,7 +391,7 @@ def test_datasets_parquet_and_jsonl_hold_every_segment_and_summary(
     bundles: list[dict[str, Any]], tmp_path: Path
 ) -> None:
     folder = tmp_path / "dataset"
-    write_datasets(bundles, folder)
+    write_datasets(typed(bundles), folder)
     assert sorted(p.name for p in folder.iterdir()) == [
         "releases.jsonl",
         "releases.parquet",
@@ -419,7 +426,7 @@ def test_datasets_load_with_hugging_face_datasets_offline(
 
     monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
     folder = tmp_path / "dataset"
-    write_datasets(bundles, folder)
+    write_datasets(typed(bundles), folder)
     cache = tmp_path / "hf-cache"
     loaded = datasets.load_dataset(
         "parquet", data_files=str(folder / "segments.parquet"), split="train", cache_dir=str(cache)

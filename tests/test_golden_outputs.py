@@ -23,13 +23,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.core.bundles import StoredSegments, read_bundle, write_bundle
-from pipeline.core.data import Bundle, Release, Segment, Summary
+from pipeline.core.data import Bundle, Release, Segment, Summary, Target
 from pipeline.writers.datasets import write_datasets
 from pipeline.writers.site import write_site
 from pipeline.writers.tmx import write_tmx
 from pipeline.writers.xliff import write_xliff
 from tests.test_exports import bundles  # noqa: F401  (the fixture)
-from tests.test_site import RUN_INFO, hostile_bundle, plain_bundle
+from tests.test_site import RUN_INFO, hostile_bundle, plain_bundle, typed
 
 GOLDEN = Path(__file__).resolve().parent / "data" / "golden"
 _CREATED = re.compile(rb' creationdate="[0-9TZ]+"')
@@ -47,7 +47,10 @@ def dataclass_bundle() -> Bundle:
                 start=0,
                 end=5,
                 text={"de": "Titel", "en": 'Ti"tle\u2028', "ru": "Заголовок"},
-                qa={"en": [{"code": "length_ratio", "detail": "{\n}"}], "ru": []},
+                targets={
+                    "en": Target(qa=[{"code": "length_ratio", "detail": "{\n}"}]),
+                    "ru": Target(qa=[]),
+                },
             ),
             Segment(
                 id="r:0001",
@@ -73,7 +76,7 @@ def dataclass_bundle() -> Bundle:
     )
 
 
-def write_everything(folder: Path, exports: list[dict[str, Any]]) -> None:
+def write_everything(folder: Path, exports: list[Bundle]) -> None:
     """The outputs compared: every writer, on the two fixture sets and on empty input."""
     for number, bundle in enumerate(exports):
         write_tmx([bundle], folder / "tmx" / f"{number}.tmx")
@@ -83,20 +86,22 @@ def write_everything(folder: Path, exports: list[dict[str, Any]]) -> None:
     write_tmx([], folder / "tmx" / "none.tmx")
     write_datasets(exports, folder / "dataset")
     write_datasets([], folder / "dataset-empty")
-    pages = [hostile_bundle(), plain_bundle("008_plain", segmented_only=True), plain_bundle("9")]
+    pages = typed(
+        hostile_bundle(), plain_bundle("008_plain", segmented_only=True), plain_bundle("9")
+    )
     write_site(pages, folder / "site", RUN_INFO)
     write_site([], folder / "site-empty", {"failed": [{"path": "a.txt", "reason": "empty"}]})
     write_bundle(dataclass_bundle(), folder)
     write_bundle(Bundle(release=Release(id="empty", path="e.txt", source="", sha256="")), folder)
 
 
-def stored(bundle: dict[str, Any], folder: Path) -> dict[str, Any]:
+def stored(bundle: dict[str, Any], folder: Path) -> Bundle:
     """`bundle` written in the bundle stage's layout, and read back as that stage reads it.
     ASCII: the fixture's lone surrogate can only be stored as an escape."""
     path = folder / f"{len(list(folder.glob('*.json')))}.json"
     path.write_text(json.dumps(bundle, indent=2) + "\n", encoding="utf-8")
     read = read_bundle(path)
-    assert isinstance(read["segments"], StoredSegments)
+    assert isinstance(read.segments, StoredSegments)
     return read
 
 
@@ -111,13 +116,15 @@ def test_outputs_are_byte_for_byte_as_before(
     source: str,
 ) -> None:
     if os.environ.get("REGENERATE_GOLDEN"):
-        write_everything(GOLDEN, bundles)
+        write_everything(GOLDEN, [Bundle.from_json(bundle) for bundle in bundles])
         pytest.skip("golden files regenerated")
     if source == "stored":
         (tmp_path / "stored").mkdir()
-        bundles = [stored(bundle, tmp_path / "stored") for bundle in bundles]
+        exports = [stored(bundle, tmp_path / "stored") for bundle in bundles]
+    else:
+        exports = [Bundle.from_json(bundle) for bundle in bundles]
     out = tmp_path / "out"
-    write_everything(out, bundles)
+    write_everything(out, exports)
     assert files(out) == files(GOLDEN)
     for name in files(GOLDEN):
         written, golden = (out / name).read_bytes(), (GOLDEN / name).read_bytes()

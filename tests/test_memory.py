@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from pipeline.core.errors import TranslationMemoryError
-from pipeline.mt.memory import TranslationMemory
+from pipeline.engines import Hypothesis
+from pipeline.mt.decoding import NBest
+from pipeline.mt.memory import TranslationMemory, context_key
 
 SETTINGS = {"model": "Helsinki-NLP/opus-mt-de-en", "revision": "abc", "num_beams": 4}
 
@@ -66,7 +68,7 @@ def _killed_mid_write(path: str, ready: object) -> None:
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("BEGIN IMMEDIATE")
     db.executemany(
-        "INSERT INTO translations VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO translations (context, source, target, created, score) VALUES (?, ?, ?, ?, ?)",
         [("ctx", f"s{i}", "t", 0.0, -0.5) for i in range(1000)],
     )
     ready.set()  # type: ignore[attr-defined]
@@ -97,3 +99,53 @@ def test_a_file_that_is_no_database_names_itself_and_what_to_do(tmp_path: Path) 
     with pytest.raises(TranslationMemoryError, match=r"tm\.sqlite") as error:
         TranslationMemory(path).lookup(SETTINGS, ["Hallo"])
     assert "translate.memory=null" in str(error.value)
+
+
+NBEST = NBest((Hypothesis("Hello.", -0.25), Hypothesis("Hi.", -0.5)))
+
+
+def test_an_n_best_list_is_stored_typed_and_comes_back_as_one(tmp_path: Path) -> None:
+    path = tmp_path / "tm.sqlite"
+    memory = TranslationMemory(path)
+    memory.store(SETTINGS, [("Hallo.", NBEST), ("Welt", "World")], {"Hallo.": -0.25})
+    assert memory.lookup(SETTINGS, ["Hallo.", "Welt"]) == {"Hallo.": NBEST, "Welt": "World"}
+    memory.close()
+    # The best hypothesis is the entry's text; the list is a column of its own.
+    rows = sqlite3.connect(path).execute(
+        "SELECT source, target, hypotheses FROM translations ORDER BY source"
+    )
+    assert [row[:2] for row in rows] == [("Hallo.", "Hello."), ("Welt", "World")]
+
+
+def _version_2_memory(path: Path, target: str) -> None:
+    """A memory as schema version 2 wrote it: an n-best list as its encoded `target`."""
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE contexts (context TEXT PRIMARY KEY, settings TEXT NOT NULL) WITHOUT ROWID;"
+        "CREATE TABLE translations (context TEXT NOT NULL, source TEXT NOT NULL, target TEXT "
+        "NOT NULL, created REAL NOT NULL, score REAL, PRIMARY KEY (context, source)) "
+        "WITHOUT ROWID; PRAGMA user_version = 2;"
+    )
+    db.execute(
+        "INSERT INTO translations VALUES (?, 'Hallo.', ?, 0, -0.25)",
+        (context_key(SETTINGS), target),
+    )
+    db.commit()
+    db.close()
+
+
+def test_an_n_best_list_in_the_old_encoding_is_read_as_one(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    _version_2_memory(path, '\x00n-best:[["Hello.", -0.25], ["Hi.", -0.5]]')
+    memory = TranslationMemory(path)  # upgraded in place
+    assert memory.lookup(SETTINGS, ["Hallo."]) == {"Hallo.": NBEST}
+    memory.store(SETTINGS, [("Welt", NBEST)])
+    assert memory.lookup(SETTINGS, ["Welt"]) == {"Welt": NBEST}
+
+
+def test_a_damaged_n_best_list_reads_as_its_text(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    _version_2_memory(path, "\x00n-best:[[not json")
+    assert TranslationMemory(path).lookup(SETTINGS, ["Hallo."]) == {
+        "Hallo.": "\x00n-best:[[not json"
+    }

@@ -3,9 +3,13 @@ where MarianMT goes wrong and stays quiet on ordinary translations."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from typing import Any
+
 import pytest
 
 from pipeline.config.schema import QAConfig
+from pipeline.core.data import Bundle, Release
 from pipeline.quality.qa import FLAG_CODES, count_flags, qa_flags
 
 CONFIG = QAConfig()
@@ -291,7 +295,8 @@ def test_config_changes_the_thresholds() -> None:
 
 def test_count_flags_counts_segments_per_language_and_code() -> None:
     def segment(qa: dict[str, list[dict[str, str]]] | None) -> dict[str, object]:
-        seg: dict[str, object] = {"id": "x", "text": {"de": "…"}}
+        seg: dict[str, object] = {"id": "x", "kind": "sentence", "start": 0, "end": 1}
+        seg["text"] = {"de": "…"}
         if qa is not None:
             seg["qa"] = qa
         return seg
@@ -310,7 +315,7 @@ def test_count_flags_counts_segments_per_language_and_code() -> None:
         {"segments": [segment({"en": [loop, loop], "ru": []})]},  # one segment, counted once
         {"segments": []},
     ]
-    counts = count_flags(bundles)
+    counts = count_flags(typed(bundle) for bundle in bundles)
     assert counts == {
         "en": {"missing_number": 1, "repetition": 2},
         "ru": {"empty": 1, "missing_number": 1},
@@ -320,5 +325,11 @@ def test_count_flags_counts_segments_per_language_and_code() -> None:
 
 
 def test_count_flags_lists_a_checked_language_without_flags() -> None:
-    assert count_flags([{"segments": [{"qa": {"en": [], "ru": []}}]}]) == {"en": {}, "ru": {}}
+    segment = {"id": "x", "kind": "sentence", "start": 0, "end": 0, "qa": {"en": [], "ru": []}}
+    assert count_flags([typed({"segments": [segment]})]) == {"en": {}, "ru": {}}
     assert count_flags([]) == {}
+
+
+def typed(data: dict[str, Any]) -> Bundle:
+    """A bundle of a release of no interest here, with the segments `data` gives."""
+    return Bundle.from_json({"release": asdict(Release("r", "r.txt", "", "")), **data})

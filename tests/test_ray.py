@@ -77,3 +77,29 @@ def _same(a: object, b: object) -> bool:
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     return a == b
+
+
+def test_an_n_best_list_crosses_the_actor_boundary_as_itself() -> None:
+    """What an actor returns is plain strings (Ray Data carries them as they are), and the
+    driver makes them the outputs they were: a text, or an n-best list."""
+    from pipeline.engines import Hypothesis
+    from pipeline.mt.decoding import NBest
+    from pipeline.mt.ray_executor import _Actor, output_of
+
+    nbest = NBest((Hypothesis("Hello.", -0.25), Hypothesis("Hi.", -0.5)))
+
+    class Worker:
+        def __init__(self) -> None:
+            self.failed: dict[str, str] = {}
+            self.scores = {"Hallo.": -0.25}
+
+        def run(self, texts: list[str]) -> list[object]:
+            return [nbest, "World"]
+
+    actor = _Actor(Worker)
+    batch = actor({"index": [0, 1], "text": ["Hallo.", "Welt"]})
+    assert all(isinstance(value, str) for value in [*batch["output"], *batch["hypotheses"]])
+    outputs = [
+        output_of(str(t), str(h)) for t, h in zip(batch["output"], batch["hypotheses"], strict=True)
+    ]
+    assert outputs == [nbest, "World"]

@@ -355,7 +355,8 @@ def _scored_job(
             }
         )
         start += len(text) + 1
-    bundle = {"release": {"id": "r", "path": "c/r.txt", "source": source}, "segments": segments}
+    release = {"id": "r", "path": "c/r.txt", "source": source, "sha256": ""}
+    bundle = {"release": release, "segments": segments}
     (folder / "bundles").mkdir()
     (folder / "bundles" / "r.json").write_text(json.dumps(bundle), encoding="utf-8")
     return folder

@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 import pytest
 
+from pipeline.core.data import Bundle
 from pipeline.writers.pages import html_id
 from pipeline.writers.site import write_site
 
@@ -115,9 +116,10 @@ def hostile_bundle() -> dict[str, Any]:
 
 def plain_bundle(rid: str, segmented_only: bool = False) -> dict[str, Any]:
     text = {"de": "Ein Satz."} if segmented_only else {"de": "Ein Satz.", "en": "A sentence."}
+    release = {"id": rid, "path": f"corpus/{rid}.txt", "source": "Ein Satz.", "sha256": ""}
     return {
         "schema_version": 1,
-        "release": {"id": rid, "path": f"corpus/{rid}.txt", "source": "Ein Satz.", "lang": "de"},
+        "release": {**release, "lang": "de"},
         "segments": [
             {
                 "id": f"{rid}:0000",
@@ -133,6 +135,11 @@ def plain_bundle(rid: str, segmented_only: bool = False) -> dict[str, Any]:
         "models": {},
         "config_hash": "",
     }
+
+
+def typed(*bundles: dict[str, Any]) -> list[Bundle]:
+    """The bundles the dicts (as a bundle file holds them) describe, as the writers get them."""
+    return [Bundle.from_json(bundle) for bundle in bundles]
 
 
 RUN_INFO = {
@@ -207,7 +214,8 @@ def segment_rows(page: Page) -> list[dict[str, Any]]:
 @pytest.fixture
 def site(tmp_path: Path) -> Path:
     folder = tmp_path / "site"
-    write_site([hostile_bundle(), plain_bundle("008_plain", segmented_only=True)], folder, RUN_INFO)
+    bundles = typed(hostile_bundle(), plain_bundle("008_plain", segmented_only=True))
+    write_site(bundles, folder, RUN_INFO)
     return folder
 
 
@@ -354,7 +362,7 @@ def test_index_links_every_release_and_lists_failures(site: Path) -> None:
 
 
 def test_links_to_pages_are_url_quoted(tmp_path: Path) -> None:
-    write_site([plain_bundle("a b%c#d")], tmp_path)
+    write_site(typed(plain_bundle("a b%c#d")), tmp_path)
     text = (tmp_path / "index.html").read_text(encoding="utf-8")
     assert f'href="{quote("a b%c#d", safe="")}.html"' in text
     assert (tmp_path / "a b%c#d.html").is_file()
@@ -363,13 +371,13 @@ def test_links_to_pages_are_url_quoted(tmp_path: Path) -> None:
 @pytest.mark.parametrize("rid", ["../escape", "a/b", "index", "", ".."])
 def test_rejects_ids_that_cannot_name_a_page(tmp_path: Path, rid: str) -> None:
     with pytest.raises(ValueError, match="cannot name a page"):
-        write_site([plain_bundle(rid)], tmp_path / "site")
+        write_site(typed(plain_bundle(rid)), tmp_path / "site")
     assert not (tmp_path / "site").exists()
 
 
 def test_rejects_duplicate_ids(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="more than once"):
-        write_site([plain_bundle("x"), plain_bundle("x")], tmp_path)
+        write_site(typed(plain_bundle("x"), plain_bundle("x")), tmp_path)
 
 
 def test_empty_run_still_has_an_index(tmp_path: Path) -> None:
@@ -426,7 +434,7 @@ def test_browser_renders_hostile_page_as_text(tmp_path: Path) -> None:
         )
     folder = tmp_path / "site"
     bundle = hostile_bundle()
-    write_site([bundle], folder, RUN_INFO)
+    write_site(typed(bundle), folder, RUN_INFO)
     url = (folder / f"{RID}.html").as_uri()
 
     started = time.monotonic()
@@ -479,6 +487,8 @@ def test_a_release_s_metadata_is_shown_and_cannot_inject_markup() -> None:
         "release": {
             "id": "seite",
             "path": "seite.html",
+            "source": "Hello",
+            "sha256": "",
             "lang": "en",
             "format": "html",
             "extractor": "trafilatura 2.3.1",
@@ -501,15 +511,15 @@ def test_a_release_s_metadata_is_shown_and_cannot_inject_markup() -> None:
             },
         ],
     }
-    page = release_page(bundle)
+    page = release_page(Bundle.from_json(bundle))
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt; Radwege" in page
     assert "2026-12-01" in page and "Anna &lt;b&gt;B&lt;/b&gt;" in page
     assert "javascript:" not in page  # not a link: only http(s) URLs are
     assert "Source (English)" in page and ">original</span>" in page
     assert "trafilatura 2.3.1" in page
     bundle["release"]["meta"]["url"] = "https://stadt.example/radwege"
-    assert 'href="https://stadt.example/radwege"' in release_page(bundle)
-    index = index_page([bundle], {})
+    assert 'href="https://stadt.example/radwege"' in release_page(Bundle.from_json(bundle))
+    index = index_page(typed(bundle), {})
     assert "&lt;script&gt;alert(1)&lt;/script&gt; Radwege" in index and "2026-12-01" in index
 
 
@@ -612,6 +622,8 @@ def evil_bundles() -> list[dict[str, Any]]:
             "release": {
                 "id": EVIL_ID,
                 "path": evil("a path"),
+                "source": "",
+                "sha256": "",
                 "lang": evil("release lang"),
                 "extractor": evil("extractor"),
                 "meta": {
@@ -623,8 +635,12 @@ def evil_bundles() -> list[dict[str, Any]]:
             },
             "segments": first,
             "summaries": {
-                "en": {"text": evil("summary en"), "model": evil("summary model")},
-                EVIL_LANG: evil("summary in a hostile language"),
+                "en": {"text": evil("summary en"), "model": evil("summary model"), "method": ""},
+                EVIL_LANG: {
+                    "text": evil("summary in a hostile language"),
+                    "model": "",
+                    "method": "",
+                },
             },
             "config_hash": evil("config hash"),
         },
@@ -632,6 +648,8 @@ def evil_bundles() -> list[dict[str, Any]]:
             "release": {
                 "id": "b",
                 "path": evil("b path"),
+                "source": "",
+                "sha256": "",
                 "lang": "de",
                 "meta": {
                     "site_name": evil("site name"),
@@ -662,7 +680,7 @@ EVIL_RUN = {
 
 
 def test_every_field_on_every_page_is_escaped(tmp_path: Path) -> None:
-    write_site(evil_bundles(), tmp_path, EVIL_RUN)
+    write_site(typed(*evil_bundles()), tmp_path, EVIL_RUN)
     pages = {
         "index": tmp_path / "index.html",
         "a": tmp_path / f"{EVIL_ID}.html",

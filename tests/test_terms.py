@@ -234,11 +234,12 @@ def test_the_model_sees_placeholders_and_the_bundle_the_terms() -> None:
     segment, engine = _translate(_Engine(), glossary, text)
     assert engine.calls == [["Landrat Walker besucht die ZXQA."]]
     assert segment.text["en"] == "Landrat Walker besucht die ASG Spremberg GmbH."
-    assert segment.terms["en"] == [
+    terms = segment.to_json()["terms"]
+    assert terms["en"] == [
         {"source": "ASG Spremberg GmbH", "target": "", "dnt": True, "found": True},
         {"source": "Landrat", "target": "district administrator", "dnt": False, "found": False},
     ]
-    flags = qa_flags(text, segment.text["en"], QAConfig(), "en", segment.terms["en"])
+    flags = qa_flags(text, segment.text["en"], QAConfig(), "en", terms["en"])
     assert {"code": "term_missing", "detail": "Landrat"} in flags
 
 
@@ -247,15 +248,16 @@ def test_a_dropped_placeholder_is_a_term_missing() -> None:
     text = "IPRO bietet Praktika an."
     segment, _ = _translate(_Engine(lambda o: o.replace("ZXQA ", "")), glossary, text)
     assert segment.text["en"] == "bietet Praktika an."
-    assert segment.terms["en"] == [{"source": "IPRO", "target": "", "dnt": True, "found": False}]
-    flags = qa_flags(text, segment.text["en"], QAConfig(), "en", segment.terms["en"])
+    terms = segment.to_json()["terms"]
+    assert terms["en"] == [{"source": "IPRO", "target": "", "dnt": True, "found": False}]
+    flags = qa_flags(text, segment.text["en"], QAConfig(), "en", terms["en"])
     assert {"code": "term_missing", "detail": "IPRO"} in flags
 
 
 def test_a_segment_without_terms_records_none_and_is_sent_as_is() -> None:
     glossary = _glossary(("IPRO", "*", "", True))
     segment, engine = _translate(_Engine(), glossary, "Nichts davon hier.")
-    assert engine.calls == [["Nichts davon hier."]] and segment.terms == {}
+    assert engine.calls == [["Nichts davon hier."]] and segment.to_json()["terms"] == {}
 
 
 def test_a_term_for_another_target_is_not_masked() -> None:

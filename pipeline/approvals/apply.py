@@ -6,9 +6,9 @@ summarised again, no model is loaded).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from pipeline.core.data import CONTROL_CHARS, SOURCE_LANG, Bundle, Origin, Segment
+from pipeline.core.data import CONTROL_CHARS, SOURCE_LANG, Bundle, Origin, Segment, Target
 from pipeline.mt.memory import Approval
 from pipeline.quality.terms import Glossary, glossary_for
 
@@ -25,33 +25,37 @@ def approval_key(german: str) -> str:
 def apply_approval(
     segment: Segment, lang: str, approval: Approval, glossary: Glossary | None = None
 ) -> None:
-    """Give `segment` the reviewer's translation into `lang`. The model's confidence, QA
-    flags and repair were about another text: they go; glossary terms are checked again."""
+    """Give `segment` the reviewer's translation into `lang`: a new record for that target.
+    The model's confidence, QA flags and repair were about another text: they go; glossary
+    terms are checked again. Which model entry made the text replaced (`made_by`) stays,
+    as it always has in bundles."""
     segment.text[lang] = approval.target
-    segment.origin[lang] = Origin.APPROVED
-    segment.approval[lang] = approval.provenance()
-    for record in (segment.qa, segment.confidence, segment.repair, segment.terms):
-        record.pop(lang, None)  # type: ignore[attr-defined]
+    earlier = segment.targets.get(lang)
+    segment.targets[lang] = Target(
+        origin=Origin.APPROVED,
+        approval=approval.provenance(),
+        made_by=earlier.made_by if earlier else None,
+    )
     if glossary is not None:
         found = glossary.check(segment.text[SOURCE_LANG], approval.target, lang)
-        if found:
-            segment.terms[lang] = [result.as_dict() for result in found]
+        segment.targets[lang].terms = [result.as_dict() for result in found] or None
 
 
-def needs_refresh(bundle: dict[str, Any], approvals: dict[tuple[str, str], Approval]) -> bool:
+def needs_refresh(bundle: Bundle, approvals: dict[tuple[str, str], Approval]) -> bool:
     """Whether an approved translation applies to a segment of `bundle` (a bundle file as
     read) whose text is not yet that translation. A bundle whose segments cannot be read
     says yes: `refresh_bundles` then finds it unreadable, and the release is made again."""
     if not approvals:
         return False
     try:
-        for segment in bundle.get("segments") or []:
-            if not segment.get("translate", True):
+        for segment in bundle.segments:
+            if not segment.translate:
                 continue
-            key = approval_key(segment["text"].get(SOURCE_LANG, ""))
-            for lang, text in segment["text"].items():
+            key = approval_key(segment.text.get(SOURCE_LANG, ""))
+            for lang, text in segment.text.items():
                 approval = approvals.get((lang, key))
-                origin = (segment.get("origin") or {}).get(lang)
+                target = segment.targets.get(lang)
+                origin = target.origin if target else None
                 if approval is not None and (text != approval.target or origin != Origin.APPROVED):
                     return True
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError):
@@ -60,7 +64,7 @@ def needs_refresh(bundle: dict[str, Any], approvals: dict[tuple[str, str], Appro
 
 
 def refresh_bundles(
-    stored: list[dict[str, Any]], approvals: dict[tuple[str, str], Approval], cfg: DictConfig
+    stored: list[Bundle], approvals: dict[tuple[str, str], Approval], cfg: DictConfig
 ) -> tuple[list[Bundle], set[str]]:
     """The bundles (as read from their files) with every approved translation that applies
     to them, and nothing else changed: summaries, models and config hash stay. Also the ids
@@ -68,11 +72,11 @@ def refresh_bundles(
 
     glossary = glossary_for(cfg) if stored else None
     refreshed, unreadable = [], set()
-    for data in stored:
-        try:
-            bundle = Bundle.from_json({**data, "segments": list(data["segments"])})
+    for bundle in stored:
+        try:  # the segments, from disk into memory: they are changed and written again
+            bundle.segments = list(bundle.segments)
         except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError):
-            unreadable.add(str(data["release"]["id"]))
+            unreadable.add(str(bundle.release.id))
             continue
         for segment in bundle.segments:
             if not segment.translate:

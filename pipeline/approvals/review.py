@@ -7,7 +7,7 @@ as an *approved translation* of its German source text (pipeline/mt/memory.py: w
 which file, what it replaced). From then on (pipeline/approvals/apply.py):
 
 - every run gives a segment whose source has an approved translation that text, whatever
-  the model settings, and records its origin (`segment.origin`, `segment.approval`);
+  the model settings, and records its origin and approval (`Target.origin`, `Target.approval`);
 - an incremental run re-bundles exactly the releases that gained one since their bundle
   was written (`needs_refresh`, `refresh_bundles`): their texts change, nothing is
   translated or summarised again, no model is loaded;

@@ -14,7 +14,7 @@ from typing import Any
 
 from pipeline.approvals.apply import approval_key
 from pipeline.approvals.run_bundles import RunBundles
-from pipeline.core.data import CONTROL_CHARS, MACHINE_ORIGINS, SOURCE_LANG
+from pipeline.core.data import CONTROL_CHARS, MACHINE_ORIGINS, SOURCE_LANG, Segment
 from pipeline.core.errors import PipelineError
 from pipeline.mt.memory import Approval
 
@@ -156,7 +156,7 @@ def _read_xliff(root: Any, info: FileInfo, run: RunBundles) -> tuple[list[Approv
                 f"line {file.sourceline}: release {release_id!r} has no bundle in {run.output_dir}"
             )
             continue
-        segments = bundle.get("segments") or []
+        segments = bundle.segments
         for unit in file.iter(f"{q}unit"):
             if unit.get("translate") == "no":
                 continue
@@ -165,17 +165,17 @@ def _read_xliff(root: Any, info: FileInfo, run: RunBundles) -> tuple[list[Approv
             unit_id = unit.get("id") or ""
             index = int(unit_id[1:]) if unit_id[:1] == "u" and unit_id[1:].isdigit() else -1
             segment = next(
-                (s for s in segments if note is not None and s.get("id") == note.text), None
+                (s for s in segments if note is not None and s.id == note.text), None
             ) or (segments[index] if 0 <= index < len(segments) else None)
             if segment is None:
                 problems.append(f"{where}: no such segment in release {release_id!r}")
                 continue
             parts = [p for p in unit if _local(p.tag) in ("segment", "ignorable")]
             source = "".join(_inline_text(p.find(f"{q}source")) for p in parts)
-            german = segment["text"].get(SOURCE_LANG, "")
+            german = segment.text.get(SOURCE_LANG, "")
             if not _same_text(source, CONTROL_CHARS.sub("", german)):
                 problems.append(
-                    f"{where}: its source is not the text of segment {segment['id']} "
+                    f"{where}: its source is not the text of segment {segment.id} "
                     "(the release changed since this file was written?); export it again"
                 )
                 continue
@@ -192,7 +192,7 @@ def _read_xliff(root: Any, info: FileInfo, run: RunBundles) -> tuple[list[Approv
                 for p, t in zip(parts, targets, strict=True)
             )
             states = {p.get("state", "initial") for p in parts if _local(p.tag) == "segment"}
-            current = segment["text"].get(lang)
+            current = segment.text.get(lang)
             reviewed = bool(states & set(REVIEWED_STATES))
             if not target.strip() or (target == current and not reviewed):
                 untouched += 1
@@ -207,7 +207,7 @@ def _read_xliff(root: Any, info: FileInfo, run: RunBundles) -> tuple[list[Approv
                     str(info.path),
                     replaced=current if current != target else None,
                     release=release_id,
-                    segment=str(segment["id"]),
+                    segment=str(segment.id),
                 )
             )
     if problems:
@@ -274,12 +274,13 @@ def _read_tmx(root: Any, info: FileInfo, run: RunBundles) -> tuple[list[Approval
         key = approval_key(german)
         if not key:
             continue
-        segment = run.by_source(key)
+        found = run.by_source(key)
+        release, segment = found if found else (None, None)
         for lang, tuv in variants.items():
             if lang in ("", SOURCE_LANG):
                 continue
             target = _inline_text(tuv.find("seg"), TMX_CODES)
-            current = (segment or {}).get("text", {}).get(lang)
+            current = segment.text.get(lang) if segment else None
             origin = _prop(tuv, "x-origin") or _prop(tu, "x-origin")
             machine = ours and origin in MACHINE_ORIGINS
             if not target.strip() or (machine and (current is None or target == current)):
@@ -294,8 +295,8 @@ def _read_tmx(root: Any, info: FileInfo, run: RunBundles) -> tuple[list[Approval
                     _tmx_date(tuv.get("changedate") or tu.get("changedate")) or default_when,
                     str(info.path),
                     replaced=current if current is not None and current != target else None,
-                    release=(segment or {}).get("_release"),
-                    segment=(segment or {}).get("id"),
+                    release=release,
+                    segment=segment.id if segment else None,
                 )
             )
     if problems:
@@ -352,7 +353,7 @@ def _read_tsv(
         if not lang or lang == SOURCE_LANG or not target.strip():
             problems.append(f"line {line}: needs a target language other than de and a target")
             continue
-        segment: dict[str, Any] | None
+        segment: Segment | None
         release: str | None
         if key_column == "segment":
             found = run.segment(row[column["segment"]].strip())
@@ -362,15 +363,15 @@ def _read_tsv(
                 )
                 continue
             bundle, segment = found
-            release = str(bundle["release"]["id"])
+            release = str(bundle.release.id)
         else:
-            segment = run.by_source(approval_key(row[column["source"]]))
-            if segment is None and run.output_dir is not None:  # a typo, as likely as not
+            by_source = run.by_source(approval_key(row[column["source"]]))
+            if by_source is None and run.output_dir is not None:  # a typo, as likely as not
                 unmatched.append(f"line {line}: {row[column['source']][:60]!r}")
                 continue
-            release = (segment or {}).get("_release")
-        german = segment["text"][SOURCE_LANG] if segment else row[column["source"]]
-        current = (segment or {}).get("text", {}).get(lang)
+            release, segment = by_source if by_source else (None, None)
+        german = segment.text[SOURCE_LANG] if segment else row[column["source"]]
+        current = segment.text.get(lang) if segment else None
         who = info.reviewer or (row[column["reviewer"]] if "reviewer" in column else None)
         approvals.append(
             Approval(
@@ -382,7 +383,7 @@ def _read_tsv(
                 str(path),
                 replaced=current if current is not None and current != target else None,
                 release=release,
-                segment=(segment or {}).get("id"),
+                segment=segment.id if segment else None,
             )
         )
     if unmatched:

@@ -12,15 +12,11 @@ import json
 import os
 from array import array
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any, overload
 
-from pipeline.core.data import SOURCE_LANG, Bundle
+from pipeline.core.data import SOURCE_LANG, Bundle, Segment
 from pipeline.core.io import open_atomic
-
-# A bundle as its file holds it (read_bundle): what the writers, evaluate and review read.
-BundleJSON = dict[str, Any]
 
 
 class AlignmentError(AssertionError):
@@ -64,7 +60,7 @@ def write_bundle_json(bundle: Bundle, handle: IO[str]) -> None:
         else:
             handle.write("[")
             for index, segment in enumerate(bundle.segments):
-                handle.write(f"{',' if index else ''}\n    {_dumps(asdict(segment), level=2)}")
+                handle.write(f"{',' if index else ''}\n    {_dumps(segment.to_json(), level=2)}")
             handle.write("\n  ]")
     handle.write("\n}\n")
 
@@ -76,26 +72,29 @@ def _dumps(value: Any, level: int = 0) -> str:
     return text.replace("\n", "\n" + "  " * level) if level else text
 
 
-def load_bundle(output_dir: Path, release_id: str) -> dict[str, Any]:
+def load_bundle(output_dir: Path, release_id: str) -> Bundle:
     """The bundle of one release as written (this run's or an unchanged earlier one), as
     `read_bundle` gives it: the segments stay on disk until they are iterated."""
     return read_bundle(output_dir / "bundles" / f"{release_id}.json")
 
 
-def read_bundle(path: Path) -> dict[str, Any]:
-    """A bundle file as the dict it holds, except that `"segments"` is a `StoredSegments`:
-    a sequence that reads one segment at a time from the file, each time it is iterated.
-    A file without the layout `write_bundle` gives (a bundle written by hand) is read
-    whole, segments as a list."""
+def read_bundle(path: Path) -> Bundle:
+    """The bundle a file holds, with its `segments` a `StoredSegments`: a sequence that
+    reads one segment at a time from the file, each time it is iterated. A file without
+    the layout `write_bundle` gives (a bundle written by hand) is read whole, segments as a
+    list. Raises ValueError (or KeyError, TypeError) for a file that holds no bundle."""
     with open(path, "rb") as handle:
         scanned = _scan(handle)
         stat = os.fstat(handle.fileno())
     if scanned is None:
-        bundle: dict[str, Any] = json.loads(path.read_bytes())
-        return bundle
+        data = json.loads(path.read_bytes())
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: not a bundle (a JSON object)")
+        return Bundle.from_json(data)
     header, starts, ends = scanned
-    header["segments"] = StoredSegments(path, starts, ends, _identity(stat))
-    return header
+    bundle = Bundle.from_json(header)
+    bundle.segments = StoredSegments(path, starts, ends, _identity(stat))
+    return bundle
 
 
 def _scan(handle: IO[bytes]) -> tuple[dict[str, Any], array[int], array[int]] | None:
@@ -145,7 +144,7 @@ def _identity(stat: os.stat_result) -> tuple[int, int, int, int]:
     return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
 
-class StoredSegments(Sequence[dict[str, Any]]):
+class StoredSegments(Sequence[Segment]):
     """The segments of a bundle file, read from it when asked for, one at a time: a
     bundle's other outputs are made segment by segment, never from all segments at once.
     Each iteration reads the file again; the file must not change meanwhile (the bundle
@@ -163,27 +162,26 @@ class StoredSegments(Sequence[dict[str, Any]]):
         return len(self._starts)
 
     @overload
-    def __getitem__(self, index: int) -> dict[str, Any]: ...
+    def __getitem__(self, index: int) -> Segment: ...
     @overload
-    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
-    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+    def __getitem__(self, index: slice) -> list[Segment]: ...
+    def __getitem__(self, index: int | slice) -> Segment | list[Segment]:
         positions = range(len(self))[index]
         if isinstance(positions, int):
             return next(self._read([positions]))
         return list(self._read(positions))
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
+    def __iter__(self) -> Iterator[Segment]:
         return self._read(range(len(self)))
 
     def __repr__(self) -> str:
         return f"<{len(self)} segments stored in {self.path}>"
 
-    def _read(self, positions: Sequence[int]) -> Iterator[dict[str, Any]]:
+    def _read(self, positions: Sequence[int]) -> Iterator[Segment]:
         with open(self.path, "rb") as handle:
             if _identity(os.fstat(handle.fileno())) != self._identity:
                 raise RuntimeError(f"{self.path} changed while its segments were being read")
             for position in positions:
                 start = self._starts[position]
                 handle.seek(start)
-                segment: dict[str, Any] = json.loads(handle.read(self._ends[position] - start))
-                yield segment
+                yield Segment.from_json(json.loads(handle.read(self._ends[position] - start)))

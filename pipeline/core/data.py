@@ -8,7 +8,9 @@ carries the whole source text, so every character of a release is accounted for 
 
 from __future__ import annotations
 
+import copy
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
@@ -29,7 +31,7 @@ class Choice(str, Enum):
 
 
 class Origin(Choice):
-    """Where a segment's text in a target language came from (`Segment.origin`)."""
+    """Where a segment's text in a target language came from (`Target.origin`)."""
 
     MT = "mt"  # the model, in this run
     MEMORY = "memory"  # the translation memory: the same model and settings, earlier
@@ -77,6 +79,46 @@ class Release:
 
 
 @dataclass
+class Target:
+    """What a segment holds about its text in one target language besides the text itself
+    (`Segment.text`): one record, so that replacing a target's text (an approval) replaces
+    everything said about it at once. A field that is None is absent from the bundle."""
+
+    origin: Origin | None = None  # where the text came from
+    # The model's mean log-probability per token of its output (0 is certain, lower is less
+    # sure), where `scored`. A bundle tells "no score" from "no decoding": a segment copied
+    # through or approved has no `confidence` entry at all (`scored` False), while a text
+    # from a translation memory entry older than scores, or from a Ray actor, has
+    # `"confidence": null` (`scored` True, `confidence` None).
+    confidence: float | None = None
+    scored: bool = False
+    # Machine-translation QA flags, [{"code": ..., "detail": ...}] (pipeline/quality/qa.py);
+    # None: not checked (copied, approved or the source's own text).
+    qa: list[dict[str, str]] | None = None
+    # Glossary terms found in the source, and whether the translation keeps them
+    # ({"source", "target", "dnt", "found"}; pipeline/quality/terms.py); None: none found.
+    terms: list[dict[str, Any]] | None = None
+    # For a text decoded a second time (pipeline/quality/repair.py): the first output and
+    # its confidence, the flags that called for it, the second decoding, and which output
+    # was kept ("first" or "repair").
+    repair: dict[str, Any] | None = None
+    # For an approved text: who approved it, when, from which file, and what it replaced.
+    approval: dict[str, Any] | None = None
+    # The `Bundle.models` entry that translated it where that is not `translate.<target>`:
+    # "translate.en-ru" for a text translated from English.
+    made_by: str | None = None
+
+    def score(self, confidence: float | None) -> None:
+        """Record the model's score of the text (None: the decoding gave none)."""
+        self.confidence, self.scored = confidence, True
+
+
+# How `Target`s appear in a bundle: one dict per field, keyed by target language, in this
+# order after the segment's own fields (the layout the bundles have always had).
+TARGET_FIELDS = ("qa", "confidence", "terms", "repair", "origin", "approval", "made_by")
+
+
+@dataclass
 class Segment:
     """A span of the source with its translations, keyed by language code."""
 
@@ -84,33 +126,72 @@ class Segment:
     kind: str  # a `Kind`
     start: int
     end: int
-    text: dict[str, str] = field(default_factory=dict)
+    text: dict[str, str] = field(default_factory=dict)  # the source ("de") and each target
     block: int = 0  # index of the block (paragraph, heading, list item) it belongs to
     translate: bool = True  # False: copied through (no letters, or boilerplate not sent)
     # The segment's language where it is not the release's (an English quotation in a
     # German release); its text is then copied into that column, origin "original".
     lang: str | None = None
-    # Machine-translation QA flags per target: [{"code": ..., "detail": ...}]
-    # (pipeline/quality/qa.py)
-    qa: dict[str, list[dict[str, str]]] = field(default_factory=dict)
-    # Per target: the model's mean log-probability per token of its output (0 is certain,
-    # lower is less sure; None: from a translation memory entry older than scores, or from
-    # a Ray actor). Absent for a segment copied through.
-    confidence: dict[str, float | None] = field(default_factory=dict)
-    # Per target: glossary terms found in the source, and whether the translation keeps
-    # them ({"source", "target", "dnt", "found"}; pipeline/quality/terms.py).
-    terms: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    # Per target, for a segment decoded a second time (pipeline/quality/repair.py): the first
-    # output and its confidence, the flags that called for it, the second decoding, and
-    # which output was kept ("first" or "repair").
-    repair: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # Per target, where the text came from (`Origin`).
-    origin: dict[str, str] = field(default_factory=dict)
-    # Per approved target: who approved it, when, from which file, and what it replaced.
-    approval: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # Per target, the `Bundle.models` entry that translated it where that is not
-    # `translate.<target>`: "translate.en-ru" for a text translated from English.
-    made_by: dict[str, str] = field(default_factory=dict)
+    # What is known about each target's text, in the order the targets were made.
+    targets: dict[str, Target] = field(default_factory=dict)
+
+    def target(self, lang: str) -> Target:
+        """The record of `lang`'s text, made (empty) on first use."""
+        return self.targets.setdefault(lang, Target())
+
+    def to_json(self) -> dict[str, Any]:
+        """The segment as a bundle file holds it: its own fields, then each `TARGET_FIELDS`
+        entry as a dict keyed by target language (absent where the record's field is None).
+        Values are copied, as `asdict` copies them: the dict shares nothing with `self`."""
+        data: dict[str, Any] = {
+            "id": self.id,
+            "kind": self.kind,
+            "start": self.start,
+            "end": self.end,
+            "text": dict(self.text),
+            "block": self.block,
+            "translate": self.translate,
+            "lang": self.lang,
+        }
+        for name in TARGET_FIELDS:
+            data[name] = {
+                lang: copy.deepcopy(getattr(target, name))
+                for lang, target in self.targets.items()
+                if _present(target, name)
+            }
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Segment:
+        """The segment a `to_json()` dict holds; fields a bundle from an earlier version (or
+        written by hand) lacks get their defaults."""
+        per_field = {name: data.get(name) or {} for name in TARGET_FIELDS}
+        targets: dict[str, Target] = {}
+        # The records in the order of the texts (the order the targets were made in), then
+        # any language that has a record but no text.
+        langs = [
+            *(data.get("text") or {}),
+            *(lang for name in TARGET_FIELDS for lang in per_field[name]),
+        ]
+        for lang in dict.fromkeys(langs):
+            if not any(lang in per_field[name] for name in TARGET_FIELDS):
+                continue
+            target = targets[lang] = Target()
+            for name in TARGET_FIELDS:
+                if lang in per_field[name]:
+                    setattr(target, name, per_field[name][lang])
+            target.scored = lang in per_field["confidence"]
+            if target.origin is not None:
+                target.origin = Origin(target.origin)
+        own = {key: value for key, value in data.items() if key not in TARGET_FIELDS}
+        return cls(**own, targets=targets)
+
+
+def _present(target: Target, name: str) -> bool:
+    """Whether `target`'s field `name` is written to the bundle."""
+    if name == "confidence":
+        return target.scored
+    return getattr(target, name) is not None
 
 
 @dataclass
@@ -125,7 +206,9 @@ class Bundle:
     """Everything the pipeline knows about one release; written as JSON by the bundle stage."""
 
     release: Release
-    segments: list[Segment] = field(default_factory=list)
+    # A list while the stages make the bundle; read back from its file, a sequence that
+    # reads the segments from disk (pipeline/core/bundles.py: `StoredSegments`).
+    segments: Sequence[Segment] = field(default_factory=list)
     summaries: dict[str, Summary] = field(default_factory=dict)
     models: dict[str, Any] = field(default_factory=dict)
     config_hash: str = ""
@@ -136,16 +219,19 @@ class Bundle:
         earlier version lacks get their defaults."""
         return cls(
             release=Release(**data["release"]),
-            segments=[Segment(**segment) for segment in data.get("segments") or []],
+            segments=[Segment.from_json(segment) for segment in data.get("segments") or []],
+            # A summary that is not a record (a language whose summary was not made) is none.
             summaries={
-                lang: Summary(**summary) for lang, summary in (data.get("summaries") or {}).items()
+                lang: Summary(**summary)
+                for lang, summary in (data.get("summaries") or {}).items()
+                if isinstance(summary, dict)
             },
             models=dict(data.get("models") or {}),
             config_hash=str(data.get("config_hash") or ""),
         )
 
     def to_json(self) -> dict[str, Any]:
-        return self.json_fields([asdict(s) for s in self.segments])
+        return self.json_fields([segment.to_json() for segment in self.segments])
 
     def json_fields(self, segments: Any) -> dict[str, Any]:
         """`to_json()` with `segments` in the place of the segment dicts: the bundle stage

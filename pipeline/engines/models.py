@@ -99,7 +99,8 @@ def _from_hub(ref: str, config_key: str) -> ModelRef:
             why = "downloads are off: HF_HUB_OFFLINE is set"
         else:  # the first sentence says it (no network, no such repository, no access)
             why = f"{type(err).__name__}: {str(err).strip().split('. ')[0].splitlines()[0]}"
-        # `models/de-en` may be a folder meant (the layout docs/setup.md suggests) as well as a hub id.
+        # `models/de-en` may be a folder meant (the layout docs/setup.md suggests) as well
+        # as a hub id.
         folder = f"; nor a folder here (no such folder: {Path(repo_id).resolve()})"
         raise ModelNotAvailableError(
             f"{config_key}={ref!r}: not in the Hugging Face cache ({constants.HF_HUB_CACHE}) "

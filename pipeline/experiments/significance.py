@@ -4,11 +4,11 @@ on the reference lines both translated, with confidence intervals and p-values.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from pipeline.core.bundles import read_bundle
 from pipeline.experiments.jobs import Job, Row
 from pipeline.stages.evaluate import aligned_lines
 
@@ -120,17 +120,17 @@ def job_lines(job: Job, langs: list[str]) -> dict[str, dict[tuple[str, int], tup
     found: dict[str, dict[tuple[str, int], tuple[str, str]]] = {}
     for path in bundles:
         try:
-            bundle = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            bundle = read_bundle(path)
+        except (OSError, ValueError, KeyError, TypeError):
             continue
         for lang in langs:
             try:
                 pairs = aligned_lines(bundle, references, lang)
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError, RuntimeError):
                 continue
             if pairs is None:
                 continue
-            rid = str(bundle["release"]["id"])
+            rid = str(bundle.release.id)
             for index, (hyp, ref) in enumerate(zip(*pairs, strict=True)):
                 found.setdefault(lang, {})[(rid, index)] = (hyp, ref)
     return found

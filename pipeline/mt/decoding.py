@@ -19,8 +19,8 @@ class Decoding:
     # --max-length-factor): a translation that loops stops there. None: no such cap.
     max_length_factor: float | None = None
     # A repair's second decoding (pipeline/quality/repair.py): with more than one
-    # hypothesis, the Translator's output for a text is its n-best list (`encode_nbest`),
-    # which the repair judges; n-grams of `no_repeat_ngram_size` never repeat.
+    # hypothesis, the Translator's output for a text is its n-best list (`NBest`), which
+    # the repair judges; n-grams of `no_repeat_ngram_size` never repeat.
     num_hypotheses: int = 1
     no_repeat_ngram_size: int | None = None
     length_penalty: float | None = None  # summaries: the config's; None: the model's
@@ -64,22 +64,47 @@ SUMMARY_DECODING = Decoding(
     num_beams=4, max_new_tokens=142, min_new_tokens=0, no_repeat_ngram_size=0, length_penalty=1.0
 )
 
-_NBEST = "\x00n-best:"  # never the start of a translation: control characters are never sent
+
+@dataclass(frozen=True)
+class NBest:
+    """A decoding's best hypotheses of one text, best first: the output of a decoding with
+    `num_hypotheses` > 1, as the translation memory stores it and Ray actors return it."""
+
+    hypotheses: tuple[Hypothesis, ...]
+
+    @property
+    def best(self) -> Hypothesis:
+        return self.hypotheses[0]
+
+    @property
+    def score(self) -> float:
+        return self.best.score
+
+    @property
+    def tokens(self) -> int:
+        return sum(hypothesis.tokens for hypothesis in self.hypotheses)
+
+    def to_json(self) -> str:
+        """The hypotheses as JSON, `[[text, score], ...]` (the memory's `hypotheses`)."""
+        return json.dumps([[h.text, h.score] for h in self.hypotheses], ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> NBest | None:
+        """`to_json`'s list; None where `text` is not such a list (a damaged entry)."""
+        try:
+            items = json.loads(text)
+            hypotheses = tuple(Hypothesis(str(t), float(score)) for t, score in items)
+        except (ValueError, TypeError):
+            return None
+        return cls(hypotheses) if hypotheses else None
 
 
-def encode_nbest(hypotheses: list[Hypothesis]) -> str:
-    """Hypotheses as one text (JSON after a marker), to pass through the translation memory
-    and Ray actors like any output."""
-    return _NBEST + json.dumps([[h.text, h.score] for h in hypotheses], ensure_ascii=False)
+# What a Translator makes of one text: its translation, or with `num_hypotheses` > 1 its
+# n-best list (a text split into pieces for the model is still one translation: the
+# pieces' best outputs joined).
+Output = str | NBest
 
 
-def decode_nbest(text: str) -> list[Hypothesis] | None:
-    """`encode_nbest`'s hypotheses; None for anything else (a text split into pieces for
-    the model comes back as pieces joined, which is not one list)."""
-    if not text.startswith(_NBEST):
-        return None
-    try:
-        items = json.loads(text[len(_NBEST) :])
-        return [Hypothesis(str(t), float(score)) for t, score in items]
-    except (ValueError, TypeError):
-        return None
+def best_text(output: Output) -> str:
+    """The translation an output stands for: an n-best list's first hypothesis."""
+    return output.best.text if isinstance(output, NBest) else output

@@ -15,9 +15,12 @@ from typing import Any, Protocol
 
 from omegaconf import DictConfig
 
+from pipeline.mt.decoding import Output
+
 # texts -> (outputs in order, index -> why the model failed on that text, index -> the
-# model's score of that output where the worker keeps scores: a Translator does).
-RemoteMap = Callable[[list[str]], tuple[list[str], dict[int, str], dict[int, float]]]
+# model's score of that output where the worker keeps scores: a Translator does). An
+# output is a text, or a Translator's n-best list (`NBest`) where its decoding makes one.
+RemoteMap = Callable[[list[str]], tuple[list[Output], dict[int, str], dict[int, float]]]
 
 
 class Executor(Protocol):

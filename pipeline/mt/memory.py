@@ -15,6 +15,9 @@ German source text and target language only, whatever the model settings, so an 
 sentence is used wherever it appears again; machine output never replaces them, and
 nothing removes them but a newer approval of the same sentence.
 
+A repair's second decoding makes an n-best list of each text (`NBest`); the memory keeps
+the best hypothesis as the entry's `target` and the whole list, as JSON, in `hypotheses`.
+
 The file's schema has a version (`PRAGMA user_version`, `SCHEMA_VERSION`); an older file is
 upgraded in place when it is opened (`_migrate`), so existing memories keep working.
 """
@@ -32,9 +35,11 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.core.errors import TranslationMemoryError
+from pipeline.mt.decoding import NBest, Output
 
-# 0: contexts and translations (before scores); 1: translations.score; 2: approved.
-SCHEMA_VERSION = 2
+# 0: contexts and translations (before scores); 1: translations.score; 2: approved;
+# 3: translations.hypotheses.
+SCHEMA_VERSION = 3
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS contexts (
     context TEXT PRIMARY KEY,   -- sha256 of settings, below
@@ -46,6 +51,7 @@ CREATE TABLE IF NOT EXISTS translations (
     target TEXT NOT NULL,
     created REAL NOT NULL,
     score REAL,                 -- the model's score of target (Hypothesis.score), NULL: none
+    hypotheses TEXT,            -- an n-best list (NBest.to_json), target its best. NULL: none
     PRIMARY KEY (context, source)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS approved (
@@ -66,6 +72,20 @@ APPROVED_COLUMNS = (
     "lang, source, target, reviewer, approved_at, file, replaced, release, segment, imported"
 )
 _CHUNK = 500  # well under SQLite's limit on bound variables per statement
+# Before schema version 3, an n-best list was stored as its `target`: JSON after this
+# marker (never the start of a translation: control characters are never sent to a model).
+# Such entries are still read as the lists they are.
+_OLD_NBEST = "\x00n-best:"
+
+
+def _output(target: str, hypotheses: str | None) -> Output:
+    """The output an entry holds: its n-best list where it has one, else its text."""
+    if hypotheses is None and target.startswith(_OLD_NBEST):
+        hypotheses = target[len(_OLD_NBEST) :]
+    if hypotheses is None:
+        return target
+    # A damaged list stands for no list: the repair then keeps the first output.
+    return NBest.from_json(hypotheses) or target
 
 
 @dataclass(frozen=True)
@@ -83,13 +103,20 @@ class Approval:
     segment: str | None = None
 
     def provenance(self) -> dict[str, str | None]:
-        """What a bundle records about it (`segment.approval.<lang>`)."""
+        """What a bundle records about it (`Target.approval`)."""
         return {
             "reviewer": self.reviewer,
             "approved_at": self.approved_at,
             "file": self.file,
             "replaced": self.replaced,
         }
+
+
+def _columns(output: Output) -> tuple[str, str | None]:
+    """An output as the columns `target` and `hypotheses` hold it."""
+    if isinstance(output, NBest):
+        return output.best.text, output.to_json()
+    return output, None
 
 
 def context_key(settings: Mapping[str, Any]) -> str:
@@ -117,7 +144,8 @@ class TranslationMemory:
             self._db.execute("ROLLBACK")
             self._db.execute("SELECT context, settings FROM contexts LIMIT 1").fetchall()
             self._db.execute(
-                "SELECT context, source, target, created, score FROM translations LIMIT 1"
+                "SELECT context, source, target, created, score, hypotheses FROM translations "
+                "LIMIT 1"
             ).fetchall()
         except (sqlite3.Error, OSError) as err:
             raise TranslationMemoryError(
@@ -145,6 +173,10 @@ class TranslationMemory:
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(translations)")}
             if "score" not in columns:
                 self._db.execute("ALTER TABLE translations ADD COLUMN score REAL")
+            # Before version 3: the column, its old rows NULL (n-best lists in the old
+            # encoding are read as such: `_output`).
+            if "hypotheses" not in columns:
+                self._db.execute("ALTER TABLE translations ADD COLUMN hypotheses TEXT")
             if version != SCHEMA_VERSION:
                 self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
@@ -171,21 +203,21 @@ class TranslationMemory:
         settings: Mapping[str, Any],
         sources: Iterable[str],
         scores: dict[str, float | None] | None = None,
-    ) -> dict[str, str]:
-        """The stored translations of those `sources` that have one under `settings`; their
-        scores go into `scores` when it is given."""
+    ) -> dict[str, Output]:
+        """The stored translations of those `sources` that have one under `settings` (an
+        n-best list where one was stored); their scores go into `scores` when it is given."""
         context = context_key(settings)
         wanted = list(dict.fromkeys(sources))
-        found: dict[str, str] = {}
+        found: dict[str, Output] = {}
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start : start + _CHUNK]
             marks = ",".join("?" * len(chunk))
             sql = (
-                "SELECT source, target, score FROM translations "
+                "SELECT source, target, score, hypotheses FROM translations "
                 f"WHERE context = ? AND source IN ({marks})"
             )
-            for source, target, score in self._query(sql, [context, *chunk]):
-                found[source] = target
+            for source, target, score, hypotheses in self._query(sql, [context, *chunk]):
+                found[source] = _output(target, hypotheses)
                 if scores is not None:
                     scores[source] = score
         self.hits += len(found)
@@ -195,15 +227,18 @@ class TranslationMemory:
     def store(
         self,
         settings: Mapping[str, Any],
-        pairs: Iterable[tuple[str, str]],
+        pairs: Iterable[tuple[str, Output]],
         scores: Mapping[str, float | None] | None = None,
     ) -> None:
-        """Add (source, target) pairs under `settings`, all or nothing; `scores` may hold
+        """Add (source, output) pairs under `settings`, all or nothing; `scores` may hold
         the model's score of each by source."""
         context = context_key(settings)
         now = time.time()
         scores = scores or {}
-        rows = [(context, source, target, now, scores.get(source)) for source, target in pairs]
+        rows = [
+            (context, source, *_columns(output), now, scores.get(source))
+            for source, output in pairs
+        ]
         if not rows:
             return
         try:
@@ -213,8 +248,8 @@ class TranslationMemory:
                     (context, json.dumps(dict(settings), sort_keys=True, ensure_ascii=False)),
                 )
                 self._db.executemany(
-                    "INSERT OR REPLACE INTO translations (context, source, target, created, "
-                    "score) VALUES (?, ?, ?, ?, ?)",
+                    "INSERT OR REPLACE INTO translations (context, source, target, "
+                    "hypotheses, created, score) VALUES (?, ?, ?, ?, ?, ?)",
                     rows,
                 )
         except sqlite3.Error as err:

@@ -17,14 +17,16 @@ from tqdm import tqdm
 from pipeline.core.errors import is_run_fault
 from pipeline.engines import Engine, Hypothesis, PipelinedEngine, pipelined
 from pipeline.mt.batching import Failed, count_tokens, is_out_of_memory, isolating, token_batches
-from pipeline.mt.decoding import Decoding, encode_nbest
+from pipeline.mt.decoding import Decoding, NBest
 from pipeline.mt.stats import WorkStats
 from pipeline.text.textsplit import split_to_fit
 
 log = logging.getLogger(__name__)
 
+# What the model made of one piece: its best hypothesis, or with several wanted, all of them.
+Generated = Hypothesis | NBest
 # (indices into the pieces, what the model made of them): outputs as they come
-Record = Callable[[list[int], list[Hypothesis | Failed]], None]
+Record = Callable[[list[int], list[Generated | Failed]], None]
 
 
 class ModelTranslator:
@@ -114,7 +116,7 @@ class ModelTranslator:
             # disable=None: a bar on a terminal, silent in cron jobs and CI logs.
             with tqdm(total=len(pieces), desc=self.label, unit="seg", disable=None) as bar:
 
-                def counted_record(batch: list[int], outputs: list[Hypothesis | Failed]) -> None:
+                def counted_record(batch: list[int], outputs: list[Generated | Failed]) -> None:
                     record(batch, outputs)
                     bar.update(len(batch))
 
@@ -145,7 +147,7 @@ class ModelTranslator:
 
         def finish() -> None:
             batch, result = pending.popleft()
-            outputs: list[Hypothesis | Failed]
+            outputs: list[Generated | Failed]
             try:
                 outputs = [*map(self._output, result())]
             except Exception as error:
@@ -166,17 +168,16 @@ class ModelTranslator:
         while pending:
             finish()
 
-    def _isolating(self, inputs: list[str], longest: int) -> list[Hypothesis | Failed]:
+    def _isolating(self, inputs: list[str], longest: int) -> list[Generated | Failed]:
         return isolating(lambda texts: self._generate(texts, longest), inputs, self.label)
 
-    def _output(self, hypotheses: list[Hypothesis]) -> Hypothesis:
-        """The model's best hypothesis, or with several wanted, all of them in one text."""
+    def _output(self, hypotheses: list[Hypothesis]) -> Generated:
+        """The model's best hypothesis, or with several wanted, all of them."""
         if self.decoding.num_hypotheses > 1:
-            tokens = sum(hypothesis.tokens for hypothesis in hypotheses)
-            return Hypothesis(encode_nbest(hypotheses), hypotheses[0].score, tokens)
+            return NBest(tuple(hypotheses))
         return hypotheses[0]
 
-    def _generate(self, inputs: list[str], longest: int) -> list[Hypothesis]:
+    def _generate(self, inputs: list[str], longest: int) -> list[Generated]:
         """One batch through the model, each output with its score; on a device
         out-of-memory error, in halves."""
         try:

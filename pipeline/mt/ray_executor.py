@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pipeline.core.errors import ConfigError
+from pipeline.mt.decoding import NBest, Output, best_text
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,20 @@ def _quiet_ray_data_console() -> None:
             handler.setLevel(logging.WARNING)
 
 
+def output_columns(outputs: list[Output]) -> tuple[list[str], list[str]]:
+    """Outputs as two columns of plain strings, which Ray Data carries as they are: each
+    output's text (an n-best list's best), and its n-best list as JSON ("" for none)."""
+    return (
+        [best_text(output) for output in outputs],
+        [output.to_json() if isinstance(output, NBest) else "" for output in outputs],
+    )
+
+
+def output_of(text: str, hypotheses: str) -> Output:
+    """The output `output_columns` made `text` and `hypotheses` of."""
+    return (NBest.from_json(hypotheses) or text) if hypotheses else text
+
+
 class _Actor:
     """Holds one worker (a Translator, a SummariserWorker): `worker.run(texts) -> outputs`,
     with the texts its model failed on in `worker.failed` (text -> reason)."""
@@ -69,7 +84,7 @@ class _Actor:
         import numpy
 
         texts = [str(text) for text in batch["text"]]
-        outputs = self.worker.run(texts)
+        outputs, hypotheses = output_columns(self.worker.run(texts))
         # The worker isolates what the model fails on: those texts carry an error instead.
         failed = self.worker.failed
         errors = [failed.pop(text.strip(), "") for text in texts]
@@ -79,6 +94,7 @@ class _Actor:
         return {
             "index": batch["index"],
             "output": numpy.array(outputs, dtype=object),
+            "hypotheses": numpy.array(hypotheses, dtype=object),
             "error": numpy.array(errors, dtype=object),
             "score": numpy.array([numpy.nan if s is None else s for s in score], dtype=float),
         }
@@ -90,7 +106,7 @@ def map_texts(
     actors: int,
     gpus_per_actor: float,
     batch_size: int,
-) -> tuple[list[str], dict[int, str], dict[int, float]]:
+) -> tuple[list[Output], dict[int, str], dict[int, float]]:
     """`make().run` applied to `texts` on a pool of `actors` actors: the outputs in order,
     the texts the model failed on (index -> reason) and the outputs' scores (index ->
     score, where the worker gave one). Each actor gets an equal share of
@@ -111,11 +127,11 @@ def map_texts(
         num_gpus=gpus_per_actor or None,
         batch_format="numpy",
     ).take_all()
-    outputs = [""] * len(texts)
+    outputs: list[Output] = [""] * len(texts)
     errors: dict[int, str] = {}
     scores: dict[int, float] = {}
     for row in rows:
-        outputs[int(row["index"])] = str(row["output"])
+        outputs[int(row["index"])] = output_of(str(row["output"]), str(row["hypotheses"]))
         if row["error"]:
             errors[int(row["index"])] = str(row["error"])
         if row["score"] == row["score"]:  # not NaN

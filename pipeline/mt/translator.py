@@ -13,13 +13,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pipeline.engines import Engine, EngineSpec, Hypothesis
+from pipeline.engines import Engine, EngineSpec
 from pipeline.engines.models import ModelRef
 from pipeline.mt.batching import Failed
-from pipeline.mt.decoding import Decoding
+from pipeline.mt.decoding import Decoding, NBest, Output, best_text
 from pipeline.mt.executors import RemoteMap
 from pipeline.mt.memory import TranslationMemory
-from pipeline.mt.model_call import ModelTranslator
+from pipeline.mt.model_call import Generated, ModelTranslator
 from pipeline.mt.stats import WorkStats
 from pipeline.text.textsplit import has_letters
 
@@ -108,13 +108,15 @@ class Translator:
         self.scores: dict[str, float | None] = {}
         self.from_memory: set[str] = set()
 
-    def run(self, texts: list[str]) -> list[str]:
-        """`translate`: what an executor's worker is called with (pipeline/mt/executors.py)."""
-        return self.translate(texts)
-
     def translate(self, texts: list[str]) -> list[str]:
         """Translations of `texts`, in order; text without letters is copied through. A text
         the model failed on comes back empty and is listed in `self.failed`."""
+        return [best_text(output) for output in self.run(texts)]
+
+    def run(self, texts: list[str]) -> list[Output]:
+        """`translate`, each output as the decoding made it: with `num_hypotheses` > 1 the
+        n-best list of a text (`NBest`, what a repair judges). What an executor's worker is
+        called with (pipeline/mt/executors.py)."""
         unique = list(dict.fromkeys(text.strip() for text in texts if has_letters(text)))
         translated = self._remembered(unique)
         todo = [text for text in unique if text not in translated]
@@ -127,7 +129,7 @@ class Translator:
             for text in texts
         ]
 
-    def _remembered(self, texts: list[str]) -> dict[str, str]:
+    def _remembered(self, texts: list[str]) -> dict[str, Output]:
         if self.memory is None or not texts:
             return {}
         found = self.memory.lookup(self.memory_settings, texts, self.scores)
@@ -143,11 +145,11 @@ class Translator:
             )
         return found
 
-    def _store(self, done: list[tuple[str, str]]) -> None:
+    def _store(self, done: list[tuple[str, Output]]) -> None:
         if self.memory is not None and done:
             self.memory.store(self.memory_settings, done, self.scores)
 
-    def _translate_remote(self, todo: list[str]) -> dict[str, str]:
+    def _translate_remote(self, todo: list[str]) -> dict[str, Output]:
         assert self.remote is not None
         started = time.perf_counter()
         outputs, errors, scores = self.remote(todo)
@@ -165,7 +167,7 @@ class Translator:
         self.stats.segments_sent += len(todo)
         return dict(done)
 
-    def _translate_here(self, texts: list[str]) -> dict[str, str]:
+    def _translate_here(self, texts: list[str]) -> dict[str, Output]:
         """Through the model: texts over its input limit as pieces (a piece may be in the
         memory even when its whole text is not), each piece once."""
         pieces: list[str] = []
@@ -179,20 +181,21 @@ class Translator:
             else:
                 split[index] = self.model.pieces(text)
                 pieces += split[index]
-        outputs: dict[str, str | Failed] = dict(self._remembered(list(dict.fromkeys(pieces))))
+        outputs: dict[str, Output | Failed] = dict(self._remembered(list(dict.fromkeys(pieces))))
         new = list(dict.fromkeys(piece for piece in pieces if piece not in outputs))
 
-        def record(batch: list[int], generated: list[Hypothesis | Failed]) -> None:
-            done = []
+        def record(batch: list[int], generated: list[Generated | Failed]) -> None:
+            done: list[tuple[str, Output]] = []
             for index, output in zip(batch, generated, strict=True):
                 if isinstance(output, Failed):
                     outputs[new[index]] = output
                     continue
-                outputs[new[index]] = output.text
+                made = output if isinstance(output, NBest) else output.text
+                outputs[new[index]] = made
                 self.stats.generated_tokens += output.tokens
                 # Four decimals: what a score means; the rest moves with the batching.
                 self.scores[new[index]] = round(output.score, 4)
-                done.append((new[index], output.text))
+                done.append((new[index], made))
             self._store(done)  # batch by batch: a kill loses one batch
 
         self.model.translate(new, lengths, record)
@@ -208,25 +211,32 @@ class Translator:
         return joined
 
     def _joined(
-        self, texts: list[str], split: dict[int, list[str]], outputs: dict[str, str | Failed]
-    ) -> dict[str, str]:
+        self, texts: list[str], split: dict[int, list[str]], outputs: dict[str, Output | Failed]
+    ) -> dict[str, Output]:
         """Each text's translation from its pieces'; a split text scores the mean of its
-        pieces, and fails when one of them failed."""
-        joined: dict[str, str] = {}
+        pieces, and fails when one of them failed. A split text is one translation, its
+        pieces' best outputs joined, never an n-best list (a repair leaves it alone)."""
+        joined: dict[str, Output] = {}
         for index, text in enumerate(texts):
-            keys = split[index] if index in split else [text.strip()]
-            parts = [outputs[piece] for piece in keys]
+            if index not in split:
+                output = outputs[text.strip()]
+                if isinstance(output, Failed):
+                    self.failed[text] = output.reason
+                else:
+                    joined[text] = output
+                continue
+            parts = [outputs[piece] for piece in split[index]]
             failure = next((part for part in parts if isinstance(part, Failed)), None)
             if failure is not None:
                 self.failed[text] = failure.reason
                 continue
-            joined[text] = " ".join(part for part in parts if isinstance(part, str) and part)
-            if index in split:
-                scores = [self.scores.get(piece) for piece in keys]
-                known = [score for score in scores if score is not None]
-                self.scores[text.strip()] = (
-                    sum(known) / len(known) if len(known) == len(scores) else None
-                )
+            pieces = [best_text(part) for part in parts if not isinstance(part, Failed)]
+            joined[text] = " ".join(piece for piece in pieces if piece)
+            scores = [self.scores.get(piece) for piece in split[index]]
+            known = [score for score in scores if score is not None]
+            self.scores[text.strip()] = (
+                sum(known) / len(known) if len(known) == len(scores) else None
+            )
         return joined
 
 

@@ -32,9 +32,11 @@ import functools
 import itertools
 import re
 import unicodedata
+from collections.abc import Iterable
 from typing import Any
 
 from pipeline.config.schema import QAConfig
+from pipeline.core.data import Bundle
 from pipeline.text.names import missing_names
 
 # The order flags are reported in, and the order of codes in `count_flags`.
@@ -132,13 +134,16 @@ def _flag(code: str, detail: str) -> dict[str, str]:
     return {"code": code, "detail": detail}
 
 
-def count_flags(bundles: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
-    """Per target language, how many segments carry each flag code, over bundle dicts in the
-    JSON shape where segment["qa"] = {lang: [flag, ...]}; for the run manifest."""
+def count_flags(bundles: Iterable[Bundle]) -> dict[str, dict[str, int]]:
+    """Per target language, how many segments carry each flag code (`Target.qa`); for the
+    run manifest."""
     counts: dict[str, dict[str, int]] = {}
     for bundle in bundles:
-        for segment in bundle.get("segments", []):
-            for lang, flags in (segment.get("qa") or {}).items():
+        for segment in bundle.segments:
+            for lang, target in segment.targets.items():
+                flags = target.qa
+                if flags is None:
+                    continue  # not checked
                 # A language that was checked appears even with no flags, so the manifest
                 # tells "checked, all clean" from "not checked".
                 per_code = counts.setdefault(lang, {})

@@ -12,8 +12,8 @@ memory under the second decoding's settings, so a re-run decodes nothing twice, 
 choice is made afresh each run, so a changed glossary or QA setting re-decodes nothing.
 A segment split into pieces to fit the model is not repaired.
 
-The bundle records every attempt in `segment.repair[lang]`: the first output, the flags
-that called for the attempt, the decoding used, and which output was kept.
+The bundle records every attempt in the target's record (`Target.repair`): the first
+output, the flags that called for the attempt, the decoding used, and which output was kept.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any
 
 from pipeline.config.schema import QAConfig
 from pipeline.engines import Hypothesis
-from pipeline.mt.decoding import decode_nbest
+from pipeline.mt.decoding import NBest
 from pipeline.mt.jobs import TranslationJob
 from pipeline.mt.translator import Translator
 from pipeline.quality.qa import REPAIRABLE, qa_flags
@@ -97,7 +97,7 @@ def repair_bundles(
             continue
         judge.add(text, model_text(segment.text["de"]))
         # The first output, restored: restoring again changes nothing.
-        flags = judge.flags(text, segment.text[lang], segment.confidence.get(lang))
+        flags = judge.flags(text, segment.text[lang], segment.target(lang).confidence)
         reasons = needs_repair(flags)
         if reasons:
             todo.append((job, reasons, len(flags)))
@@ -111,23 +111,24 @@ def repair_bundles(
         repair_method(judge.config),
     )
     texts = [job.sent for job, _, _ in todo]
-    outputs = repairer.translate(texts)
+    outputs = repairer.run(texts)  # n-best lists
     by_flag: Counter[str] = Counter()
     for (job, reasons, old), text, output in zip(todo, texts, outputs, strict=True):
         segment = job.segment
+        target = segment.target(lang)
         by_flag.update(reasons)
-        candidates = decode_nbest(output)
+        candidates = list(output.hypotheses) if isinstance(output, NBest) else None
         if not candidates or text.strip() in repairer.failed:
             continue  # failed, or split into pieces: the first output stays, unrecorded
         best = judge.choose(text, candidates)
         output, score = best.text, best.score
         first_output = segment.text[lang]
-        first_score = segment.confidence.get(lang)
+        first_score = target.confidence
         new = len(judge.flags(text, output, score))
         kept_repair = new < old or (
             new == old and score is not None and first_score is not None and score > first_score
         )
-        segment.repair[lang] = {
+        target.repair = {
             "first": first_output,
             "first_confidence": first_score,
             "reasons": reasons,
@@ -136,12 +137,8 @@ def repair_bundles(
         }
         if kept_repair:
             segment.text[lang] = judge.restored(text, output)
-            segment.confidence[lang] = score
-            found = judge.terms(text, segment.text[lang])
-            if found:
-                segment.terms[lang] = found
-            else:
-                segment.terms.pop(lang, None)
+            target.score(score)
+            target.terms = judge.terms(text, segment.text[lang]) or None
             record["kept"] += 1
     record["by_flag"] = {code: by_flag[code] for code in REPAIRABLE if by_flag[code]}
     return record

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.core.data import SOURCE_LANG
+from pipeline.core.data import SOURCE_LANG, Bundle
 from pipeline.core.errors import ConfigError
 from pipeline.text.names import kept, names_in
 
@@ -304,23 +304,24 @@ def read_glossary(path: Path) -> list[Term]:
 # --- recall on a run's bundles: python -m pipeline.terms <output.dir> ------------------------
 
 
-def recall(bundles: Iterable[dict[str, Any]]) -> dict[str, dict[str, dict[str, int]]]:
+def recall(bundles: Iterable[Bundle]) -> dict[str, dict[str, dict[str, int]]]:
     """Per target: glossary terms and names found in the sources, and how many of them
     the translations keep ({"terms": {"found", "kept"}, "names": {...}})."""
 
     counts: dict[str, dict[str, dict[str, int]]] = {}
     for bundle in bundles:
-        for segment in bundle.get("segments", []):
-            if segment.get("translate") is False:
+        for segment in bundle.segments:
+            if not segment.translate:
                 continue
-            source = segment.get("text", {}).get("de", "")
-            for lang, text in segment.get("text", {}).items():
+            source = segment.text.get("de", "")
+            for lang, text in segment.text.items():
                 if lang == "de":
                     continue
                 per = counts.setdefault(
                     lang, {"terms": {"found": 0, "kept": 0}, "names": {"found": 0, "kept": 0}}
                 )
-                terms = (segment.get("terms") or {}).get(lang) or []
+                target = segment.targets.get(lang)
+                terms = (target.terms if target else None) or []
                 per["terms"]["found"] += len(terms)
                 per["terms"]["kept"] += sum(bool(term.get("found")) for term in terms)
                 glossary_sources = {term.get("source") for term in terms}

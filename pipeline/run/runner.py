@@ -253,7 +253,7 @@ def _stages(ctx: RunContext) -> int:
     # date but lacks one is refreshed, not redone.
     approvals = ctx.memory.approvals() if ctx.memory is not None else {}
     bundles: list[Bundle] = []
-    stale: list[tuple[Any, dict[str, Any]]] = []  # (release, its bundle as read)
+    stale: list[tuple[Any, Bundle]] = []  # (release, its bundle as read)
     with report.timed("ingest"):
         from pipeline.stages import ingest
 
@@ -336,13 +336,13 @@ def _remove_leftovers(output_dir: Path) -> None:
             leftover.unlink(missing_ok=True)
 
 
-def _up_to_date(release: Any, chash: str, output_dir: Path) -> dict[str, Any] | None:
+def _up_to_date(release: Any, chash: str, output_dir: Path) -> Bundle | None:
     """`release`'s bundle (segments left on disk) if it was made from these bytes with this
     config hash; else None."""
     path = output_dir / "bundles" / f"{release.id}.json"
     try:
         bundle = read_bundle(path)  # the segments stay on disk
-        unchanged = bundle["release"]["sha256"] == release.sha256 and bundle["config_hash"] == chash
+        unchanged = bundle.release.sha256 == release.sha256 and bundle.config_hash == chash
     except (OSError, ValueError, KeyError, TypeError):
         return None  # no bundle (or an unreadable one): make it
     return bundle if unchanged else None

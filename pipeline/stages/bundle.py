@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config.schema import OUTPUT_FORMATS
-from pipeline.core.bundles import BundleJSON, load_bundle, write_bundle
+from pipeline.core.bundles import load_bundle, write_bundle
 from pipeline.core.data import Bundle
 from pipeline.core.errors import is_run_fault
 from pipeline.core.runlog import RunReport, failure_reason, progress
@@ -30,11 +30,11 @@ from pipeline.writers import make_writer
 TEMP_FOLDERS = ("bundles", *OUTPUT_FORMATS, "site/by-confidence", ".hydra")
 
 
-OnFailure = Callable[[dict[str, Any], str, Exception], None]
+OnFailure = Callable[[Bundle, str, Exception], None]
 
 
 def write_formats(
-    bundles: Sequence[BundleJSON],
+    bundles: Sequence[Bundle],
     output_dir: Path,
     formats: list[str],
     run_info: dict[str, Any] | None = None,
@@ -121,10 +121,10 @@ def _write(bundle: Bundle, output_dir: Path, report: RunReport) -> None:
     report.event("done", **entry)
 
 
-def current_bundles(ctx: RunContext) -> list[dict[str, Any]]:
+def current_bundles(ctx: RunContext) -> list[Bundle]:
     """The bundles of this run's and the unchanged releases, as written (segments left on
     disk); one that cannot be read fails its release."""
-    current: list[dict[str, Any]] = []
+    current: list[Bundle] = []
     # Releases skipped for their language have no bundle; unchanged ones have theirs.
     for item in [*ctx.report.done, *(i for i in ctx.report.skipped if "bundle" in i)]:
         load = functools.partial(_append, current, ctx.output_dir, item["id"])
@@ -132,16 +132,14 @@ def current_bundles(ctx: RunContext) -> list[dict[str, Any]]:
     return current
 
 
-def _append(bundles: list[dict[str, Any]], output_dir: Path, release_id: str) -> None:
+def _append(bundles: list[Bundle], output_dir: Path, release_id: str) -> None:
     bundles.append(load_bundle(output_dir, release_id))
 
 
-def _output_failed(bundle: dict[str, Any], fmt: str, error: Exception, report: RunReport) -> None:
+def _output_failed(bundle: Bundle, fmt: str, error: Exception, report: RunReport) -> None:
     """One release's review page, TMX, XLIFF or dataset rows could not be made: that
     release fails (its bundle stays), the run-wide files leave it out."""
     if is_run_fault(error):
         raise error
-    release = bundle.get("release") or {}
-    report.fail(
-        str(release.get("path")), f"bundle ({fmt})", failure_reason(error), str(release.get("id"))
-    )
+    release = bundle.release
+    report.fail(str(release.path), f"bundle ({fmt})", failure_reason(error), str(release.id))

@@ -68,24 +68,20 @@ def _nonblank_lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def _block_count(bundle: dict[str, Any]) -> int:
-    """Non-blank lines of the release: from the source text the bundle carries, else from
-    the highest block index (every block has at least one segment)."""
-    source = bundle["release"].get("source")
-    if isinstance(source, str):
-        return len(_nonblank_lines(source))
-    return max((int(seg.get("block", 0)) for seg in bundle["segments"]), default=-1) + 1
+def _block_count(bundle: Bundle) -> int:
+    """Non-blank lines of the release, from the source text the bundle carries."""
+    return len(_nonblank_lines(bundle.release.source))
 
 
-def _hypotheses(bundle: dict[str, Any], lang: str, blocks: int) -> list[str] | None:
+def _hypotheses(bundle: Bundle, lang: str, blocks: int) -> list[str] | None:
     """One hypothesis line per block, or None when no segment has a `lang` text."""
-    segments = bundle["segments"]
-    if not any(lang in seg.get("text", {}) for seg in segments):
+    segments = bundle.segments
+    if not any(lang in seg.text for seg in segments):
         return None
     parts: list[list[str]] = [[] for _ in range(blocks)]
     for seg in segments:
-        text = seg.get("text", {}).get(lang, "").strip()
-        block = int(seg.get("block", 0))
+        text = seg.text.get(lang, "").strip()
+        block = int(seg.block)
         if text and 0 <= block < blocks:
             parts[block].append(text)
     return [" ".join(block_parts) for block_parts in parts]
@@ -107,12 +103,12 @@ def _translation_scores(
 
 
 def aligned_lines(
-    bundle: dict[str, Any], references_dir: Path, lang: str, blocks: int | None = None
+    bundle: Bundle, references_dir: Path, lang: str, blocks: int | None = None
 ) -> tuple[list[str], list[str]] | None:
     """(hypotheses, references) of `bundle` into `lang`, one pair per non-blank line of the
     release; None when there is no reference file or no `lang` text; ValueError (saying
     why) when the reference cannot be used. The report's significance tests use it too."""
-    ref_path = Path(references_dir) / f"{Path(bundle['release']['path']).stem}.{lang}.txt"
+    ref_path = Path(references_dir) / f"{Path(bundle.release.path).stem}.{lang}.txt"
     if not ref_path.is_file():
         return None
     blocks = _block_count(bundle) if blocks is None else blocks
@@ -131,9 +127,7 @@ def aligned_lines(
     return hyps, refs
 
 
-def evaluate(
-    bundles: list[dict[str, Any]], references_dir: Path, targets: list[str]
-) -> dict[str, Any]:
+def evaluate(bundles: list[Bundle], references_dir: Path, targets: list[str]) -> dict[str, Any]:
     """metrics.json content: translation (BLEU, chrF, TER) and summary (ROUGE) scores of
     `bundles` against the reference files in `references_dir`, per target and per release,
     and the reference files that could not be used (`errors`)."""
@@ -152,8 +146,8 @@ def evaluate(
         errors.append({"release": rid, "file": str(path), "reason": reason})
 
     for bundle in bundles:
-        rid = str(bundle["release"]["id"])
-        stem = Path(bundle["release"]["path"]).stem
+        rid = str(bundle.release.id)
+        stem = Path(bundle.release.path).stem
         blocks = _block_count(bundle)
         entry: dict[str, Any] = {"translation": {}, "summaries": {}}
 
@@ -174,7 +168,7 @@ def evaluate(
             run_refs.extend(refs)
             translated_releases[lang] = translated_releases.get(lang, 0) + 1
 
-        summaries = bundle.get("summaries") or {}
+        summaries = bundle.summaries
         for lang in targets:
             ref_path = references_dir / f"{stem}.summary.{lang}.txt"
             summary = summaries.get(lang)
@@ -189,7 +183,7 @@ def evaluate(
                 error(rid, ref_path, f"{ref_path} is empty; a reference summary needs text")
                 continue
             # score(target, prediction): the reference comes first.
-            result = scorer.score(reference, str(summary.get("text", "")))
+            result = scorer.score(reference, summary.text)
             fmeasures = {name: result[name].fmeasure for name in ROUGE_TYPES}
             rouge_per_target.setdefault(lang, []).append(fmeasures)
             entry["summaries"][lang] = {name: _score(v) for name, v in fmeasures.items()}

@@ -19,16 +19,18 @@ def run(bundles: list[Bundle], ctx: RunContext) -> list[Bundle]:
             if not segment.translate:
                 continue  # copied through on purpose: identical text is not a finding
             for lang in targets:
-                if segment.origin.get(lang) in (Origin.APPROVED, Origin.ORIGINAL):
+                if lang not in segment.text:
+                    continue
+                target = segment.target(lang)
+                if target.origin in (Origin.APPROVED, Origin.ORIGINAL):
                     continue  # a reviewer's text, or the source's own: no machine output
-                if lang in segment.text:
-                    segment.qa[lang] = qa_flags(
-                        segment.text["de"],
-                        segment.text[lang],
-                        config,
-                        lang,
-                        segment.terms.get(lang),
-                        segment.confidence.get(lang),
-                    )
+                target.qa = qa_flags(
+                    segment.text["de"],
+                    segment.text[lang],
+                    config,
+                    lang,
+                    target.terms,
+                    target.confidence,
+                )
 
     return ctx.report.each("qa", bundles, flag)

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from pipeline.core.data import Bundle, Kind, Summary
 from pipeline.core.runlog import progress
 from pipeline.engines.models import ModelRef
-from pipeline.mt.decoding import Decoding
+from pipeline.mt.decoding import Decoding, best_text
 from pipeline.mt.executors import RemoteMap
 from pipeline.mt.memory import TranslationMemory
 from pipeline.mt.summariser import (
@@ -97,7 +97,7 @@ def summarise_bundles(
         if index in failed:
             failures[bundle.release.id] = _failure(lang, failed[index])
         else:
-            text = made[index] if index in made else stored[inputs[index]]
+            text = made[index] if index in made else best_text(stored[inputs[index]])
             bundle.summaries[lang] = Summary(text=text, model=model, method="summarise")
     return failures, len(bundles) - len(todo)
 
@@ -244,4 +244,4 @@ class _Remote:
 
     def summarise_all(self, releases: list[list[str]]) -> tuple[list[str], dict[int, str]]:
         texts, errors, _ = self._remote([SEPARATOR.join(texts) for texts in releases])
-        return texts, errors
+        return [best_text(text) for text in texts], errors  # a summariser's output is a text

@@ -23,7 +23,7 @@ from typing import Any
 
 from pipeline.approvals.apply import apply_approval, approval_key
 from pipeline.config.schema import QAConfig
-from pipeline.core.data import SOURCE_LANG, Bundle, Origin, Segment
+from pipeline.core.data import SOURCE_LANG, Bundle, Origin, Segment, Target
 from pipeline.engines import Engine
 from pipeline.engines.models import ModelRef
 from pipeline.mt.decoding import Decoding
@@ -53,11 +53,11 @@ def translate_bundles(
     english_from: str = SOURCE_LANG,
     pivot: str | None = None,
 ) -> dict[str, str]:
-    """Fill `segment.text[lang]` and `segment.origin[lang]` for every segment of every
+    """Fill `segment.text[lang]` and `segment.targets[lang]` for every segment of every
     bundle: a reviewer's approved translation of its source where `approved` (source text
     -> approval, pipeline/approvals/review.py) has one, else the model's (or the memory's),
     with do-not-translate terms masked and restored and every glossary term found recorded
-    in `segment.terms[lang]`. Only the segments translated from `source` into `lang`
+    in its `terms`. Only the segments translated from `source` into `lang`
     (`translated_from`) are touched. Returns the releases with a segment the model failed
     on: release id -> reason (their texts are incomplete). `jobs`, when given, gets a
     `TranslationJob` for each segment the model was asked for (the repair pass's input)."""
@@ -70,7 +70,7 @@ def translate_bundles(
                 continue
             if not segment.translate:
                 segment.text[lang] = segment.text[SOURCE_LANG]
-                segment.origin[lang] = Origin.COPIED
+                segment.target(lang).origin = Origin.COPIED
                 continue
             approval = (approved or {}).get(approval_key(segment.text[SOURCE_LANG]))
             if approval is not None:
@@ -92,15 +92,16 @@ def translate_bundles(
         if masked:
             output, _ = unmask(output, masked[index][1])
         segment.text[lang] = output
-        segment.origin[lang] = Origin.MEMORY if key in translator.from_memory else Origin.MT
+        target = segment.target(lang)
+        target.origin = Origin.MEMORY if key in translator.from_memory else Origin.MT
         if source != SOURCE_LANG:
-            segment.made_by[lang] = f"translate.en-{lang}"  # English text, or the pivot
+            target.made_by = f"translate.en-{lang}"  # English text, or the pivot
         if key in translator.scores:
-            segment.confidence[lang] = translator.scores[key]
+            target.score(translator.scores[key])
         if glossary:
             found = glossary.check(sources[index], output, lang)
             if found:
-                segment.terms[lang] = [result.as_dict() for result in found]
+                target.terms = [result.as_dict() for result in found]
         if key in translator.failed:
             failures.setdefault(
                 job.release_id,
@@ -143,7 +144,7 @@ def copy_originals(bundles: list[Bundle], lang: str) -> int:
         for segment in bundle.segments:
             if translated_from(bundle, segment, lang) == ORIGINAL:
                 segment.text[lang] = segment.text[SOURCE_LANG]
-                segment.origin[lang] = ORIGINAL
+                segment.target(lang).origin = ORIGINAL
                 copied += 1
     return copied
 
@@ -206,14 +207,16 @@ def run(bundles: list[Bundle], ctx: RunContext) -> list[Bundle]:
             "memory_hits": translator.stats.memory_hits,
             **work_record(translator),
             "approved": sum(
-                segment.origin.get(lang) == Origin.APPROVED
+                _target_of(segment, lang).origin == Origin.APPROVED
                 for bundle in bundles
                 for segment in bundle.segments
             ),
             "model_loaded": translator.model.loaded_engine is not None,
             "out_of_memory_retries": translator.stats.oom_retries,
             "confidence": confidence_summary(
-                segment.confidence.get(lang) for bundle in bundles for segment in bundle.segments
+                _target_of(segment, lang).confidence
+                for bundle in bundles
+                for segment in bundle.segments
             ),
             "repairs": repairs,
             "originals": originals,
@@ -221,6 +224,11 @@ def run(bundles: list[Bundle], ctx: RunContext) -> list[Bundle]:
         del translator  # one translation model in memory at a time
         bundles = _translate_english(bundles, lang, ctx, decoding, english_from, pivot)
     return bundles
+
+
+def _target_of(segment: Segment, lang: str) -> Target:
+    """The record of `lang`, or an empty one where the segment has none (not made)."""
+    return segment.targets.get(lang) or Target()
 
 
 def _translate_english(
@@ -246,7 +254,8 @@ def _translate_english(
     # No target token: translate.target_tokens belong to the German models (opus-mt-en-ru
     # is a single-pair model; a token it does not know would reach it as <unk>).
     translator = translator_for(ctx, model, decoding, None, f"translate en->{lang}")
-    # No glossary: its terms are German source terms. No repair pass either (see docs/translation.md).
+    # No glossary: its terms are German source terms. No repair pass either (see
+    # docs/translation.md).
     failures: dict[str, str] = {}
     for source in sorted(routes & {"en", PIVOT}):
         failures |= translate_bundles(

@@ -3,8 +3,9 @@ datasets, each a `Writer` chosen from `output.formats` through `WRITERS`.
 
 A writer makes each release's own files first (`write_release`), then the run-wide files
 over the releases whose own files were made (`finish`). Writers read bundles as their
-files hold them (`pipeline.core.bundles.read_bundle`), so they also work on a finished
-run's `bundles/` without models. A writer's module is imported only when its format is
+files hold them (`pipeline.core.bundles.read_bundle`: typed `Bundle`s whose segments
+are read from disk one at a time), so they also work on a finished run's `bundles/`
+without models. A writer's module is imported only when its format is
 asked for (the datasets writer needs pyarrow).
 
 To add a format: a class with these two methods in a module here, a line in `WRITERS`, and
@@ -18,17 +19,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from pipeline.core.bundles import BundleJSON
+from pipeline.core.data import Bundle
 
 
 class Writer(Protocol):
     """One output format of a run, writing under `output_dir` (its constructor's argument)."""
 
-    def write_release(self, bundle: BundleJSON) -> list[Path]:
+    def write_release(self, bundle: Bundle) -> list[Path]:
         """This release's own files (none for a run-wide format); raises if the release
         cannot be written, which fails that release alone."""
 
-    def finish(self, bundles: Sequence[BundleJSON], run_info: dict[str, Any]) -> list[Path]:
+    def finish(self, bundles: Sequence[Bundle], run_info: dict[str, Any]) -> list[Path]:
         """The run-wide files over `bundles` (the releases whose own files were made)."""
 
 

@@ -1,11 +1,11 @@
 """Exports made from bundles for other tools: TMX for translation memories, XLIFF 2.0 for
 post-editing in a CAT tool, and Parquet/JSONL tables for datasets work.
 
-Everything here reads bundle dicts exactly as the bundle stage writes them to JSON (see
-docs/outputs.md), so it works on a finished run's `bundles/*.json` without the
-models or the pipeline's dataclasses. Every file is written a piece at a time (a long
-release holds tens of thousands of segments) into a temporary file that is renamed when it
-is complete (`open_atomic`): a reader never sees half an export.
+Everything here reads bundles as the bundle stage writes them (`read_bundle`; the format is
+in docs/outputs.md), so it works on a finished run's `bundles/*.json` without the models.
+Every file is written a piece at a time (a long release holds tens of thousands of
+segments) into a temporary file that is renamed when it is complete (`open_atomic`): a
+reader never sees half an export.
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.core.bundles import BundleJSON
-from pipeline.core.data import SOURCE_LANG
+from pipeline.core.data import SOURCE_LANG, Bundle, Segment, Target
 from pipeline.core.io import open_atomic
 from pipeline.writers.xmlfile import bundle_languages, segment_texts
 
@@ -79,12 +78,13 @@ RELEASES_SCHEMA = pa.schema(
 )
 
 
-def _release_rows(bundles: Iterable[BundleJSON]) -> Iterator[dict[str, Any]]:
+def _release_rows(bundles: Iterable[Bundle]) -> Iterator[dict[str, Any]]:
     for bundle in bundles:
-        release = bundle["release"]
-        meta = release.get("meta") or {}
+        release = bundle.release
+        meta = release.meta or {}
         row = {
-            name: release.get(name) for name in ("path", "format", "lang", "extractor", "sha256")
+            name: getattr(release, name)
+            for name in ("path", "format", "lang", "extractor", "sha256")
         }
         row.update(
             {
@@ -92,7 +92,7 @@ def _release_rows(bundles: Iterable[BundleJSON]) -> Iterator[dict[str, Any]]:
                 for name in ("title", "date", "author", "url", "site_name", "guid")
             }
         )
-        row["release_id"] = str(release["id"])
+        row["release_id"] = str(release.id)
         yield {key: _utf8(value) for key, value in row.items()}
 
 
@@ -112,47 +112,58 @@ def _utf8(text: Any) -> Any:
     return _SURROGATE.sub("\ufffd", text) if isinstance(text, str) else text
 
 
-def _segment_rows(bundles: Iterable[BundleJSON], languages: list[str]) -> Iterator[dict[str, Any]]:
+def _segment_rows(bundles: Iterable[Bundle], languages: list[str]) -> Iterator[dict[str, Any]]:
     for bundle in bundles:
-        release_id = _utf8(str(bundle["release"]["id"]))
-        release_lang = bundle["release"].get("lang") or SOURCE_LANG
-        for index, segment in enumerate(bundle.get("segments") or []):
+        release_id = _utf8(str(bundle.release.id))
+        release_lang = bundle.release.lang or SOURCE_LANG
+        for index, segment in enumerate(bundle.segments):
             texts = segment_texts(segment)
-            qa = segment.get("qa")
             row: dict[str, Any] = {
                 "release_id": release_id,
-                "segment_id": _utf8(str(segment["id"])),
+                "segment_id": _utf8(str(segment.id)),
                 "index": index,
-                "kind": _utf8(segment.get("kind")),
-                "block": segment.get("block"),
-                "start": segment.get("start"),
-                "end": segment.get("end"),
-                "translate": segment.get("translate"),
-                "lang": segment.get("lang") or release_lang,
+                "kind": _utf8(str(segment.kind)),
+                "block": segment.block,
+                "start": segment.start,
+                "end": segment.end,
+                "translate": segment.translate,
+                "lang": segment.lang or release_lang,
             }
             row.update({lang: _utf8(texts.get(lang)) for lang in languages})
-            row["qa"] = None if qa is None else _utf8(json.dumps(qa, ensure_ascii=False))
-            confidence = segment.get("confidence") or {}
-            row.update({f"confidence_{lang}": confidence.get(lang) for lang in languages[1:]})
-            terms = segment.get("terms")
+            targets = segment.targets
+            # null where no target was checked (copied, approved or never translated).
+            qa = {lang: target.qa for lang, target in targets.items() if target.qa is not None}
+            row["qa"] = _utf8(json.dumps(qa, ensure_ascii=False)) if qa else None
+            row.update(
+                {f"confidence_{lang}": _target(segment, lang).confidence for lang in languages[1:]}
+            )
+            terms = {lang: t.terms for lang, t in targets.items() if t.terms is not None}
             row["terms"] = _utf8(json.dumps(terms, ensure_ascii=False)) if terms else None
-            origin = segment.get("origin") or {}
-            row.update({f"origin_{lang}": origin.get(lang) for lang in languages[1:]})
+            row.update(
+                {f"origin_{lang}": _origin(_target(segment, lang)) for lang in languages[1:]}
+            )
             yield row
 
 
-def _summary_rows(bundles: Iterable[BundleJSON]) -> Iterator[dict[str, Any]]:
+def _target(segment: Segment, lang: str) -> Target:
+    """The record of `lang`, or an empty one (no text in `lang`)."""
+    return segment.targets.get(lang) or Target()
+
+
+def _origin(target: Target) -> str | None:
+    return None if target.origin is None else str(target.origin)
+
+
+def _summary_rows(bundles: Iterable[Bundle]) -> Iterator[dict[str, Any]]:
     for bundle in bundles:
-        release_id = _utf8(str(bundle["release"]["id"]))
-        for lang, summary in (bundle.get("summaries") or {}).items():
-            if not isinstance(summary, dict):  # a language whose summary was not made
-                continue
+        release_id = _utf8(str(bundle.release.id))
+        for lang, summary in bundle.summaries.items():
             yield {
                 "release_id": release_id,
                 "lang": lang,
-                "text": _utf8(summary.get("text")),
-                "model": _utf8(summary.get("model")),
-                "method": _utf8(summary.get("method")),
+                "text": _utf8(summary.text),
+                "model": _utf8(summary.model),
+                "method": _utf8(summary.method),
             }
 
 
@@ -211,7 +222,7 @@ def _write_table(rows: Iterable[dict[str, Any]], schema: pa.Schema, parquet: Pat
             writer.write_table(pa.Table.from_batches(batches, schema=schema))
 
 
-def check_dataset_rows(bundle: BundleJSON) -> None:
+def check_dataset_rows(bundle: Bundle) -> None:
     """Raise if `bundle` cannot become rows of the datasets (a field of the wrong type),
     so that one release, not the whole export, fails. Checked a batch at a time, in the
     memory of one batch."""
@@ -230,17 +241,18 @@ def check_dataset_rows(bundle: BundleJSON) -> None:
         _record_batch(batch, schema)
 
 
-def write_datasets(bundles: Sequence[BundleJSON], folder: Path) -> list[Path]:
+def write_datasets(bundles: Sequence[Bundle], folder: Path) -> list[Path]:
     """`segments` and `summaries` tables of `bundles`, as Parquet and as JSONL, in `folder`;
     returns the files written.
 
     segments: release_id, segment_id, index (position in its bundle), kind, block, start,
     end, translate, one text column per language (the source first, then every target
-    found in the bundles, sorted; null where a segment lacks it), qa (the segment's qa
-    dict as a JSON string, or null), confidence_<lang> per target (the model's score, null
-    where there is none), terms (the glossary terms found, JSON, or null) and origin_<lang>
-    per target (mt, memory, approved, copied or original); lang is the language the
-    segment's source text is in (an English quotation in a German release: en).
+    found in the bundles, sorted; null where a segment lacks it), qa (the segment's flags
+    per target checked, as a JSON string; null where none was checked), confidence_<lang>
+    per target (the model's score, null where there is none), terms (the glossary terms
+    found, JSON, or null) and origin_<lang> per target (mt, memory, approved, copied or
+    original); lang is the language the segment's source text is in (an English quotation
+    in a German release: en).
     summaries: release_id, lang, text, model, method.
     releases: release_id, path, format, lang, title, date, author, url, site_name, guid,
     extractor, sha256 (`Release.meta` and where the text came from).
@@ -264,9 +276,9 @@ class DatasetWriter:
     def __init__(self, output_dir: Path) -> None:
         self.folder = output_dir / "dataset"
 
-    def write_release(self, bundle: BundleJSON) -> list[Path]:
+    def write_release(self, bundle: Bundle) -> list[Path]:
         check_dataset_rows(bundle)  # its rows go into the run's tables, written in finish
         return []
 
-    def finish(self, bundles: Sequence[BundleJSON], run_info: dict[str, Any]) -> list[Path]:
+    def finish(self, bundles: Sequence[Bundle], run_info: dict[str, Any]) -> list[Path]:
         return write_datasets(bundles, self.folder)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from pipeline.core.data import SOURCE_LANG, Origin
+from pipeline.core.data import SOURCE_LANG, Bundle, Origin, Segment, Summary, Target
 from pipeline.core.io import open_atomic, write_atomic
 from pipeline.writers.pages import html_id, lang_name, render
 
@@ -33,7 +33,7 @@ _SNIPPET_CHARS = 160
 
 
 def write_site(
-    bundles: Sequence[dict[str, Any]], folder: Path, run_info: dict[str, Any] | None = None
+    bundles: Sequence[Bundle], folder: Path, run_info: dict[str, Any] | None = None
 ) -> None:
     """Write `folder/index.html` and `folder/<release id>.html` for each bundle.
 
@@ -42,7 +42,7 @@ def write_site(
     `skipped` (entries with `id`, `path`, `reason`). Pages of releases no longer in
     `bundles` are left alone: the folder may be shared, so nothing is deleted.
     """
-    ids = [str(bundle["release"]["id"]) for bundle in bundles]
+    ids = [str(bundle.release.id) for bundle in bundles]
     duplicates = sorted(rid for rid, n in Counter(ids).items() if n > 1)
     if duplicates:  # before writing anything: no half-written site on bad input
         raise ValueError(f"release ids appear more than once: {duplicates}")
@@ -52,10 +52,10 @@ def write_site(
     write_index(bundles, folder, run_info or {})
 
 
-def write_release_page(bundle: dict[str, Any], folder: Path) -> list[Path]:
+def write_release_page(bundle: Bundle, folder: Path) -> list[Path]:
     """`folder/<release id>.html` and, for a release with confidence scores, its page in
     `folder/by-confidence/`; returns the paths written, the release page first."""
-    rid = str(bundle["release"]["id"])
+    rid = str(bundle.release.id)
     _check_page_name(rid)
     path = Path(folder) / f"{rid}.html"
     facts = _facts(bundle)
@@ -71,7 +71,7 @@ def write_release_page(bundle: dict[str, Any], folder: Path) -> list[Path]:
     return [path]
 
 
-def write_index(bundles: Sequence[dict[str, Any]], folder: Path, run_info: dict[str, Any]) -> Path:
+def write_index(bundles: Sequence[Bundle], folder: Path, run_info: dict[str, Any]) -> Path:
     """`folder/index.html` over `bundles` (whose pages are written); returns its path."""
     path = Path(folder) / INDEX
     write_atomic(path, index_page(bundles, run_info))
@@ -114,16 +114,18 @@ class _Facts:
         return _ordered_languages(set(self.texts), self.source_lang)
 
 
-def _facts(bundle: dict[str, Any]) -> _Facts:
+def _facts(bundle: Bundle) -> _Facts:
     facts = _Facts(SOURCE_LANG)  # the source column's key, whatever language it is in
-    for segment in bundle.get("segments") or []:
+    for segment in bundle.segments:
         facts.segments += 1
-        facts.texts.update((segment.get("text") or {}).keys())
-        if any(v is not None for v in (segment.get("confidence") or {}).values()):
+        facts.texts.update(segment.text.keys())
+        targets = segment.targets.values()
+        if any(target.confidence is not None for target in targets):
             facts.scored += 1
-        if segment.get("approval"):
+        if any(target.approval is not None for target in targets):
             facts.approved += 1
-        for lang, flags in (segment.get("qa") or {}).items():
+        for lang, target in segment.targets.items():
+            flags = target.qa
             if flags:
                 facts.flagged[lang] += 1
                 codes = facts.codes.setdefault(lang, Counter())
@@ -167,7 +169,7 @@ class _Row:
     link: str = ""
 
 
-def release_page(bundle: dict[str, Any]) -> str:
+def release_page(bundle: Bundle) -> str:
     """The review page of one release: summaries, then every segment in every language."""
     return "".join(_release_page(bundle, _facts(bundle)))
 
@@ -182,13 +184,13 @@ def _confidence_bucket(score: float) -> int:
     return 1 + sum(score >= edge for edge in _CONFIDENCE_BUCKETS)
 
 
-def _release_page(bundle: dict[str, Any], facts: _Facts) -> Iterator[str]:
+def _release_page(bundle: Bundle, facts: _Facts) -> Iterator[str]:
     """`release_page`, piece by piece."""
-    release = bundle["release"]
-    rid = str(release["id"])
+    release = bundle.release
+    rid = str(release.id)
     langs = facts.languages
-    meta = release.get("meta") or {}
-    lang = release.get("lang")
+    meta = release.meta or {}
+    lang = release.lang
     # The release's site is linked only by an http(s) URL: never javascript: or data:.
     site, url = meta.get("site_name") or meta.get("url"), str(meta.get("url") or "")
     linked = bool(site) and url.lower().startswith(("https://", "http://"))
@@ -199,52 +201,50 @@ def _release_page(bundle: dict[str, Any], facts: _Facts) -> Iterator[str]:
         "site": site,
         "url": url if linked else "",
         "lang": other_lang,
-        "extractor": release.get("extractor"),
+        "extractor": release.extractor,
     }
     # The source column is `text.de` whatever the release's language: say when it is not.
     release_lang = str(lang or SOURCE_LANG)
     source = f"Source ({lang_name(release_lang)})" if release_lang != SOURCE_LANG else ""
-    summaries, shown = bundle.get("summaries") or {}, []
+    summaries = bundle.summaries
     # The table's targets first, then any other summary the bundle carries.
     order = [code for code in langs[1:] if code in summaries]
-    for code in order + sorted(code for code in summaries if code not in order):
-        item = summaries[code]
-        if isinstance(item, dict):
-            shown.append((code, item.get("text", ""), item.get("model", "")))
-        else:
-            shown.append((code, str(item), ""))
+    shown = [
+        (code, summaries[code].text, summaries[code].model)
+        for code in order + sorted(code for code in summaries if code not in order)
+    ]
     return render(
         "release.html.j2",
         rid=rid,
         title=meta.get("title"),
         confidence_href=f"{BY_CONFIDENCE}/{quote(rid)}.html" if facts.scored else "",
         about=about,
-        path=release.get("path", ""),
+        path=release.path,
         facts=facts,
         langs=langs,
-        config_hash=bundle.get("config_hash"),
+        config_hash=bundle.config_hash,
         summaries=shown,
         columns=[
             (code, (code == facts.source_lang and source) or lang_name(code)) for code in langs
         ],
-        rows=_rows(bundle.get("segments") or [], langs, facts.source_lang),
+        rows=_rows(bundle.segments, langs, facts.source_lang),
     )
 
 
-def _confidence_page(bundle: dict[str, Any], facts: _Facts) -> Iterator[str]:
+def _confidence_page(bundle: Bundle, facts: _Facts) -> Iterator[str]:
     """The translated segments of a release, least confident first (by the lowest score of
     any target), each linked to its row on the release page."""
-    rid = str(bundle["release"]["id"])
+    rid = str(bundle.release.id)
     langs = facts.languages
-    segments = bundle.get("segments") or []
+    segments = bundle.segments
     used: set[str] = set()
-    anchors = [
-        html_id(str(segment.get("id", n)), used) for n, segment in enumerate(segments, start=1)
-    ]
+    anchors = [html_id(str(segment.id), used) for segment in segments]
     order = []
     for position, segment in enumerate(segments):
         scores = [
-            v for v in (segment.get("confidence") or {}).values() if isinstance(v, int | float)
+            target.confidence
+            for target in segment.targets.values()
+            if isinstance(target.confidence, int | float)
         ]
         if scores:
             order.append((min(scores), position))
@@ -253,7 +253,7 @@ def _confidence_page(bundle: dict[str, Any], facts: _Facts) -> Iterator[str]:
     rows = (
         _Row(
             position + 1,
-            segments[position].get("kind", ""),
+            segments[position].kind,
             _cells(segments[position], langs),
             link=f"{page}#{anchors[position]}",
         )
@@ -269,10 +269,10 @@ def _confidence_page(bundle: dict[str, Any], facts: _Facts) -> Iterator[str]:
     )
 
 
-def page_languages(segments: Iterable[dict[str, Any]], source_lang: str = SOURCE_LANG) -> list[str]:
+def page_languages(segments: Iterable[Segment], source_lang: str = SOURCE_LANG) -> list[str]:
     """The source language, then every target that any segment has text for: a bundle of
     a segmentation-only run gets one text column, not two empty ones."""
-    present = {lang for segment in segments for lang in (segment.get("text") or {})}
+    present = {lang for segment in segments for lang in segment.text}
     return _ordered_languages(present, source_lang)
 
 
@@ -283,45 +283,39 @@ def _ordered_languages(present: set[str], source_lang: str) -> list[str]:
     return [source_lang, *ordered]
 
 
-def _rows(segments: Iterable[dict[str, Any]], langs: list[str], source_lang: str) -> Iterator[_Row]:
+def _rows(segments: Iterable[Segment], langs: list[str], source_lang: str) -> Iterator[_Row]:
     """The release page's rows, one at a time."""
     used_ids: set[str] = set()
     previous_block: object = None
     for number, segment in enumerate(segments, start=1):
-        sid = str(segment.get("id", number))
-        block = segment.get("block")
+        sid = str(segment.id)
+        block = segment.block
         # A thicker rule where a new source line starts: sentences of one paragraph stay
         # visibly together, so a reviewer can judge them as the paragraph they are.
         block_start = number > 1 and block != previous_block
         previous_block = block
         cells = _cells(segment, langs, source_lang)
-        copied = segment.get("translate") is False
-        kind = str(segment.get("kind", ""))
+        copied = not segment.translate
+        kind = str(segment.kind)
         yield _Row(number, kind, cells, html_id(sid, used_ids), sid, block_start, copied)
 
 
-def _cells(
-    segment: dict[str, Any], langs: list[str], source_lang: str | None = None
-) -> list[_Cell]:
+def _cells(segment: Segment, langs: list[str], source_lang: str | None = None) -> list[_Cell]:
     """A segment's text cells. With `source_lang` (the release page, not the confidence
     page) targets copied untranslated, or already in their language, say so."""
-    texts, qa, terms, scores, repairs, approvals = (
-        segment.get(key) or {}
-        for key in ("text", "qa", "terms", "confidence", "repair", "approval")
-    )
-    copied = source_lang is not None and segment.get("translate") is False
-    origin = (segment.get("origin") or {}) if source_lang is not None else {}
+    copied = source_lang is not None and not segment.translate
     cells = []
     for lang in langs:
-        flags = qa.get(lang) or []
+        target = segment.targets.get(lang) or Target()
+        flags = target.qa or []
         cell = _Cell(
             lang,
-            texts.get(lang),
+            segment.text.get(lang),
             copied and lang != source_lang,
-            origin.get(lang) == Origin.ORIGINAL,
+            source_lang is not None and target.origin == Origin.ORIGINAL,
             bool(flags),
         )
-        approval, score, repair = approvals.get(lang), scores.get(lang), repairs.get(lang)
+        approval, score, repair = target.approval, target.confidence, target.repair
         if approval:  # a reviewer's text: the model's confidence and repair were not about it
             who, when = approval.get("reviewer") or "unknown", approval.get("approved_at", "")
             cell.approved = f"approved by {who} at {when} (from {approval.get('file', '')})"
@@ -336,7 +330,7 @@ def _cells(
             reasons = ", ".join(str(code) for code in repair.get("reasons") or [])
             cell.repaired = f"decoded again ({repair.get('method', '')}) for: {reasons}"
             cell.details = ("repair", repair.get("first", ""))
-        kept = [term for term in terms.get(lang) or [] if term.get("found")]
+        kept = [term for term in target.terms or [] if term.get("found")]
         cell.term_count = len(kept)  # quiet: the misses are QA flags (term_missing)
         cell.terms = "; ".join(
             str(term.get("source", ""))
@@ -354,18 +348,18 @@ def _cells(
 # --- index ---------------------------------------------------------------------------
 
 
-def index_page(bundles: Sequence[dict[str, Any]], run_info: dict[str, Any]) -> str:
+def index_page(bundles: Sequence[Bundle], run_info: dict[str, Any]) -> str:
     """The table of releases with links to their pages, and the releases that failed."""
     facts = [_facts(bundle) for bundle in bundles]
     targets = _run_targets(facts)
     skipped = {str(item.get("id")): item for item in run_info.get("skipped") or []}
     unchanged = sum(item.get("reason") == "unchanged" for item in skipped.values())
-    known = {str(bundle["release"]["id"]) for bundle in bundles}
+    known = {str(bundle.release.id) for bundle in bundles}
     return "".join(
         render(
             "index.html.j2",
             rows=[
-                _index_row(bundle, fact, targets, str(bundle["release"]["id"]) in skipped)
+                _index_row(bundle, fact, targets, str(bundle.release.id) in skipped)
                 for bundle, fact in zip(bundles, facts, strict=True)
             ],
             targets=targets,
@@ -396,11 +390,11 @@ def index_page(bundles: Sequence[dict[str, Any]], run_info: dict[str, Any]) -> s
 
 
 def _index_row(
-    bundle: dict[str, Any], facts: _Facts, targets: list[str], unchanged: bool
+    bundle: Bundle, facts: _Facts, targets: list[str], unchanged: bool
 ) -> dict[str, Any]:
-    release = bundle["release"]
-    rid = str(release["id"])
-    meta = release.get("meta") or {}
+    release = bundle.release
+    rid = str(release.id)
+    meta = release.meta or {}
     qa = []  # per target: segments flagged, and "code: count, ..." of their flags
     for lang in targets:
         codes = facts.codes.get(lang, Counter())
@@ -415,12 +409,12 @@ def _index_row(
         "href": quote(rid, safe="") + ".html",
         "title": meta.get("title"),
         "date": meta.get("date") or "",
-        "path": release.get("path", ""),
+        "path": release.path,
         "status": _status(facts, targets) + (" (unchanged)" if unchanged else ""),
         "segments": facts.segments,
         "approved": facts.approved,
         "qa": qa,
-        "summary": _snippet(bundle.get("summaries") or {}, targets),
+        "summary": _snippet(bundle.summaries, targets),
     }
 
 
@@ -436,14 +430,13 @@ def _status(facts: _Facts, targets: list[str]) -> str:
     return "translated" if complete else "incomplete"
 
 
-def _snippet(summaries: dict[str, Any], targets: list[str]) -> tuple[str, str] | None:
+def _snippet(summaries: dict[str, Summary], targets: list[str]) -> tuple[str, str] | None:
     """The start of the first summary in the run's target order: (language, text)."""
     order = [lang for lang in (*targets, *sorted(summaries)) if lang in summaries]
     if not order:
         return None
     lang = order[0]
-    summary = summaries[lang]
-    text = " ".join(str(summary.get("text", "") if isinstance(summary, dict) else summary).split())
+    text = " ".join(summaries[lang].text.split())
     if len(text) > _SNIPPET_CHARS:  # cut as text: the page escapes it afterwards
         text = text[:_SNIPPET_CHARS].rsplit(" ", 1)[0] + "…"
     return lang, text
@@ -467,8 +460,8 @@ class SiteWriter:
     def __init__(self, output_dir: Path) -> None:
         self.folder = output_dir / "site"
 
-    def write_release(self, bundle: dict[str, Any]) -> list[Path]:
+    def write_release(self, bundle: Bundle) -> list[Path]:
         return write_release_page(bundle, self.folder)
 
-    def finish(self, bundles: Sequence[dict[str, Any]], run_info: dict[str, Any]) -> list[Path]:
+    def finish(self, bundles: Sequence[Bundle], run_info: dict[str, Any]) -> list[Path]:
         return [write_index(bundles, self.folder, run_info)]

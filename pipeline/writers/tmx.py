@@ -9,8 +9,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from pipeline.core.bundles import BundleJSON
-from pipeline.core.data import SOURCE_LANG, Origin
+from pipeline.core.data import SOURCE_LANG, Bundle, Origin
 from pipeline.core.io import open_atomic
 from pipeline.writers.xmlfile import (
     PACKAGE,
@@ -23,7 +22,7 @@ from pipeline.writers.xmlfile import (
 )
 
 
-def write_tmx(bundles: Iterable[BundleJSON], path: Path) -> None:
+def write_tmx(bundles: Iterable[Bundle], path: Path) -> None:
     """TMX 1.4b of every translated segment of `bundles` (one release or a whole run).
 
     One `<tu tuid=segment id>` per segment with `translate` true and at least one target
@@ -35,7 +34,7 @@ def write_tmx(bundles: Iterable[BundleJSON], path: Path) -> None:
     header = ET.SubElement(root, "header", _tmx_header("pressrelease-pipeline-bundle"))
     bundles = list(bundles)  # one release's file is told apart by its length
     if len(bundles) == 1:  # one release's file: its language, title, date, URL...
-        header.set("srclang", str(bundles[0]["release"].get("lang") or SOURCE_LANG))
+        header.set("srclang", str(bundles[0].release.lang or SOURCE_LANG))
         for key, value in release_meta(bundles[0]).items():
             ET.SubElement(header, "prop", {"type": f"x-{key}"}).text = xml_text(value)
     body = ET.SubElement(root, "body")
@@ -56,26 +55,32 @@ def _tmx_header(tmf: str) -> dict[str, str]:
     }
 
 
-def _translation_units(bundles: Iterable[BundleJSON]) -> Iterator[ET.Element]:
+def _translation_units(bundles: Iterable[Bundle]) -> Iterator[ET.Element]:
     for bundle in bundles:
-        release_id = str(bundle["release"]["id"])
-        release_lang = str(bundle["release"].get("lang") or SOURCE_LANG)
-        for segment in bundle.get("segments") or []:
+        release_id = str(bundle.release.id)
+        release_lang = str(bundle.release.lang or SOURCE_LANG)
+        for segment in bundle.segments:
             texts = segment_texts(segment)
-            origins = segment.get("origin") or {}
+            origins = {
+                lang: str(target.origin)
+                for lang, target in segment.targets.items()
+                if target.origin is not None
+            }
             # A text already in its target language (an English quotation, an English
             # release) is the source itself: no translation unit for that language.
             targets = sorted(
                 lang for lang in set(texts) - {SOURCE_LANG} if origins.get(lang) != Origin.ORIGINAL
             )
-            if not segment.get("translate", True) or not targets:
+            if not segment.translate or not targets:
                 continue
-            tu = ET.Element("tu", {"tuid": xml_text(str(segment["id"]))})
-            ET.SubElement(tu, "prop", {"type": "x-kind"}).text = xml_text(str(segment["kind"]))
+            tu = ET.Element("tu", {"tuid": xml_text(str(segment.id))})
+            ET.SubElement(tu, "prop", {"type": "x-kind"}).text = xml_text(str(segment.kind))
             ET.SubElement(tu, "prop", {"type": "x-release"}).text = xml_text(release_id)
-            approvals = segment.get("approval") or {}
+            approvals = {
+                lang: target.approval for lang, target in segment.targets.items() if target.approval
+            }
             # The source variant is labelled with the language it is really in.
-            source_lang = str(segment.get("lang") or release_lang)
+            source_lang = str(segment.lang or release_lang)
             for lang in [SOURCE_LANG, *targets] if SOURCE_LANG in texts else targets:
                 tag = source_lang if lang == SOURCE_LANG else lang
                 tuv = ET.SubElement(tu, "tuv", {f"{{{XML_NS}}}lang": tag})
@@ -150,11 +155,11 @@ class TmxWriter:
     def __init__(self, output_dir: Path) -> None:
         self.folder = output_dir / "tmx"
 
-    def write_release(self, bundle: BundleJSON) -> list[Path]:
-        path = self.folder / f"{bundle['release']['id']}.tmx"
+    def write_release(self, bundle: Bundle) -> list[Path]:
+        path = self.folder / f"{bundle.release.id}.tmx"
         write_tmx([bundle], path)
         return [path]
 
-    def finish(self, bundles: Sequence[BundleJSON], run_info: dict[str, Any]) -> list[Path]:
+    def finish(self, bundles: Sequence[Bundle], run_info: dict[str, Any]) -> list[Path]:
         write_tmx(bundles, self.folder / RUN_TMX)
         return [self.folder / RUN_TMX]

@@ -8,8 +8,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from pipeline.core.bundles import BundleJSON
-from pipeline.core.data import SOURCE_LANG, Origin
+from pipeline.core.data import SOURCE_LANG, Bundle, Origin, Target
 from pipeline.core.io import open_atomic
 from pipeline.writers.xmlfile import (
     XML_NS,
@@ -23,7 +22,7 @@ from pipeline.writers.xmlfile import (
 XLIFF_NS = "urn:oasis:names:tc:xliff:document:2.0"
 
 
-def write_xliff(bundle: BundleJSON, target: str, path: Path) -> None:
+def write_xliff(bundle: Bundle, target: str, path: Path) -> None:
     """XLIFF 2.0 of one release into `target`, for post-editing the machine translation.
 
     One `<unit id="u<index>">` per segment, in order (index = position in the bundle, as
@@ -36,8 +35,8 @@ def write_xliff(bundle: BundleJSON, target: str, path: Path) -> None:
     `xml:space="preserve"` is on every source and target, not only on texts with edge or
     double spaces: the text is data, and a tool must never re-flow it.
     """
-    release = bundle["release"]
-    source_lang = str(release.get("lang") or SOURCE_LANG)
+    release = bundle.release
+    source_lang = str(release.lang or SOURCE_LANG)
 
     # The namespace is declared as a plain `xmlns` attribute on unqualified tags: ElementTree's
     # own default-namespace support refuses unqualified attributes (`id`, `state`, ...), and
@@ -49,7 +48,7 @@ def write_xliff(bundle: BundleJSON, target: str, path: Path) -> None:
     file = ET.SubElement(
         root,
         "file",
-        {"id": nmtoken(str(release["id"])), "original": xml_text(str(release["id"]))},
+        {"id": nmtoken(str(release.id)), "original": xml_text(str(release.id))},
     )
     notes = ET.Element("notes")  # the release's title, date, URL... as file-level notes
     for key, value in release_meta(bundle).items():
@@ -59,36 +58,34 @@ def write_xliff(bundle: BundleJSON, target: str, path: Path) -> None:
         write_xml(handle, root, file, itertools.chain([notes], units) if len(notes) else units)
 
 
-def _provenance(bundle: BundleJSON, model_key: str) -> str:
-    mt = (bundle.get("models") or {}).get(model_key) or {}
+def _provenance(bundle: Bundle, model_key: str) -> str:
+    mt = bundle.models.get(model_key) or {}
     return f"machine translation by {mt.get('model', 'unknown')}@{mt.get('revision', '')}"
 
 
-def _units(bundle: BundleJSON, target: str) -> Iterator[ET.Element]:
+def _units(bundle: Bundle, target: str) -> Iterator[ET.Element]:
     space = {f"{{{XML_NS}}}space": "preserve"}
-    for index, segment in enumerate(bundle.get("segments") or []):
+    for index, segment in enumerate(bundle.segments):
         texts = segment_texts(segment)
+        record = segment.targets.get(target) or Target()
         # The source already in the target language (an English quotation) is, for a
         # translator, a copy: not to be translated.
-        original = (segment.get("origin") or {}).get(target) == Origin.ORIGINAL
-        translated = bool(segment.get("translate", True)) and not original
-        model_key = (segment.get("made_by") or {}).get(target) or f"translate.{target}"
+        original = record.origin == Origin.ORIGINAL
+        translated = segment.translate and not original
+        model_key = record.made_by or f"translate.{target}"
         provenance = _provenance(bundle, model_key)
         unit = ET.Element("unit", {"id": f"u{index}"})
         if not translated:
             unit.set("translate", "no")
         notes = ET.SubElement(unit, "notes")
-        ET.SubElement(notes, "note", {"category": "segment-id"}).text = xml_text(str(segment["id"]))
-        ET.SubElement(notes, "note", {"category": "kind"}).text = xml_text(str(segment["kind"]))
+        ET.SubElement(notes, "note", {"category": "segment-id"}).text = xml_text(str(segment.id))
+        ET.SubElement(notes, "note", {"category": "kind"}).text = xml_text(str(segment.kind))
         source = texts.get(SOURCE_LANG, "")
         # A copied segment's target is its source by definition (the pipeline stores the
         # same), so it is taken from the source even where no target text was stored.
         target_text = texts.get(target) if translated else source
-        if (
-            translated
-            and target_text is not None
-            and not (segment.get("approval") or {}).get(target)
-        ):
+        approval = record.approval
+        if translated and target_text is not None and not approval:
             ET.SubElement(notes, "note", {"category": "provenance"}).text = xml_text(provenance)
         elif not translated:
             ET.SubElement(notes, "note", {"category": "provenance"}).text = (
@@ -97,7 +94,6 @@ def _units(bundle: BundleJSON, target: str) -> Iterator[ET.Element]:
                 else "copied from the source, not translated"
             )
         attributes = {"state": "initial"}
-        approval = (segment.get("approval") or {}).get(target)
         if approval and target_text is not None:
             # A reviewer's approved translation: final, and who approved it, in a note.
             attributes = {"state": "final", "subState": "pipeline:approved"}
@@ -122,21 +118,21 @@ class XliffWriter:
     def __init__(self, output_dir: Path) -> None:
         self.folder = output_dir / "xliff"
 
-    def write_release(self, bundle: BundleJSON) -> list[Path]:
-        release = bundle["release"]
+    def write_release(self, bundle: Bundle) -> list[Path]:
+        release = bundle.release
         paths = []
         for lang in _targets(bundle):
-            if lang == release.get("lang"):  # an English release into English
+            if lang == release.lang:  # an English release into English
                 continue
-            path = self.folder / f"{release['id']}.{lang}.xlf"
+            path = self.folder / f"{release.id}.{lang}.xlf"
             write_xliff(bundle, lang, path)
             paths.append(path)
         return paths
 
-    def finish(self, bundles: Sequence[BundleJSON], run_info: dict[str, Any]) -> list[Path]:
+    def finish(self, bundles: Sequence[Bundle], run_info: dict[str, Any]) -> list[Path]:
         return []
 
 
-def _targets(bundle: BundleJSON) -> list[str]:
-    langs = {lang for segment in bundle["segments"] for lang in segment["text"]}
+def _targets(bundle: Bundle) -> list[str]:
+    langs = {lang for segment in bundle.segments for lang in segment.text}
     return sorted(langs - {SOURCE_LANG})

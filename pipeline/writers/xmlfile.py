@@ -9,8 +9,7 @@ from collections.abc import Iterable
 from importlib import metadata
 from typing import IO
 
-from pipeline.core.bundles import BundleJSON
-from pipeline.core.data import SOURCE_LANG
+from pipeline.core.data import SOURCE_LANG, Bundle, Segment
 
 PACKAGE = "pressrelease-pipeline"
 
@@ -97,23 +96,22 @@ def _characters(xml: str) -> str:
     return xml.replace("\r", "&#13;")
 
 
-def segment_texts(segment: BundleJSON) -> dict[str, str]:
-    """The segment's texts that are really there: a missing or null language is absent."""
-    return {
-        lang: text for lang, text in (segment.get("text") or {}).items() if isinstance(text, str)
-    }
+def segment_texts(segment: Segment) -> dict[str, str]:
+    """The segment's texts that are really there: a null language (a hand-edited file) is
+    absent."""
+    return {lang: text for lang, text in segment.text.items() if isinstance(text, str)}
 
 
-def bundle_languages(bundles: Iterable[BundleJSON]) -> list[str]:
+def bundle_languages(bundles: Iterable[Bundle]) -> list[str]:
     """Source language first, then every target any bundle has, sorted: a stable order for
     TMX variants and table columns. Targets come from segment texts and from the
     `translate.<lang>` model entries, so a target is a column even if all its texts are
     missing in these bundles."""
     targets: set[str] = set()
     for bundle in bundles:
-        for segment in bundle.get("segments") or []:
+        for segment in bundle.segments:
             targets.update(segment_texts(segment))
-        for key in bundle.get("models") or {}:
+        for key in bundle.models:
             lang = key.removeprefix("translate.")
             if key.startswith("translate.") and "-" not in lang:  # not translate.en-ru
                 targets.add(lang)
@@ -121,11 +119,11 @@ def bundle_languages(bundles: Iterable[BundleJSON]) -> list[str]:
     return [SOURCE_LANG, *sorted(targets)]
 
 
-def release_meta(bundle: BundleJSON) -> dict[str, str]:
+def release_meta(bundle: Bundle) -> dict[str, str]:
     """What the release says about itself (`Release.meta`: title, date, author, url,
     site_name, a feed item's guid) and the language it was found in, where known."""
-    release = bundle["release"]
-    meta = {key: str(value) for key, value in (release.get("meta") or {}).items() if value}
-    if release.get("lang"):
-        meta["lang"] = str(release["lang"])
+    release = bundle.release
+    meta = {key: str(value) for key, value in (release.meta or {}).items() if value}
+    if release.lang:
+        meta["lang"] = str(release.lang)
     return meta
