@@ -17,7 +17,7 @@ from urllib.parse import quote
 import pytest
 
 from pipeline.core.data import Bundle
-from pipeline.writers.pages import html_id
+from pipeline.writers.pages import filter_script, html_id, script_hash
 from pipeline.writers.site import write_site
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -224,17 +224,25 @@ def test_writes_index_and_one_page_per_release(site: Path) -> None:
         "007_hostile.html",
         "008_plain.html",
         "index.html",
+        "least-confident.html",
     ]
 
 
 def test_head_is_self_contained_and_locked_down(site: Path) -> None:
+    script = filter_script()
     for path in site.iterdir():
         text = path.read_text(encoding="utf-8")
         head = text.split("</head>", 1)[0]
         assert '<meta charset="utf-8">' in head
         assert '<meta name="viewport"' in head
-        csp = html.escape("default-src 'none'; style-src 'unsafe-inline'; img-src data:")
-        assert f'<meta http-equiv="Content-Security-Policy" content="{csp}">' in head
+        csp = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+        if path.name == "index.html":
+            # The one script of the site, the index's filter, allowed by its hash alone: no
+            # other inline script could run there, and it is our file, not data.
+            csp += f"; script-src 'sha256-{script_hash(script)}'"
+            assert text.count("<script") == 1 and f"<script>{script}</script>" in text
+            text = text.replace(f"<script>{script}</script>", "")
+        assert f'<meta http-equiv="Content-Security-Policy" content="{html.escape(csp)}">' in head
         assert "@media print" in head
         # Nothing that could load or run: no scripts, links to styles, or remote URLs.
         for forbidden in ("<script", "<link", "<img", "<iframe", "http://", "https://", "@import"):
@@ -351,13 +359,15 @@ def test_index_links_every_release_and_lists_failures(site: Path) -> None:
     assert hostile[5] == "0"  # approved segments
     assert (hostile[6], hostile[7]) == ("1", "1")  # segments flagged in en, in ru
     assert plain[3] == "segmented only"
-    assert "Sales rose." in hostile[8]
+    assert hostile[8] == "—"  # no confidence scores in this bundle
+    assert "Sales rose." in hostile[9]
     qa_titles = [attrs.get("title", "") for attrs, _ in releases[0]["cells"]]
     assert "length_ratio: 1, missing_number: 1" in qa_titles
     # The failed release, and the skipped one that has no bundle, with their reasons.
     cells = [text for row in page.rows for _, text in row["cells"]]
     assert SCRIPT in cells and f"corpus/{BREAKOUT}.txt" in cells
     assert f"unchanged {IMG}" in cells
+    text = text.replace(f"<script>{filter_script()}</script>", "")  # the filter, our own file
     assert "<script" not in text and "<img" not in text and "<h1>broken" not in text
 
 
@@ -556,6 +566,13 @@ TAGS = {
     "td",
     "details",
     "summary",
+    # The release page's boilerplate toggle and the index's filter.
+    "form",
+    "label",
+    "input",
+    "select",
+    "option",
+    "output",
 }
 
 
@@ -687,9 +704,14 @@ def test_every_field_on_every_page_is_escaped(tmp_path: Path) -> None:
         "b": tmp_path / "b.html",
         "a by confidence": tmp_path / "by-confidence" / f"{EVIL_ID}.html",
         "b by confidence": tmp_path / "by-confidence" / "b.html",
+        "least confident": tmp_path / "least-confident.html",
     }
     assert sorted(tmp_path.rglob("*.html")) == sorted(pages.values())
     texts = {name: path.read_text(encoding="utf-8") for name, path in pages.items()}
+    # The index's one script is the filter, exactly: take it out, then nothing else runs.
+    ours = f"<script>{filter_script()}</script>"
+    assert texts["index"].count(ours) == 1 and texts["index"].count("<script") == 1
+    texts["index"] = texts["index"].replace(ours, "")
     for name, text in texts.items():
         page = parse(text)  # strict nesting: nothing broke out of its element
         assert {tag for tag, _ in page.tags} <= TAGS, name
@@ -761,13 +783,14 @@ def test_every_field_on_every_page_is_escaped(tmp_path: Path) -> None:
             "term target",
         ],
         "b by confidence": ["b text de 0", "b text 0 in a hostile language"],
+        "least confident": ["kind", "a text de 1", "a text en 1", "qa detail", "b text de 0"],
     }
     for name, fields in shown.items():
         for field in fields:
             assert html.escape(evil(field)) in texts[name], (name, field)
     for name in ("a", "b", "a by confidence", "index"):
         assert html.escape(EVIL_LANG) in texts[name], name  # a column's language
-    for name in ("a", "a by confidence", "index"):
+    for name in ("a", "a by confidence", "index", "least confident"):
         assert html.escape(EVIL_ID) in texts[name], name  # the release's id
     # javascript: is never a link, an http(s) URL is one, its hostile characters escaped.
     links = [attrs["href"] for tag, attrs in parse(texts["a"]).tags if tag == "a"]
@@ -775,3 +798,141 @@ def test_every_field_on_every_page_is_escaped(tmp_path: Path) -> None:
     links = [attrs["href"] for tag, attrs in parse(texts["b"]).tags if tag == "a"]
     assert "https://example.org/?q=" + evil("https url") in links
     assert f'href="{html.escape("https://example.org/?q=" + evil("https url"))}"' in texts["b"]
+
+
+# --- a site for a whole night: order, filter, confidence, boilerplate, refreshed ---------
+
+
+def _dated(
+    rid: str, date: str | None, score: float | None = None, kind: str = "sentence"
+) -> dict[str, Any]:
+    bundle = plain_bundle(rid)
+    bundle["release"]["meta"] = {"date": date, "title": f"Titel {rid}"}
+    segment = bundle["segments"][0]
+    segment["kind"] = kind
+    if score is not None:
+        segment["confidence"] = {"en": score}
+        segment["qa"] = (
+            {"en": [{"code": "low_confidence", "detail": "d"}]} if score < -1.5 else {"en": []}
+        )
+    return bundle
+
+
+def _index_rows(folder: Path) -> list[dict[str, Any]]:
+    return [
+        row
+        for row in parse((folder / "index.html").read_text("utf-8")).rows
+        if row["attrs"].get("data-status")
+    ]
+
+
+def test_index_lists_releases_newest_first_then_by_id(tmp_path: Path) -> None:
+    bundles = [
+        _dated("c", "2026-06-01"),
+        _dated("a", None),
+        _dated("b", "2026-06-01"),
+        _dated("d", "2026-07-15"),
+    ]
+    write_site(typed(*bundles), tmp_path, RUN_INFO)
+    first = [row["cells"][0][1] for row in _index_rows(tmp_path)]
+    assert [cell.split("Titel")[0] for cell in first] == ["d", "b", "c", "a"]
+    write_site(typed(*reversed(bundles)), tmp_path, RUN_INFO)  # the order given does not matter
+    assert [row["cells"][0][1] for row in _index_rows(tmp_path)] == first
+
+
+def test_index_rows_carry_what_the_filter_reads_and_link_the_confidence_views(
+    tmp_path: Path,
+) -> None:
+    bundles = [_dated("sure", "2026-06-02", -0.2), _dated("unsure", "2026-06-01", -2.5)]
+    write_site(typed(*bundles), tmp_path, {**RUN_INFO, "refreshed": ["sure"]})
+    rows = {row["cells"][0][1].split("Titel")[0]: row for row in _index_rows(tmp_path)}
+    sure, unsure = rows["sure"], rows["unsure"]
+    assert sure["attrs"]["data-status"] == "translated (refreshed)"
+    assert unsure["attrs"]["data-status"] == "translated"
+    assert unsure["attrs"]["data-flags"] == "low_confidence" and sure["attrs"]["data-flags"] == ""
+    assert unsure["attrs"]["data-text"] == "unsure titel unsure corpus/unsure.txt"
+    cells = dict(enumerate(text for _, text in unsure["cells"]))
+    assert cells[7] == "-2.50 · 1 unsure"  # the lowest confidence, and how many are unsure
+    text = (tmp_path / "index.html").read_text("utf-8")
+    assert 'href="by-confidence/unsure.html"' in text and 'href="least-confident.html"' in text
+    # The filter's choices are the statuses and flags present.
+    assert (
+        "<option>translated (refreshed)</option>" in text
+        and "<option>low_confidence</option>" in text
+    )
+
+
+def test_the_run_s_least_confident_segments_across_releases(tmp_path: Path) -> None:
+    from pipeline.writers.site import least_confident_page
+
+    bundles = typed(
+        *(_dated(f"r{n}", "2026-06-01", -0.5 * n) for n in range(5)), _dated("none", None)
+    )
+    write_site(bundles, tmp_path, RUN_INFO)
+    page = parse((tmp_path / "least-confident.html").read_text("utf-8"))
+    releases = [
+        row["cells"][0][1] for row in page.rows if row["cells"] and row["cells"][0][0] == {}
+    ]
+    assert releases == ["r4", "r3", "r2", "r1", "r0"]  # least sure first; unscored left out
+    links = [
+        attrs["href"] for tag, attrs in page.tags if tag == "a" and "#" in attrs.get("href", "")
+    ]
+    assert links[0] == "r4.html#seg-r4-0000"
+    assert 'id="seg-r4-0000"' in (tmp_path / "r4.html").read_text("utf-8")  # the anchor exists
+    # The scores show as numbers here, and only the lowest `limit` are kept.
+    assert ">-2.00<" in (tmp_path / "least-confident.html").read_text("utf-8")
+    two = parse(least_confident_page(bundles, limit=2))
+    assert [
+        row["cells"][0][1] for row in two.rows if row["cells"] and row["cells"][0][0] == {}
+    ] == ["r4", "r3"]
+
+
+def test_only_unsure_scores_show_as_numbers_on_a_release_page(tmp_path: Path) -> None:
+    write_site(typed(_dated("low", None, -2.5), _dated("high", None, -0.1)), tmp_path, RUN_INFO)
+    assert ">-2.50<" in (tmp_path / "low.html").read_text("utf-8")
+    assert ">-0.10<" not in (tmp_path / "high.html").read_text("utf-8")
+    assert ">-0.10<" in (tmp_path / "by-confidence" / "high.html").read_text("utf-8")
+
+
+def test_boilerplate_rows_are_folded_behind_a_toggle(tmp_path: Path) -> None:
+    bundle = _dated("crumbs", None, kind="boilerplate")
+    write_site(typed(bundle, _dated("plain", None)), tmp_path, RUN_INFO)
+    text = (tmp_path / "crumbs.html").read_text("utf-8")
+    assert '<input type="checkbox" id="show-boilerplate" class="toggle">' in text
+    assert "show the 1 boilerplate row (navigation, bylines, credits)" in text
+    # The rule that folds them: unless the box is ticked or the row is linked to.
+    assert (
+        "#show-boilerplate:not(:checked) ~ table.segments tr.kind-boilerplate:not(:target)" in text
+    )
+    assert text.index('id="show-boilerplate"') < text.index('<table class="segments">')
+    assert 'id="show-boilerplate"' not in (tmp_path / "plain.html").read_text("utf-8")
+
+
+@pytest.mark.slow
+def test_the_index_filter_runs_from_disk_in_a_browser(tmp_path: Path) -> None:
+    """The filter is allowed by its hash in the CSP, so it must run: given a flag in the
+    address, it hides the other rows and says how many are shown."""
+    binary = _chromium()
+    if binary is None:
+        pytest.skip(
+            "Chromium is not installed: apt-get install chromium (the CI script installs it)"
+        )
+    bundles = [_dated("sure", "2026-06-02", -0.2), _dated("unsure", "2026-06-01", -2.5)]
+    write_site(typed(*bundles), tmp_path / "site", RUN_INFO)
+    url = (tmp_path / "site" / "index.html").as_uri() + "#flag=low_confidence"
+    dom = _browser(
+        binary, tmp_path / "profile", "--virtual-time-budget=2000", "--dump-dom", url
+    ).stdout
+    rows = {
+        row["cells"][0][1].split("Titel")[0]: row["attrs"]
+        for row in parse(dom).rows
+        if row["attrs"].get("data-status")
+    }
+    assert "hidden" in rows["sure"] and "hidden" not in rows["unsure"]
+    assert "1 of 2 releases shown" in dom
+    assert '<form class="filter" id="filter">' in dom  # shown once the script ran
+    url = (tmp_path / "site" / "index.html").as_uri() + "#q=UNSURE%20titel"
+    dom = _browser(
+        binary, tmp_path / "profile", "--virtual-time-budget=2000", "--dump-dom", url
+    ).stdout
+    assert "1 of 2 releases shown" in dom  # words in any case, each must occur

@@ -95,6 +95,7 @@ def run(bundles: list[Bundle], ctx: RunContext) -> list[Bundle]:
             "started_at": ctx.started.isoformat(timespec="seconds"),
             "failed": report.failed,
             "skipped": report.skipped,
+            "refreshed": sorted(report.refreshed),
         },
         on_failure=lambda bundle, fmt, error: _output_failed(bundle, fmt, error, report),
     )

@@ -3,6 +3,8 @@ the page header's Content-Security-Policy, language names, ids and CSS tokens.""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import re
 from collections.abc import Iterator
@@ -17,7 +19,9 @@ LANG_NAMES = {"de": "Deutsch", "en": "English", "ru": "Русский"}
 
 
 # No scripts and no loads of any kind: only the inline stylesheet (and data: images) may apply.
-_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+# The index adds its filter script, by hash (`script_hash`).
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+FILTER_SCRIPT = "_filter.js"
 
 
 @cache
@@ -34,8 +38,22 @@ def templates() -> Environment:
     )
     environment.filters["lang_name"] = lang_name
     environment.filters["css_token"] = css_token
-    environment.globals["csp"] = _CSP
+    environment.globals["csp"] = CSP
     return environment
+
+
+def filter_script() -> str:
+    """The index's filter script, exactly as the page carries it."""
+    environment = templates()
+    assert environment.loader is not None
+    source, _, _ = environment.loader.get_source(environment, FILTER_SCRIPT)
+    return source
+
+
+def script_hash(script: str) -> str:
+    """The CSP hash source of an inline script (base64 of its SHA-256): the browser runs
+    the script only if its text hashes to this."""
+    return base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
 
 
 def render(name: str, **context: Any) -> Iterator[str]:

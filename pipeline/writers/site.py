@@ -15,6 +15,7 @@ templates decide how it is marked up.
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -22,11 +23,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from pipeline.core.data import SOURCE_LANG, Bundle, Origin, Segment, Summary, Target
+from markupsafe import Markup
+
+from pipeline.core.data import SOURCE_LANG, Bundle, Kind, Origin, Segment, Summary, Target
 from pipeline.core.io import open_atomic, write_atomic
-from pipeline.writers.pages import html_id, lang_name, render
+from pipeline.writers.pages import CSP, filter_script, html_id, lang_name, render, script_hash
 
 INDEX = "index.html"
+LEAST_CONFIDENT = "least-confident.html"  # the run's least confident segments
+LEAST_CONFIDENT_ROWS = 200
 # Targets in this order first (the pipeline's own), any others after them alphabetically.
 _TARGET_ORDER = ("en", "ru")
 _SNIPPET_CHARS = 160
@@ -39,7 +44,8 @@ def write_site(
 
     `run_info` (optional) carries what the index says about the run besides the bundles:
     `started_at`, `failed` (entries with `path`, `reason`, maybe `id` and `stage`) and
-    `skipped` (entries with `id`, `path`, `reason`). Pages of releases no longer in
+    `skipped` (entries with `id`, `path`, `reason`) and `refreshed` (release ids whose
+    bundles took approved translations). Pages of releases no longer in
     `bundles` are left alone: the folder may be shared, so nothing is deleted.
     """
     ids = [str(bundle.release.id) for bundle in bundles]
@@ -48,8 +54,7 @@ def write_site(
         raise ValueError(f"release ids appear more than once: {duplicates}")
     for bundle in bundles:
         write_release_page(bundle, folder)
-    # The index last, so that it never links to a page that is not there yet.
-    write_index(bundles, folder, run_info or {})
+    write_run_pages(bundles, folder, run_info or {})
 
 
 def write_release_page(bundle: Bundle, folder: Path) -> list[Path]:
@@ -69,6 +74,16 @@ def write_release_page(bundle: Bundle, folder: Path) -> list[Path]:
             handle.writelines(_confidence_page(bundle, facts))
         return [path, by_confidence]
     return [path]
+
+
+def write_run_pages(
+    bundles: Sequence[Bundle], folder: Path, run_info: dict[str, Any]
+) -> list[Path]:
+    """The pages over the whole run: its least confident segments, then the index (last,
+    so that it never links to a page that is not there yet); returns their paths."""
+    least_confident = Path(folder) / LEAST_CONFIDENT
+    write_atomic(least_confident, least_confident_page(bundles))
+    return [least_confident, write_index(bundles, folder, run_info)]
 
 
 def write_index(bundles: Sequence[Bundle], folder: Path, run_info: dict[str, Any]) -> Path:
@@ -107,6 +122,9 @@ class _Facts:
     scored: int = 0  # segments with a confidence in some target
     approved: int = 0  # segments with a reviewer's approved translation in some target
     codes: dict[str, Counter[str]] = field(default_factory=dict)  # lang -> code -> flags
+    boilerplate: int = 0  # segments of kind boilerplate (collapsed on the page)
+    lowest: float | None = None  # the lowest confidence of any target of any segment
+    unsure: int = 0  # segments whose least sure target is in the two lowest buckets
 
     @property
     def languages(self) -> list[str]:
@@ -120,8 +138,13 @@ def _facts(bundle: Bundle) -> _Facts:
         facts.segments += 1
         facts.texts.update(segment.text.keys())
         targets = segment.targets.values()
-        if any(target.confidence is not None for target in targets):
+        if segment.kind == Kind.BOILERPLATE:
+            facts.boilerplate += 1
+        score = least_sure(segment)
+        if score is not None:
             facts.scored += 1
+            facts.lowest = score if facts.lowest is None else min(facts.lowest, score)
+            facts.unsure += _confidence_bucket(score) <= UNSURE_BUCKET
         if any(target.approval is not None for target in targets):
             facts.approved += 1
         for lang, target in segment.targets.items():
@@ -146,6 +169,7 @@ class _Cell:
     approved: str = ""
     bucket: int = 0  # confidence bucket (1 to 5), 0: not scored
     confidence: str = ""
+    score: str = ""  # the confidence as a number, where the page shows it
     repaired: str = ""
     terms: str = ""  # the glossary's terms found in the text
     term_count: int = 0
@@ -180,8 +204,23 @@ _CONFIDENCE_BUCKETS = (-2.0, -1.2, -0.7, -0.3)
 BY_CONFIDENCE = "by-confidence"  # the folder of the pages sorted least confident first
 
 
+# Buckets up to this one are "unsure": their score is shown as a number on the release page
+# and counted on the index.
+UNSURE_BUCKET = 2
+
+
 def _confidence_bucket(score: float) -> int:
     return 1 + sum(score >= edge for edge in _CONFIDENCE_BUCKETS)
+
+
+def least_sure(segment: Segment) -> float | None:
+    """The confidence of a segment's least sure target; None when no target is scored."""
+    scores = [
+        float(target.confidence)
+        for target in segment.targets.values()
+        if isinstance(target.confidence, int | float)
+    ]
+    return min(scores) if scores else None
 
 
 def _release_page(bundle: Bundle, facts: _Facts) -> Iterator[str]:
@@ -241,13 +280,9 @@ def _confidence_page(bundle: Bundle, facts: _Facts) -> Iterator[str]:
     anchors = [html_id(str(segment.id), used) for segment in segments]
     order = []
     for position, segment in enumerate(segments):
-        scores = [
-            target.confidence
-            for target in segment.targets.values()
-            if isinstance(target.confidence, int | float)
-        ]
-        if scores:
-            order.append((min(scores), position))
+        score = least_sure(segment)
+        if score is not None:
+            order.append((score, position))
     order.sort()
     page = f"../{quote(rid)}.html"
     rows = (
@@ -266,6 +301,55 @@ def _confidence_page(bundle: Bundle, facts: _Facts) -> Iterator[str]:
         count=len(order),
         columns=[(lang, lang_name(lang)) for lang in langs],
         rows=rows,
+    )
+
+
+def least_confident_page(bundles: Sequence[Bundle], limit: int = LEAST_CONFIDENT_ROWS) -> str:
+    """The `limit` least confident translated segments of all `bundles`, least sure first,
+    each linked to its row on its release's page. One pass over each bundle's segments,
+    keeping only the `limit` lowest (a night may hold a million segments)."""
+    kept: list[tuple[float, int, str, int, str, Segment]] = []  # a max-heap by score
+    scored = releases = 0
+    for order, bundle in enumerate(bundles):
+        rid = str(bundle.release.id)
+        used: set[str] = set()
+        seen = False
+        for position, segment in enumerate(bundle.segments):
+            anchor = html_id(str(segment.id), used)  # as the release page gives them out
+            score = least_sure(segment)
+            if score is None:
+                continue
+            scored += 1
+            seen = True
+            item = (-score, -(order * 1_000_000_000 + position), rid, position, anchor, segment)
+            if len(kept) < limit:
+                heapq.heappush(kept, item)
+            elif item > kept[0]:
+                heapq.heapreplace(kept, item)
+        releases += seen
+    chosen = sorted(kept, reverse=True)  # least sure first; ties in release and page order
+    langs = _ordered_languages(
+        {lang for *_, segment in chosen for lang in segment.text}, SOURCE_LANG
+    )
+    rows = [
+        _Row(
+            position + 1,
+            segment.kind,
+            _cells(segment, langs),
+            sid=rid,
+            link=f"{quote(rid, safe='')}.html#{anchor}",
+        )
+        for _, _, rid, position, anchor, segment in chosen
+    ]
+    return "".join(
+        render(
+            "least_confident.html.j2",
+            count=len(rows),
+            releases=releases,
+            scored=scored,
+            columns=[(lang, lang_name(lang)) for lang in langs],
+            rows=rows,
+        )
     )
 
 
@@ -302,7 +386,8 @@ def _rows(segments: Iterable[Segment], langs: list[str], source_lang: str) -> It
 
 def _cells(segment: Segment, langs: list[str], source_lang: str | None = None) -> list[_Cell]:
     """A segment's text cells. With `source_lang` (the release page, not the confidence
-    page) targets copied untranslated, or already in their language, say so."""
+    pages) targets copied untranslated, or already in their language, say so, and only
+    unsure confidences are shown as numbers (the confidence pages show every one)."""
     copied = source_lang is not None and not segment.translate
     cells = []
     for lang in langs:
@@ -326,6 +411,8 @@ def _cells(segment: Segment, langs: list[str], source_lang: str | None = None) -
             cell.confidence = (
                 f"model confidence {score:.2f} (mean log-probability per token; 0 is sure)"
             )
+            if source_lang is None or cell.bucket <= UNSURE_BUCKET:
+                cell.score = f"{score:.2f}"
         if repair and repair.get("kept") == "repair":
             reasons = ", ".join(str(code) for code in repair.get("reasons") or [])
             cell.repaired = f"decoded again ({repair.get('method', '')}) for: {reasons}"
@@ -349,19 +436,29 @@ def _cells(segment: Segment, langs: list[str], source_lang: str | None = None) -
 
 
 def index_page(bundles: Sequence[Bundle], run_info: dict[str, Any]) -> str:
-    """The table of releases with links to their pages, and the releases that failed."""
-    facts = [_facts(bundle) for bundle in bundles]
+    """The table of releases (newest first, then by id) with links to their pages, a filter
+    over them, and the releases that failed."""
+    ordered = sorted(sorted(bundles, key=lambda b: str(b.release.id)), key=_date, reverse=True)
+    facts = [_facts(bundle) for bundle in ordered]
     targets = _run_targets(facts)
     skipped = {str(item.get("id")): item for item in run_info.get("skipped") or []}
+    refreshed = {str(rid) for rid in run_info.get("refreshed") or []}
     unchanged = sum(item.get("reason") == "unchanged" for item in skipped.values())
     known = {str(bundle.release.id) for bundle in bundles}
+    rows = [
+        _index_row(bundle, fact, targets, _since(str(bundle.release.id), skipped, refreshed))
+        for bundle, fact in zip(ordered, facts, strict=True)
+    ]
+    script = filter_script()
     return "".join(
         render(
             "index.html.j2",
-            rows=[
-                _index_row(bundle, fact, targets, str(bundle.release.id) in skipped)
-                for bundle, fact in zip(bundles, facts, strict=True)
-            ],
+            page_csp=f"{CSP}; script-src 'sha256-{script_hash(script)}'",
+            script=Markup(script),  # our own file, not data: written as it is
+            rows=rows,
+            statuses=sorted({row["status"] for row in rows}),
+            flag_codes=sorted({code for row in rows for code in row["flags"].split()}),
+            least_confident_href=LEAST_CONFIDENT if any(f.scored for f in facts) else "",
             targets=targets,
             unchanged=unchanged,
             skipped=len(skipped) - unchanged,
@@ -389,9 +486,20 @@ def index_page(bundles: Sequence[Bundle], run_info: dict[str, Any]) -> str:
     )
 
 
-def _index_row(
-    bundle: Bundle, facts: _Facts, targets: list[str], unchanged: bool
-) -> dict[str, Any]:
+def _date(bundle: Bundle) -> str:
+    """The release's date (YYYY-MM-DD) for the index's order; "" (last) when unknown."""
+    return str((bundle.release.meta or {}).get("date") or "")
+
+
+def _since(rid: str, skipped: dict[str, Any], refreshed: set[str]) -> str:
+    """What happened to a release in this run besides being made: "" (made now),
+    "unchanged" (its bundle is an earlier run's) or "refreshed" (approvals put in)."""
+    if rid in refreshed:
+        return "refreshed"
+    return "unchanged" if rid in skipped else ""
+
+
+def _index_row(bundle: Bundle, facts: _Facts, targets: list[str], since: str) -> dict[str, Any]:
     release = bundle.release
     rid = str(release.id)
     meta = release.meta or {}
@@ -404,17 +512,27 @@ def _index_row(
                 ", ".join(f"{code}: {n}" for code, n in sorted(codes.items())),
             )
         )
+    summary = _snippet(bundle.summaries, targets)
+    title = meta.get("title")
+    searched = [rid, str(title or ""), str(release.path)]
+    searched += [summary.text for summary in bundle.summaries.values()]
     return {
         "rid": rid,
         "href": quote(rid, safe="") + ".html",
-        "title": meta.get("title"),
+        "title": title,
         "date": meta.get("date") or "",
         "path": release.path,
-        "status": _status(facts, targets) + (" (unchanged)" if unchanged else ""),
+        "status": _status(facts, targets) + (f" ({since})" if since else ""),
         "segments": facts.segments,
         "approved": facts.approved,
         "qa": qa,
-        "summary": _snippet(bundle.summaries, targets),
+        "flags": " ".join(sorted({code for codes in facts.codes.values() for code in codes})),
+        "lowest": "" if facts.lowest is None else f"{facts.lowest:.2f}",
+        "unsure": facts.unsure,
+        "confidence_href": f"{BY_CONFIDENCE}/{quote(rid, safe='')}.html",
+        # What the filter's text box searches, lower-cased as the script lower-cases.
+        "haystack": " ".join(" ".join(searched).split()).lower(),
+        "summary": summary,
     }
 
 
@@ -464,4 +582,4 @@ class SiteWriter:
         return write_release_page(bundle, self.folder)
 
     def finish(self, bundles: Sequence[Bundle], run_info: dict[str, Any]) -> list[Path]:
-        return [write_index(bundles, self.folder, run_info)]
+        return write_run_pages(bundles, self.folder, run_info)
