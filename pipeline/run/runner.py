@@ -383,6 +383,7 @@ def _write_manifest(ctx: RunContext) -> None:
             "segments": sum(item["segments"] for item in report.done),
             "duplicates": len(report.duplicates),
         },
+        "warnings": report.notices,
         "models": report.models,
         "translation": {"memory": cfg.translate.memory, **report.translation},
         "qa": report.qa,
