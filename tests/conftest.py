@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
+from hypothesis import HealthCheck, settings
 from omegaconf import DictConfig
 
 from pipeline.config.plan import effective_stages
@@ -31,6 +32,19 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 # where threads that wait for each other's cores cost more than they bring. A test that
 # needs more threads sets them in its config (engine.*.threads).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+# Property-based tests (hypothesis): a small budget by default, so that the suite stays fast;
+# HYPOTHESIS_PROFILE=long tries many more examples, for a run on purpose:
+#   HYPOTHESIS_PROFILE=long pytest -n 0 tests/test_terms.py -k property
+# No deadline: the machine is shared, and a slow example is not a failure.
+settings.register_profile("default", max_examples=60, deadline=None)
+settings.register_profile(
+    "long",
+    max_examples=5000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(autouse=True)

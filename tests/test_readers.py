@@ -431,6 +431,103 @@ def test_items_sharing_a_guid_are_both_kept_and_a_cut_feed_is_warned_about(
     assert "malformed" in caplog.text
 
 
+ENTITY_RSS = (
+    RSS.replace(
+        '<?xml version="1.0" encoding="UTF-8"?>\n',
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<!DOCTYPE rss [<!ENTITY name "Kursk"><!ENTITY file SYSTEM "file:///etc/hostname">]>\n',
+    )
+    .replace(
+        "<title>Stadtbibliothek verlängert Öffnungszeiten</title>",
+        "<title>Messe &name; Kursk &amp; mehr</title>",
+    )
+    .replace("zwölf Fahrzeugen im", "zwölf Fahrzeugen &file; im")
+)
+
+
+def test_entities_a_feed_declares_never_become_text() -> None:
+    """Regression (issue 26): `Messe &name; Kursk` was published as the title."""
+    library, winter = read_feed(ENTITY_RSS.encode(), "presse.rss")
+    assert library.meta["title"] == "Messe Kursk & mehr"  # removed, not expanded
+    assert "&name;" not in library.text and "&file;" not in winter.text
+    assert "zwölf Fahrzeugen im Einsatz" in winter.text  # the rest of the item as it was
+    assert library.warnings == [
+        "entity reference(s) &name; removed from the text: the feed's DOCTYPE declares "
+        "them, and entities are never expanded"
+    ]
+    assert winter.warnings == [library.warnings[0].replace("&name;", "&file;")]
+    assert (
+        None,
+        "its DOCTYPE declares entities (file, name); entities are never expanded, "
+        "so the 2 reference(s) to them were removed from the text",
+    ) in library.file_warnings
+
+
+def test_items_are_said_to_be_lost_only_when_they_are(caplog: pytest.LogCaptureFixture) -> None:
+    """Regression (issue 26): a feed read whole despite a fault was said to have lost the
+    items after it."""
+    broken = RSS.replace("Winterdienst startet", "Winterdienst & Streudienst")  # a bare &
+    assert len(read_feed(broken.encode(), "presse.rss")) == 2
+    assert "malformed" not in caplog.text and "lost" not in caplog.text
+    assert "read leniently, all 3 item(s) were found" in caplog.text
+    caplog.clear()
+    garbage = RSS.replace("<item><title>Winterdienst", "<<<>>>\x00<item><title>Winterdienst")
+    [library] = read_feed(garbage.encode(), "presse.rss")
+    assert "1 of its 3 items could not be read and are lost" in caplog.text
+    # Left out for having no text: said per item, for the manifest.
+    assert ("pm-leer", "left out: the item has no text") in library.file_warnings
+
+
+def test_a_feed_cut_inside_an_item_says_which() -> None:
+    cut = RSS[: RSS.index("</item>\n<item><title>Leer")]
+    library, winter = read_feed(cut.encode(), "presse.rss")
+    assert winter.warnings == [
+        "the feed file ends inside this item (cut short): its text may be incomplete"
+    ]
+    [(item, message)] = winter.file_warnings
+    assert item == "https://musterstadt.example/presse/winterdienst" and "cut short" in message
+    assert library.warnings == []
+
+
+def test_the_manifest_lists_every_warning_with_its_file_and_item(tmp_path: Path) -> None:
+    import json
+
+    from pipeline.run.runner import run
+    from tests.conftest import make_config
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "presse.rss").write_text(ENTITY_RSS, encoding="utf-8")
+    (corpus / "kaputt.txt").write_bytes(
+        "Die Stadt baut neue Radwege für alle Bürger.\n".encode() + b"\xff\xfe kaputt\n"
+    )
+    output = tmp_path / "out"
+    run(make_config([f"corpus.dir={corpus}", f"output.dir={output}", "stages=[ingest,segment]"]))
+    manifest = json.loads((output / "manifest.json").read_text(encoding="utf-8"))
+    warnings = manifest["warnings"]
+    feed = str(corpus / "presse.rss")
+    assert {
+        "file": feed,
+        "item": "pm-leer",
+        "message": "left out: the item has no text",
+    } in warnings
+    assert any(
+        w["file"] == feed and w["item"] is None and "declares entities" in w["message"]
+        for w in warnings
+    )
+    assert any(
+        w["file"] == feed and w["item"] == "pm-2026-0412" and "&name;" in w["message"]
+        for w in warnings
+    )
+    assert any(
+        w["file"] == str(corpus / "kaputt.txt") and w["item"] is None and "U+FFFD" in w["message"]
+        for w in warnings
+    )
+    # A release's own warnings are in its entry too.
+    done = {item["id"]: item for item in manifest["releases"]["done"]}
+    assert any("U+FFFD" in message for message in done["kaputt"]["warnings"])
+
+
 def test_line_breaks_and_table_cells_are_blocks_of_their_own() -> None:
     html = page().replace(
         "<h2>Die Strecken im Überblick</h2>",

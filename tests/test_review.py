@@ -406,6 +406,35 @@ def test_a_cat_tools_tmx_and_the_pipelines_own(first_run: dict[str, Path], tmp_p
     memory.close()
 
 
+@pytest.mark.parametrize(
+    ("doctype", "reason"),
+    [
+        ('<!DOCTYPE tmx [<!ENTITY name "Kursk">]>', "its DOCTYPE declares entities (name)"),
+        ('<!DOCTYPE tmx SYSTEM "tmx14.dtd">', "entity reference(s) &name;, never expanded"),
+    ],
+)
+def test_a_reviewed_file_with_entities_is_refused_whole(
+    doctype: str, reason: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Regression (issue 26): the unexpanded reference was stored as an approved
+    translation (`Messe &name; Kursk`) that every later run applied."""
+    tmx = _write(
+        tmp_path / "entities.tmx",
+        f'<?xml version="1.0" encoding="UTF-8"?>\n{doctype}\n<tmx version="1.4">'
+        '<header creationtool="memoQ" srclang="de-DE" creationid="team"/><body>\n'
+        '<tu><tuv xml:lang="de-DE"><seg>Messe in Kursk.</seg></tuv>'
+        '<tuv xml:lang="en-GB"><seg>Fair &name; Kursk.</seg></tuv></tu>\n'
+        '<tu><tuv xml:lang="de-DE"><seg>Guten Tag.</seg></tuv>'
+        '<tuv xml:lang="en-GB"><seg>Good day.</seg></tuv></tu>\n</body></tmx>\n',
+    )
+    memory = tmp_path / "tm.sqlite"
+    code = review.main(["import", "--create", "--memory", str(memory), str(tmx)])
+    err = capsys.readouterr().err
+    assert code == EXIT_SOME_FAILED
+    assert f"{tmx}: not imported" in err and reason in err and "Traceback" not in err
+    assert _memory_rows(memory) == []  # nothing of it, not even the unit without entities
+
+
 def test_tsv_by_segment_id_and_by_source(first_run: dict[str, Path], tmp_path: Path) -> None:
     paths = _copy_run(first_run, tmp_path)
     bundle = _bundles(paths["out"])[EDITED_RELEASE]

@@ -8,14 +8,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from pipeline.config.schema import QAConfig
 from pipeline.core.errors import ConfigError
 from pipeline.quality.qa import qa_flags
 from pipeline.quality.terms import (
     Glossary,
+    Placeholder,
     Term,
-    placeholder,
+    placeholder_names,
     read_glossary,
     target_pattern,
     unmask,
@@ -143,20 +146,31 @@ def test_the_longest_term_wins() -> None:
     glossary = _glossary(("ASG", "*", "", True), ("ASG Spremberg GmbH", "*", "", True))
     masked, terms = glossary.mask("Die ASG Spremberg GmbH und die ASG.", "en")
     assert masked == "Die ZXQA und die ZXQB."
-    assert [t.source for t in terms] == ["ASG Spremberg GmbH", "ASG"]
+    assert [p.original for p in terms] == ["ASG Spremberg GmbH", "ASG"]
+    assert [p.terms[0].source for p in terms] == ["ASG Spremberg GmbH", "ASG"]
 
 
 # --- placeholders ---------------------------------------------------------------------------
 
 
 def test_placeholders_are_letters_and_never_a_prefix_problem() -> None:
-    names = [placeholder(i) for i in range(60)]
-    assert names[:3] == ["ZXQA", "ZXQB", "ZXQC"] and names[26] == "ZXQBA"
+    few = placeholder_names("", 25)
+    assert few[:3] == ["ZXQA", "ZXQB", "ZXQC"] and few[24] == "ZXQY"  # Z starts the stem
+    names = placeholder_names("", 60)  # more than 25: two letters after the stem, for all
+    assert names[:2] == ["ZXQAA", "ZXQAB"] and names[25] == "ZXQBA"
     assert len(set(names)) == 60 and all(n.isalpha() and n.isupper() for n in names)
-    masked = [Term(f"T{i}", "*", "", True, "test") for i in range(30)]
-    text = " ".join(placeholder(i) for i in range(30))
-    restored, lost = unmask(text, masked)
-    assert restored == " ".join(f"T{i}" for i in range(30)) and lost == []
+    assert len({len(n) for n in names}) == 1  # one length: none is a prefix of another
+    many = [
+        Placeholder(name, f"T{i}", (Term(f"T{i}", "*", "", True, "t"),))
+        for i, name in enumerate(names)
+    ]
+    restored, lost = unmask(" ".join(names), many)
+    assert restored == " ".join(f"T{i}" for i in range(60)) and lost == []
+
+
+def _masked_pair() -> tuple[str, list[Placeholder]]:
+    glossary = _glossary(("IPRO", "*", "", True), ("HOBAS", "*", "", True))
+    return glossary.mask("IPRO und HOBAS", "en")
 
 
 @pytest.mark.parametrize(
@@ -169,15 +183,154 @@ def test_placeholders_are_letters_and_never_a_prefix_problem() -> None:
     ],
 )
 def test_unmask(output: str, restored: str, lost: list[str]) -> None:
-    masked = [Term("IPRO", "*", "", True, "t"), Term("HOBAS", "*", "", True, "t")]
-    text, missing = unmask(output, masked)
+    masked, placeholders = _masked_pair()
+    assert masked == "ZXQA und ZXQB"
+    text, missing = unmask(output, placeholders)
     assert text == restored and [t.source for t in missing] == lost
 
 
+def test_text_that_looks_like_a_placeholder_is_kept() -> None:
+    """A release that holds ZXQA itself (a product code) next to a do-not-translate term:
+    the code stays, the term comes back where it was, nothing is reported lost."""
+    glossary = _glossary(("IPRO", "*", "", True))
+    text = "Das Produkt ZXQA von IPRO und zxq b."
+    masked, placeholders = glossary.mask(text, "en")
+    assert "ZXQA" in masked and "IPRO" not in masked
+    assert unmask(masked, placeholders) == (text, [])
+
+
+def test_another_copy_of_a_term_does_not_hide_a_dropped_placeholder() -> None:
+    glossary = _glossary(("IPRO", "*", "", True))
+    text = "IPRO und IPRO."
+    masked, placeholders = glossary.mask(text, "en")
+    assert masked == "ZXQA und ZXQB."
+    restored, lost = unmask("ZXQA und.", placeholders)
+    assert restored == "IPRO und." and [t.source for t in lost] == ["IPRO"]
+    assert glossary.check(text, restored, "en", lost)[0].found is False
+
+
+def test_inflected_and_spaced_terms_come_back_as_the_source_has_them() -> None:
+    glossary = _glossary(("IPRO", "*", "", True), ("ASG Spremberg GmbH", "*", "", True))
+    text = "Des IPROs Partner, die ASG  Spremberg GmbH."
+    masked, placeholders = glossary.mask(text, "en")
+    assert masked == "Des ZXQA Partner, die ZXQB."
+    assert (
+        unmask("ZXQA's partner, ZXQB.", placeholders)[0] == "IPROs's partner, ASG  Spremberg GmbH."
+    )
+    assert all(
+        result.found for result in glossary.check(text, unmask(masked, placeholders)[0], "en")
+    )
+
+
+# Text drawn mostly from what placeholders are made of, so that collisions are likely.
+_PIECES = st.sampled_from(
+    [
+        "ZXQ",
+        "ZXQA",
+        "zxq",
+        "ZX Q",
+        "ZXJ",
+        "ZQX",
+        "JQX",
+        "A",
+        "B",
+        "Z",
+        "X",
+        "Q",
+        "J",
+        " ",
+        "  ",
+        "\n",
+        ".",
+        "-",
+        "s",
+        "es",
+        "IPRO",
+        "ASG",
+        "GmbH",
+        "ä",
+        "K",
+        "ſ",
+        "(",
+        "'",
+    ]
+)
+_TEXT = st.one_of(
+    st.lists(_PIECES, max_size=30).map("".join),
+    st.text(max_size=60),
+)
+
+
+def _term_lists(text: str) -> st.SearchStrategy[list[str]]:
+    """Terms: pieces of `text` (so that they match) and arbitrary strings."""
+    pieces = st.builds(
+        lambda start, length: text[start : start + length],
+        st.integers(0, max(len(text) - 1, 0)),
+        st.integers(1, 12),
+    )
+    return st.lists(st.one_of(pieces, _TEXT), max_size=6)
+
+
+def _places(masked: str, placeholders: list[Placeholder]) -> list[int]:
+    """Where each placeholder's words start in the unmasked text, read from `masked`."""
+    starts, position, shift = [], 0, 0
+    for placeholder in placeholders:
+        position = masked.index(placeholder.name, position)
+        starts.append(position + shift)
+        shift += len(placeholder.original) - len(placeholder.name)
+        position += len(placeholder.name)
+    return starts
+
+
+@given(data=st.data(), text=_TEXT)
+def test_property_masking_is_undone_exactly_for_any_text(data: st.DataObject, text: str) -> None:
+    sources = data.draw(_term_lists(text))
+    glossary = _glossary(*((source, "*", "", True) for source in sources))
+    masked, placeholders = glossary.mask(text, "en")
+    # A model that copies the placeholders perfectly: the text comes back, nothing lost.
+    assert unmask(masked, placeholders) == (text, [])
+    # Each placeholder is in the text once, and stood for the words at its own place.
+    for placeholder, start in zip(placeholders, _places(masked, placeholders), strict=True):
+        assert masked.count(placeholder.name) == 1
+        assert text[start : start + len(placeholder.original)] == placeholder.original
+        assert any(t.source.split() for t in placeholder.terms)
+    # A model that copies them in small letters: the same.
+    lowered = masked
+    for placeholder in placeholders:
+        lowered = lowered.replace(placeholder.name, placeholder.name.lower())
+    assert unmask(lowered, placeholders) == (text, [])
+
+
+@given(data=st.data(), text=_TEXT)
+def test_property_a_dropped_or_doubled_placeholder_is_lost(data: st.DataObject, text: str) -> None:
+    sources = data.draw(_term_lists(text))
+    glossary = _glossary(*((source, "*", "", True) for source in sources))
+    masked, placeholders = glossary.mask(text, "en")
+    assume(placeholders)
+    victim = data.draw(st.sampled_from(placeholders))
+    doubled = data.draw(st.booleans())
+    edited = masked.replace(victim.name, f"{victim.name} {victim.name}" if doubled else "")
+    restored, lost = unmask(edited, placeholders)
+    assert lost == list(victim.terms)
+    others = [p for p in placeholders if p is not victim]
+    assert all(p.name not in restored for p in others)  # every other one restored
+    assert (victim.name in restored) is doubled  # a doubled one stays as the model wrote it
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "Die ASG Spremberg GmbH und IPRO unterzeichnen in Kursk.",
+        # Holds the usual stem: the placeholders get another one (ZXJ), which must survive too.
+        "Die ASG Spremberg GmbH und IPRO liefern das Modul ZXQ-7 nach Kursk.",
+    ],
+)
 @pytest.mark.parametrize(
     "model", ["opus-mt-de-en-tiny", "opus-mt-de-zle-tiny", "opus-mt-en-ru-tiny"]
 )
-def test_placeholders_survive_the_real_tokenizers(model: str, model_cache: Path) -> None:
+def test_placeholders_survive_the_real_tokenizers(
+    model: str, source: str, model_cache: Path
+) -> None:
     """Through SentencePiece and back, as the model's input and as its output."""
     from transformers import AutoTokenizer
 
@@ -185,12 +338,11 @@ def test_placeholders_survive_the_real_tokenizers(model: str, model_cache: Path)
 
     tokenizer = AutoTokenizer.from_pretrained(ensure_smoke_model(model, model_cache))
     glossary = _glossary(("ASG Spremberg GmbH", "*", "", True), ("IPRO", "*", "", True))
-    source = "Die ASG Spremberg GmbH und IPRO unterzeichnen in Kursk."
     masked, terms = glossary.mask(source, "en")
     ids = tokenizer(masked)["input_ids"]
     assert tokenizer.unk_token_id not in ids
     decoded = tokenizer.decode(ids, skip_special_tokens=True)
-    assert "ZXQA" in decoded and "ZXQB" in decoded
+    assert all(placeholder.name in decoded for placeholder in terms) and len(terms) == 2
     target_ids = tokenizer(text_target=masked)["input_ids"]  # the target vocabulary
     back = tokenizer.decode(target_ids, skip_special_tokens=True)
     assert unmask(back, terms)[0].count("ASG Spremberg GmbH") == 1
@@ -251,6 +403,27 @@ def test_a_dropped_placeholder_is_a_term_missing() -> None:
     terms = segment.to_json()["terms"]
     assert terms["en"] == [{"source": "IPRO", "target": "", "dnt": True, "found": False}]
     flags = qa_flags(text, segment.text["en"], QAConfig(), "en", terms["en"])
+    assert {"code": "term_missing", "detail": "IPRO"} in flags
+
+
+def test_a_release_holding_a_placeholder_like_code_keeps_it_and_its_terms() -> None:
+    """Regression (issue 26): "ZXQA" in the release itself came back as the term, and the
+    term was lost."""
+    glossary = _glossary(("IPRO", "*", "", True))
+    text = "Das Produkt ZXQA von IPRO ersetzt ZXQB."
+    segment, engine = _translate(_Engine(), glossary, text)
+    assert segment.text["en"] == text
+    assert segment.terms["en"] == [{"source": "IPRO", "target": "", "dnt": True, "found": True}]
+    (sent,) = engine.calls[0]
+    assert "IPRO" not in sent and sent.count("ZXQA") == 1  # the code, not a placeholder
+
+
+def test_one_copy_of_a_term_dropped_is_a_term_missing() -> None:
+    glossary = _glossary(("IPRO", "*", "", True))
+    text = "IPRO und IPRO bieten Praktika an."
+    segment, _ = _translate(_Engine(lambda o: o.replace("ZXQB ", "")), glossary, text)
+    assert segment.text["en"] == "IPRO und bieten Praktika an."
+    flags = qa_flags(text, segment.text["en"], QAConfig(), "en", segment.terms["en"])
     assert {"code": "term_missing", "detail": "IPRO"} in flags
 
 

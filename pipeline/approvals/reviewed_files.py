@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import getpass
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -76,11 +77,55 @@ def read_reviewed(path: Path, run: RunBundles, reviewer: str | None) -> tuple[li
         root = _parse_xml(path, data)
         tag = _local(root.tag)
         if tag == "xliff":
-            return _read_xliff(root, info, run)
+            return _without_entities(root, info, run, _read_xliff)
         if tag == "tmx":
-            return _read_tmx(root, info, run)
+            return _without_entities(root, info, run, _read_tmx)
         raise ReviewFileError(path, [f"line {root.sourceline}: <{tag}> is neither XLIFF 2 nor TMX"])
     return _read_tsv(path, data, info, run)
+
+
+def _without_entities(
+    root: Any,
+    info: FileInfo,
+    run: RunBundles,
+    read: Callable[[Any, FileInfo, RunBundles], tuple[list[Approval], int]],
+) -> tuple[list[Approval], int]:
+    """`read(root, ...)`, unless the file declares or uses entities: those are never
+    expanded (safety), so a reference would be stored as text (`Messe &name; Kursk`) in an
+    approved translation every later run applies; such a file is refused whole, with its
+    other problems."""
+    refused = _entity_problems(root)
+    try:
+        found = read(root, info, run)
+    except ReviewFileError as err:
+        if not refused:
+            raise
+        raise ReviewFileError(info.path, refused + err.problems) from err
+    if refused:
+        raise ReviewFileError(info.path, refused)
+    return found
+
+
+def _entity_problems(root: Any) -> list[str]:
+    from lxml import etree
+
+    problems = []
+    dtd = root.getroottree().docinfo.internalDTD
+    declared = sorted({entity.name for entity in dtd.iterentities()}) if dtd is not None else []
+    if declared:
+        problems.append(
+            f"its DOCTYPE declares entities ({', '.join(declared)}); entities are never "
+            "expanded, so the file is not imported: save it again without a DOCTYPE (XLIFF "
+            "and TMX need none), with the text written out"
+        )
+    used = [node for node in root.iter() if isinstance(node, etree._Entity)]
+    if used:
+        names = ", ".join(dict.fromkeys(str(node.text) for node in used))
+        problems.append(
+            f"line {used[0].sourceline}: entity reference(s) {names}, never expanded: they "
+            "would be stored as text; write the text out instead"
+        )
+    return problems
 
 
 def _parse_xml(path: Path, data: bytes) -> Any:

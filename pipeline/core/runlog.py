@@ -64,10 +64,22 @@ class RunReport:
     qa: dict[str, dict[str, int]] = field(default_factory=dict)  # lang -> flag -> segments
     metrics: dict[str, Any] = field(default_factory=dict)  # evaluate stage, if references
     warnings: dict[str, list[str]] = field(default_factory=dict)  # release id -> warnings
+    # The manifest's `warnings`: {file, item, message} for every warning about the run's
+    # input, also those of feed items left out and of releases that failed later (`warn`).
+    notices: list[dict[str, Any]] = field(default_factory=list)
     # Releases re-bundled only to take approved translations (pipeline/approvals/).
     refreshed: set[str] = field(default_factory=set)
 
     events: EventLog | None = None
+
+    def warn(
+        self, file: str, message: str, item: str | None = None, release_id: str | None = None
+    ) -> None:
+        """Record a warning for the manifest: about `file`, or the feed `item` in it (its
+        GUID or link), and with `release_id` also in that release's entry."""
+        self.notices.append({"file": file, "item": item, "message": message})
+        if release_id is not None:
+            self.warnings.setdefault(release_id, []).append(message)
 
     def fail(self, path: str, stage: str, reason: str, release_id: str | None = None) -> None:
         log.error("%s failed in %s: %s", path, stage, reason)

@@ -28,7 +28,7 @@ from pipeline.mt.decoding import NBest
 from pipeline.mt.jobs import TranslationJob
 from pipeline.mt.translator import Translator
 from pipeline.quality.qa import REPAIRABLE, qa_flags
-from pipeline.quality.terms import Glossary, unmask
+from pipeline.quality.terms import Glossary, Placeholder, Term, unmask
 from pipeline.text.textsplit import model_text
 
 log = logging.getLogger(__name__)
@@ -46,27 +46,45 @@ class Judge:
 
     def __init__(self, lang: str, config: QAConfig, glossary: Glossary | None) -> None:
         self.lang, self.config, self.glossary = lang, config, glossary
-        self.cases: dict[str, tuple[str, list[Any]]] = {}  # sent text -> (source, masked)
+        # sent text -> (source, placeholders). Sources that mask alike ("IPRO", "IPROs")
+        # share a sent text: `add` the segment's source again before judging its outputs.
+        self.cases: dict[str, tuple[str, list[Placeholder]]] = {}
 
     def add(self, sent: str, source: str) -> None:
         masked = self.glossary.mask(source, self.lang)[1] if self.glossary else []
         self.cases[sent.strip()] = (source, masked)
 
     def restored(self, sent: str, text: str) -> str:
-        _, masked = self.cases.get(sent.strip(), ("", []))
-        return unmask(text, masked)[0] if masked else text
+        return self.restore(sent, text)[0]
 
-    def terms(self, sent: str, restored: str) -> list[dict[str, Any]]:
-        """The glossary terms of the segment and whether `restored` keeps them."""
+    def restore(self, sent: str, text: str) -> tuple[str, list[Term]]:
+        """`text` with its placeholders restored, and the terms whose placeholder was lost."""
+        _, masked = self.cases.get(sent.strip(), ("", []))
+        return unmask(text, masked) if masked else (text, [])
+
+    def terms(self, sent: str, text: str) -> list[dict[str, Any]]:
+        """The glossary terms of the segment and whether `text` (as the model wrote it,
+        placeholders restored or not) keeps them."""
         source, _ = self.cases.get(sent.strip(), (sent, []))
         if not self.glossary:
             return []
-        return [result.as_dict() for result in self.glossary.check(source, restored, self.lang)]
+        restored, lost = self.restore(sent, text)
+        found = self.glossary.check(source, restored, self.lang, lost)
+        return [result.as_dict() for result in found]
 
-    def flags(self, sent: str, text: str, score: float | None) -> list[dict[str, str]]:
+    def flags(
+        self,
+        sent: str,
+        text: str,
+        score: float | None,
+        terms: list[dict[str, Any]] | None = None,
+    ) -> list[dict[str, str]]:
+        """The flags of `text`, a model's output; or of a restored one with its `terms`
+        (restoring cannot be done twice: a placeholder restored once looks lost)."""
         source, _ = self.cases.get(sent.strip(), (sent, []))
         restored = self.restored(sent, text)
-        terms = self.terms(sent, restored)
+        if terms is None:
+            terms = self.terms(sent, text)
         return qa_flags(source, restored, self.config, self.lang, terms, score)
 
     def choose(self, sent: str, hypotheses: list[Hypothesis]) -> Hypothesis:
@@ -96,8 +114,14 @@ def repair_bundles(
         if lang not in segment.text:
             continue
         judge.add(text, model_text(segment.text["de"]))
-        # The first output, restored: restoring again changes nothing.
-        flags = judge.flags(text, segment.text[lang], segment.target(lang).confidence)
+        # The first output, restored (its text does not change when restored again) and
+        # its terms checked by the translate stage.
+        flags = judge.flags(
+            text,
+            segment.text[lang],
+            segment.target(lang).confidence,
+            segment.target(lang).terms or [],
+        )
         reasons = needs_repair(flags)
         if reasons:
             todo.append((job, reasons, len(flags)))
@@ -116,6 +140,7 @@ def repair_bundles(
     for (job, reasons, old), text, output in zip(todo, texts, outputs, strict=True):
         segment = job.segment
         target = segment.target(lang)
+        judge.add(text, model_text(segment.text["de"]))  # this segment's own words
         by_flag.update(reasons)
         candidates = list(output.hypotheses) if isinstance(output, NBest) else None
         if not candidates or text.strip() in repairer.failed:
@@ -138,7 +163,7 @@ def repair_bundles(
         if kept_repair:
             segment.text[lang] = judge.restored(text, output)
             target.score(score)
-            target.terms = judge.terms(text, segment.text[lang]) or None
+            target.terms = judge.terms(text, output) or None
             record["kept"] += 1
     record["by_flag"] = {code: by_flag[code] for code in REPAIRABLE if by_flag[code]}
     return record

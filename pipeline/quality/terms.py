@@ -13,8 +13,9 @@ with a header row naming at least `source` and `lang`, and optionally `target` a
 - `lang` is a target language or `*` for every target; blank lines and lines starting
   with `#` are skipped.
 - `dnt` (`yes`, `y`, `true`, `1`, `x`): do not translate. The term is replaced by a
-  placeholder before the model sees the text (`mask`), and the placeholder by the term
-  afterwards (`unmask`); a placeholder the model dropped or doubled is a `term_missing`.
+  placeholder before the model sees the text (`mask`), and the placeholder by the source's
+  own words afterwards (`unmask`); a placeholder the model dropped or doubled is a
+  `term_missing`, even where another copy of the term came back.
 - Otherwise `target` is required in the translation wherever `source` is in the
   segment; a miss is a `term_missing` (`check`).
 
@@ -27,16 +28,21 @@ three letters).
 Placeholders are capital Latin letters only (`ZXQA`, `ZXQB`, ...): MarianMT copies an
 unknown all-capitals token through as it copies an acronym (`CDU`, `IHK`), SentencePiece
 keeps it as capital letters in every OPUS-MT vocabulary, and letters, unlike digits, are
-never reformatted as numbers (tested against the project's tokenizers). They are no
-guarantee: the model may still drop one, which `unmask` detects.
+never reformatted as numbers (tested against the project's tokenizers). They cannot
+collide with the text: a segment that holds `ZXQ` itself (a product code, a quoted
+placeholder) gets another stem (`ZXJ`, ...), and `unmask` reads only the placeholders
+`mask` made (see `placeholder_names`). They are no guarantee against the model: it may
+still drop or double one, which `unmask` detects.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import itertools
 import re
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,7 +56,6 @@ YES = {"yes", "y", "true", "1", "x"}
 _DE_ENDINGS = r"(?:s|es|e|en|n|er|em|ns|'|’)?"
 # Endings Russian inflection puts in the place of a word's own ending.
 _RU_VOWELS = "аеёиоуыэюяйь"
-_PLACEHOLDER_STEM = "ZXQ"
 
 
 @dataclass(frozen=True)
@@ -109,26 +114,39 @@ class Glossary:
     def for_lang(self, lang: str) -> list[Term]:
         return [t for t in self.terms if t.applies_to(lang)]
 
-    def mask(self, text: str, lang: str) -> tuple[str, list[Term]]:
+    def mask(self, text: str, lang: str) -> tuple[str, list[Placeholder]]:
         """`text` with each do-not-translate term for `lang` replaced by a placeholder, and
-        the terms in placeholder order (the n-th term is `placeholder(n)`)."""
-        masked: list[Term] = []
+        the placeholders in the order of the text (`unmask` puts back what each stood for).
+        Longer terms win over shorter ones (all matches are found in `text` as given, never
+        in text already masked); terms right next to each other share one placeholder."""
+        spans: list[tuple[int, int, Term]] = []
         for term in self.for_lang(lang):
-            if not term.dnt:
+            if not term.dnt or not term.source.split():
                 continue
-            pattern = self._source_patterns[term.source]
+            for match in self._source_patterns[term.source].finditer(text):
+                start, end = match.span()
+                if start < end and not any(s < end and start < e for s, e, _ in spans):
+                    spans.append((start, end, term))
+        if not spans:
+            return text, []
+        groups = _adjacent_groups(sorted(spans, key=lambda span: span[0]))
+        names = placeholder_names(text, len(groups))
+        pieces, placeholders, position = [], [], 0
+        for name, (start, end, terms) in zip(names, groups, strict=True):
+            pieces += [text[position:start], name]
+            placeholders.append(Placeholder(name, text[start:end], terms))
+            position = end
+        pieces.append(text[position:])
+        return "".join(pieces), placeholders
 
-            def replace(match: re.Match[str], term: Term = term) -> str:
-                masked.append(term)
-                return placeholder(len(masked) - 1)
-
-            text = pattern.sub(replace, text)
-        return text, masked
-
-    def check(self, source: str, translation: str, lang: str) -> list[TermResult]:
+    def check(
+        self, source: str, translation: str, lang: str, lost: Iterable[Term] = ()
+    ) -> list[TermResult]:
         """Each term for `lang` found in `source`, and whether the translation keeps it:
-        a do-not-translate term when it is there verbatim (after `unmask`), a translated
-        term when one of its target's inflected forms is there."""
+        a do-not-translate term when it is there (after `unmask`; as written, or in a form
+        of the source's) and none of its placeholders was `lost`, a translated term when
+        one of its target's inflected forms is there."""
+        lost_sources = {term.source for term in lost}
         results: list[TermResult] = []
         seen: set[tuple[str, str]] = set()
         for term in self.for_lang(lang):
@@ -137,7 +155,9 @@ class Glossary:
                 continue
             seen.add(key)
             if term.dnt:
-                found = term.source in translation
+                pattern = self._source_patterns[term.source]
+                kept_as_is = term.source in translation or bool(pattern.search(translation))
+                found = kept_as_is and term.source not in lost_sources
             else:
                 found = bool(target_pattern(term.target, lang).search(translation))
             results.append(TermResult(term.source, term.target, term.dnt, found))
@@ -160,38 +180,115 @@ def glossary_for(cfg: Any) -> Glossary | None:
     return Glossary.load(paths, list(cfg.targets)) if paths else None
 
 
-def placeholder(index: int) -> str:
-    """The n-th placeholder: ZXQA, ZXQB, ..., ZXQZ, ZXQBA, ... (letters only)."""
-    letters = ""
+@dataclass(frozen=True)
+class Placeholder:
+    """One placeholder of a masked text: its name, the words of the source it stands for
+    (as the source has them: inflection, spacing) and the terms those words are."""
+
+    name: str
+    original: str
+    terms: tuple[Term, ...]
+
+
+# Placeholders are capital Latin letters: a stem chosen per text, then a suffix of the same
+# length for every placeholder of that text. The stem never overlaps itself (no proper
+# prefix is also a suffix), and suffixes never hold the stem's first letter, so a placeholder
+# can only be read where it was put: not across its neighbours, not inside another one, and
+# not in the text, which is checked not to hold the stem (in any case, with single spaces
+# between its letters: what `unmask` tolerates). Fixed length: none is a prefix of another.
+_PREFERRED_STEM = "ZXQ"
+_STEM_LETTERS = "ZXQJ"  # letters rare in German, and no other character's case variant
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def placeholder_names(text: str, count: int) -> list[str]:
+    """`count` placeholder names, none of which can be read anywhere in `text`."""
+    stem = placeholder_stem(text)
+    suffix_letters = _LETTERS.replace(stem[0], "")
+    width = 1
+    while len(suffix_letters) ** width < count:
+        width += 1
+    names = []
+    for index in range(count):
+        suffix = ""
+        for _ in range(width):
+            index, digit = divmod(index, len(suffix_letters))
+            suffix = suffix_letters[digit] + suffix
+        names.append(stem + suffix)
+    return names
+
+
+def placeholder_stem(text: str) -> str:
+    """The first stem (`ZXQ` when it can) that `text` does not hold, even split by single
+    spaces or in another case: there is always one, as stems grow longer."""
+    squeezed = "".join(text.split()).upper()  # holds at least every reading of the stem
+    length = len(_PREFERRED_STEM)
     while True:
-        letters = chr(ord("A") + index % 26) + letters
-        index //= 26
-        if index == 0:
-            break
-    return _PLACEHOLDER_STEM + letters
+        windows = {squeezed[i : i + length] for i in range(len(squeezed) - length + 1)}
+        for stem in _stems(length):
+            if stem not in windows and not re.search(_spaced(stem), text, re.IGNORECASE):
+                return stem
+        length += 1
 
 
-def unmask(translation: str, masked: list[Term]) -> tuple[str, list[Term]]:
-    """The translation with each placeholder replaced by its term, and the terms whose
-    placeholder did not come back exactly once (dropped or doubled: those stay as the
-    model wrote them). The model may have put spaces between a placeholder's pieces or
-    changed its case; both are tolerated."""
-    lost: list[Term] = []
-    # Highest index first: ZXQBA must not be read as ZXQB + "A".
-    for index in reversed(range(len(masked))):
-        pattern = _placeholder_pattern(placeholder(index))
-        hits = pattern.findall(translation)
-        if len(hits) != 1:
-            lost.append(masked[index])
-            continue
-        term = masked[index].source
-        translation = pattern.sub(lambda _match: term, translation)  # noqa: B023 - used at once
-    return translation, list(reversed(lost))
+def _stems(length: int) -> Iterator[str]:
+    """The candidate stems of one length: ZXQ first, then those of distinct letters."""
+    candidates = ["".join(letters) for letters in itertools.product(_STEM_LETTERS, repeat=length)]
+    candidates.sort(key=lambda stem: (stem != _PREFERRED_STEM, len(set(stem)) < length))
+    for stem in candidates:
+        if not any(stem[:size] == stem[-size:] for size in range(1, length)):
+            yield stem
 
 
-def _placeholder_pattern(text: str) -> re.Pattern[str]:
-    letters = r"\s?".join(re.escape(char) for char in text)
-    return re.compile(rf"(?<![A-Za-z]){letters}(?![A-Za-z])", re.IGNORECASE)
+def unmask(translation: str, placeholders: list[Placeholder]) -> tuple[str, list[Term]]:
+    """The translation with each placeholder replaced by the words it stands for, and the
+    terms whose placeholder did not come back exactly once (dropped or doubled: those
+    stay as the model wrote them). Only `placeholders` are read: text that merely looks
+    like a placeholder is kept. The model may have put spaces between a placeholder's
+    letters or changed their case; both are tolerated."""
+    if not placeholders:
+        return translation, []
+    by_name = {placeholder.name: placeholder for placeholder in placeholders}
+    pattern = re.compile(
+        "|".join(f"(?:{_placeholder_pattern(name).pattern})" for name in by_name),
+        re.IGNORECASE,
+    )
+    hits = Counter(_name_of(match) for match in pattern.finditer(translation))
+    lost = [term for p in placeholders if hits[p.name] != 1 for term in p.terms]
+
+    def restore(match: re.Match[str]) -> str:
+        name = _name_of(match)
+        return by_name[name].original if hits[name] == 1 else match.group()
+
+    return pattern.sub(restore, translation), lost
+
+
+def _name_of(match: re.Match[str]) -> str:
+    return "".join(match.group().split()).upper()
+
+
+def _placeholder_pattern(name: str) -> re.Pattern[str]:
+    """`name` as a word, in any case, with at most one space between its letters."""
+    return re.compile(rf"(?<![A-Za-z]){_spaced(name)}(?![A-Za-z])", re.IGNORECASE)
+
+
+def _spaced(letters: str) -> str:
+    return r"\s?".join(re.escape(char) for char in letters)
+
+
+def _adjacent_groups(
+    spans: list[tuple[int, int, Term]],
+) -> list[tuple[int, int, tuple[Term, ...]]]:
+    """Spans (in order) with those that touch merged: two placeholders side by side would
+    read as one word, which `unmask` rightly refuses to split."""
+    groups: list[tuple[int, int, tuple[Term, ...]]] = []
+    for start, end, term in spans:
+        if groups and groups[-1][1] == start:
+            first, _, terms = groups[-1]
+            groups[-1] = (first, end, (*terms, term))
+        else:
+            groups.append((start, end, (term,)))
+    return groups
 
 
 def _source_pattern(term: str) -> re.Pattern[str]:

@@ -34,6 +34,11 @@ class Document:
     # sha256 of what a feed item is made of (the feed file changes with every new item);
     # None: the hash of the file's bytes.
     digest: str | None = None
+    # What the manifest says about this document (an entity reference removed, a duplicate
+    # GUID, text cut short), and about the file it came from, once for all its documents
+    # ((item or None, message): feed items left out, a malformed feed); see RunReport.warn.
+    warnings: list[str] = field(default_factory=list)
+    file_warnings: list[tuple[str | None, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

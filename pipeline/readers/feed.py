@@ -10,12 +10,15 @@ a feed's items are what the file holds, and links are recorded, never followed.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import hashlib
 import io
 import json
 import logging
 import re
+from dataclasses import dataclass
+from dataclasses import field as _field
 from typing import Any
 
 from pipeline.core.errors import InputError
@@ -58,8 +61,140 @@ def accepts(raw: bytes, suffix: str) -> bool:
     return suffix.lower() != ".xml" or is_feed(raw)
 
 
+# --- what the file holds, read before feedparser ------------------------------------------
+
+_PREDEFINED = frozenset({"amp", "lt", "gt", "quot", "apos"})  # XML's own: never removed
+_ENTITY_DECLARATION = re.compile(r"<!ENTITY\s+(%\s*)?([^\s%;\"'<>]+)")
+_ITEM_START = re.compile(r"<(?:(?:atom|rss|rdf):)?(?:item|entry)(?=[\s/>])[^>]*>")
+_ITEM_END = re.compile(r"</(?:(?:atom|rss|rdf):)?(?:item|entry)\s*>")
+_ROOT_END = re.compile(r"</(?:[A-Za-z_][\w.-]*:)?(?:rss|feed|RDF)\s*>")
+_OPAQUE = re.compile(r"<!\[CDATA\[.*?(?:\]\]>|\Z)|<!--.*?(?:-->|\Z)", re.DOTALL)
+
+
+@dataclass
+class FeedScan:
+    """A feed file as feedparser is given it, and what it holds: the entities its DOCTYPE
+    declares (the DOCTYPE removed, and every reference to them: entities are never
+    expanded, and unexpanded they would be published as `&name;`), the references removed
+    per item (index in the file; -1 before the first item), where its items start, and
+    whether it is cut short (inside an item)."""
+
+    raw: bytes
+    declared: list[str] = _field(default_factory=list)
+    removed: dict[int, list[str]] = _field(default_factory=dict)
+    item_starts: list[int] = _field(default_factory=list)
+    cut_short: bool = False  # no closing tag of the feed's root element
+    cut_in_item: bool = False
+
+    @property
+    def references(self) -> int:
+        return sum(len(names) for names in self.removed.values())
+
+
+def scan_feed(raw: bytes) -> FeedScan:
+    codec = _codec(raw)
+    try:
+        text = raw.decode(codec)
+    except UnicodeDecodeError:
+        return FeedScan(raw)  # feedparser says what is wrong with it
+    scan = FeedScan(raw)
+    span = _doctype_span(text)
+    if span is not None:
+        declarations = _ENTITY_DECLARATION.findall(text[span[0] : span[1]])
+        scan.declared = sorted({name for _, name in declarations})
+        general = {name for percent, name in declarations if not percent} - _PREDEFINED
+        if scan.declared:
+            text = text[: span[0]] + text[span[1] :]
+            starts = _item_tags(text)[0]
+            if general:
+                names = "|".join(re.escape(n) for n in sorted(general, key=len, reverse=True))
+                reference = re.compile(rf"&(?:{names});")
+                for match in reference.finditer(text):
+                    item = bisect.bisect_right(starts, match.start()) - 1
+                    scan.removed.setdefault(item, []).append(match.group())
+                text = reference.sub("", text)
+            scan.raw = text.encode(codec)
+    scan.item_starts, ends, closed = _item_tags(text)
+    scan.cut_in_item = len(scan.item_starts) - closed > ends
+    scan.cut_short = not _ROOT_END.search(_OPAQUE.sub("", text))
+    return scan
+
+
+def _codec(raw: bytes) -> str:
+    """How to read the file's markup as text and write it back unchanged: UTF-32 or UTF-16
+    by their byte-order mark or their `<`, else Latin-1 (every byte one character: any
+    ASCII-compatible encoding keeps its markup, and its other bytes pass through)."""
+    for mark, codec in (
+        (b"\xff\xfe\x00\x00", "utf-32"),
+        (b"\x00\x00\xfe\xff", "utf-32"),
+        (b"\xff\xfe", "utf-16"),
+        (b"\xfe\xff", "utf-16"),
+        (b"<\x00\x00\x00", "utf-32-le"),
+        (b"\x00\x00\x00<", "utf-32-be"),
+        (b"<\x00", "utf-16-le"),
+        (b"\x00<", "utf-16-be"),
+    ):
+        if raw.startswith(mark):
+            return codec
+    return "latin-1"
+
+
+def _doctype_span(text: str) -> tuple[int, int] | None:
+    """Where the DOCTYPE declaration is (start, end), if the prolog has one: after the XML
+    declaration, processing instructions and comments, before the root element."""
+    position = 0
+    while True:
+        while position < len(text) and (text[position].isspace() or text[position] == "\ufeff"):
+            position += 1
+        for opening, closing in (("<?", "?>"), ("<!--", "-->")):
+            if text.startswith(opening, position):
+                end = text.find(closing, position + len(opening))
+                if end < 0:
+                    return None
+                position = end + len(closing)
+                break
+        else:
+            break
+    if not text.startswith("<!DOCTYPE", position):
+        return None
+    return position, _declaration_end(text, position + len("<!DOCTYPE"))
+
+
+def _declaration_end(text: str, position: int) -> int:
+    """The end of a DOCTYPE that goes on at `position`: the first `>` outside quotes,
+    comments and its internal subset (`[...]`); the text's end if there is none."""
+    quote, depth = "", 0
+    while position < len(text):
+        char = text[position]
+        if quote:
+            quote = "" if char == quote else quote
+        elif text.startswith("<!--", position):
+            end = text.find("-->", position + 4)
+            position = len(text) if end < 0 else end + 2
+        elif char in "\"'":
+            quote = char
+        elif char == "[":
+            depth += 1
+        elif char == "]":
+            depth = max(depth - 1, 0)
+        elif char == ">" and depth == 0:
+            return position + 1
+        position += 1
+    return len(text)
+
+
+def _item_tags(text: str) -> tuple[list[int], int, int]:
+    """Where the items (`<item>`, `<entry>`) start, outside CDATA and comments; how many
+    end tags there are, and how many items are empty elements (`<item/>`)."""
+    visible = _OPAQUE.sub(lambda match: " " * len(match.group()), text)
+    starts = list(_ITEM_START.finditer(visible))
+    closed = sum(match.group().endswith("/>") for match in starts)
+    return [match.start() for match in starts], len(_ITEM_END.findall(visible)), closed
+
+
 def read_feed(raw: bytes, name: str) -> list[Document]:
-    """One Document per item that has any text; a feed with none is refused."""
+    """One Document per item that has any text; a feed with none is refused. What was
+    left out or changed is said in the documents' `warnings` and `file_warnings`."""
     import feedparser  # imported here: a run without feeds never pays for it
 
     root = root_element(raw)
@@ -70,42 +205,48 @@ def read_feed(raw: bytes, name: str) -> list[Document]:
             f"is not an RSS or Atom feed ({what}, not <rss>, <feed> or <rdf:RDF>); save the "
             "feed itself, as the server sends it, or remove the file",
         )
+    scan = scan_feed(raw)
     # Bytes, never a URL or a file name: feedparser then reads them and fetches nothing.
     try:
-        parsed = feedparser.parse(raw, resolve_relative_uris=False, sanitize_html=False)
+        parsed = feedparser.parse(scan.raw, resolve_relative_uris=False, sanitize_html=False)
     except Exception as err:
         raise InputError(name, f"the feed cannot be parsed ({type(err).__name__}: {err})") from err
+    notes = _FeedNotes(name)
+    if scan.declared:
+        notes.add(
+            None,
+            f"its DOCTYPE declares entities ({', '.join(scan.declared)}); entities are never "
+            f"expanded, so the {scan.references} reference(s) to them were removed from the "
+            "text",
+        )
+    # Item n of the file is entry n of feedparser's only when none was lost.
+    in_step = len(scan.item_starts) == len(parsed.entries)
     site_name = _plain(parsed.feed.get("title"), parsed.feed.get("title_detail"))
-    documents, empty = [], 0
+    documents = []
+    last_kept: Document | None = None  # the document of the file's last item, if kept
     seen: dict[str, int] = {}
     for number, entry in enumerate(parsed.entries, start=1):
-        document = _item(entry, site_name, f"{name} item {number}")
+        label = _clean(entry.get("id")) or _clean(entry.get("link")) or f"item {number}"
+        removed = scan.removed.get(number - 1, []) if in_step else []
+        document = last_kept = _item(entry, site_name, f"{name} item {number}")
         if document is None:
-            empty += 1
+            notes.add(label, "left out: the item has no text")
             continue
         document.encoding = parsed.get("encoding") or "utf-8"
+        if removed:
+            document.warnings.append(
+                f"entity reference(s) {', '.join(dict.fromkeys(removed))} removed from the "
+                "text: the feed's DOCTYPE declares them, and entities are never expanded"
+            )
         key = document.key or ""
         seen[key] = seen.get(key, 0) + 1
         if seen[key] > 1:  # two items with one GUID: both kept, the later one numbered
-            log.warning(
-                "%s: item %d has the GUID %r of an earlier item; kept as #%d",
-                name,
-                number,
-                key,
-                seen[key],
-            )
+            message = f"item {number} has the GUID {key!r} of an earlier item; kept as #{seen[key]}"
+            log.warning("%s: %s", name, message)
+            document.warnings.append(message)
             document.key = f"{key}#{seen[key]}"
         documents.append(document)
-    if empty and documents:
-        log.warning("%s: %d item(s) without text left out", name, empty)
-    if parsed.get("bozo") and documents:
-        log.warning(
-            "%s: the feed is malformed (%s); the %d item(s) read before the fault are "
-            "used, any after it are lost",
-            name,
-            parsed.get("bozo_exception"),
-            len(documents),
-        )
+    _faults(scan, parsed, last_kept, notes)
     if not documents:
         problem = f" ({parsed.bozo_exception})" if parsed.get("bozo") else ""
         raise InputError(
@@ -113,11 +254,59 @@ def read_feed(raw: bytes, name: str) -> list[Document]:
             f"the feed holds no item with text{problem}; check that the file is the whole "
             "feed as the server sent it",
         )
+    for document in documents:
+        document.file_warnings = notes.items
     return documents
 
 
+class _FeedNotes:
+    """The warnings about one feed file: logged, and kept for the manifest."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.items: list[tuple[str | None, str]] = []
+
+    def add(self, item: str | None, message: str) -> None:
+        log.warning("%s%s: %s", self.name, f" ({item})" if item else "", message)
+        self.items.append((item, message))
+
+
+def _faults(scan: FeedScan, parsed: Any, last_kept: Document | None, notes: _FeedNotes) -> None:
+    """Warnings for a feed that is cut short or malformed; items are said to be lost only
+    where the file holds more items than were read."""
+    found, read = len(scan.item_starts), len(parsed.entries)
+    if scan.cut_short:
+        cut = "the feed is malformed: the file is cut short (it ends before the feed's closing tag"
+        if scan.cut_in_item and read:
+            last = parsed.entries[-1]
+            label = _item_key(last) or f"item {read}"
+            if last_kept is not None:
+                last_kept.warnings.append(
+                    "the feed file ends inside this item (cut short): its text may be incomplete"
+                )
+            notes.add(label, f"{cut}, inside this item, whose text may be incomplete)")
+        else:
+            notes.add(None, f"{cut}, after {read} item(s)); items after the cut are not in it")
+    elif found > read:
+        notes.add(
+            None,
+            f"the feed is malformed ({parsed.get('bozo_exception')}); {found - read} of its "
+            f"{found} items could not be read and are lost",
+        )
+    elif parsed.get("bozo"):
+        notes.add(
+            None,
+            f"the feed is not well-formed XML ({parsed.get('bozo_exception')}); read leniently, "
+            f"all {read} item(s) were found",
+        )
+
+
+def _item_key(entry: Any) -> str | None:
+    return _clean(entry.get("id")) or _clean(entry.get("link"))
+
+
 def _item(entry: Any, site_name: str | None, label: str) -> Document | None:
-    key = _clean(entry.get("id")) or _clean(entry.get("link"))
+    key = _item_key(entry)
     title = _plain(entry.get("title"), entry.get("title_detail"))
     content, content_type = _content(entry)
     if not content.strip():

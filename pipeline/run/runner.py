@@ -398,6 +398,7 @@ def _write_manifest(ctx: RunContext) -> None:
             "duplicates": len(report.duplicates),
         },
         "engines": report.engines,
+        "warnings": report.notices,
         "models": report.models,
         "translation": {"memory": cfg.translate.memory, **report.translation},
         "summaries": report.summaries,

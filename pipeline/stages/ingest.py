@@ -437,6 +437,8 @@ def run(ctx: RunContext) -> list[Release]:
         if documents is None:
             log.info("%s is not a %s file; ignored", name, entry.format)
             continue
+        for item, message in documents[0].file_warnings if documents else []:
+            report.warn(name, message, item)
         for document in documents:
             doc_id = item_id(document.key, taken) if document.key else rid or "release"
             if document.key and len(document.text.encode("utf-8", "replace")) > max_bytes:
@@ -450,6 +452,8 @@ def run(ctx: RunContext) -> list[Release]:
                 )
                 continue
             release = make_release(document, doc_id, name, raw, entry.format)
+            for message in _decoding_warnings(release) + document.warnings:
+                report.warn(name, message, document.key, release.id)
             if not _language_accepted(release, ctx):
                 continue
             if release.id in releases:  # the same feed item in two feed files
@@ -462,9 +466,6 @@ def run(ctx: RunContext) -> list[Release]:
                     "%s has the same content as release %s", name, first_with[release.sha256]
                 )
             first_with.setdefault(release.sha256, release.id)
-            warnings = _decoding_warnings(release)
-            if warnings:
-                report.warnings[release.id] = warnings
             if release.encoding not in ("utf-8", "utf-8-sig"):
                 log.info("%s decoded as %s", name, release.encoding)
             releases[release.id] = release
@@ -480,7 +481,7 @@ def _same_item(earlier: Release, later: Release, report: RunReport) -> None:
             f"different content; the copy in {later.path} is used"
         )
         log.warning("%s", message)
-        report.warnings.setdefault(later.id, []).append(message)
+        report.warn(later.path, message, later.meta.get("guid"), later.id)
 
 
 def _language_accepted(release: Release, ctx: RunContext) -> bool:
@@ -490,7 +491,7 @@ def _language_accepted(release: Release, ctx: RunContext) -> bool:
     verdict = check_release_language(release.source, list(cfg.corpus.languages), cfg.language)
     release.lang, release.lang_confidence = verdict.lang, verdict.confidence
     if verdict.note:
-        report.warnings.setdefault(release.id, []).append(verdict.note)
+        report.warn(release.path, verdict.note, release.meta.get("guid"), release.id)
     if verdict.accepted:
         return True
     found = (

@@ -37,7 +37,7 @@ from pipeline.mt.translator import (
     worker_translator,
 )
 from pipeline.quality.repair import Judge, repair_bundles
-from pipeline.quality.terms import Glossary, glossary_for, unmask
+from pipeline.quality.terms import Glossary, Term, glossary_for, unmask
 from pipeline.stages.context import RunContext
 from pipeline.text.textsplit import model_text
 
@@ -89,8 +89,9 @@ def translate_bundles(
     failures: dict[str, str] = {}
     for index, (job, output) in enumerate(zip(made, outputs, strict=True)):
         segment, key = job.segment, job.sent.strip()
+        lost: list[Term] = []
         if masked:
-            output, _ = unmask(output, masked[index][1])
+            output, lost = unmask(output, masked[index][1])
         segment.text[lang] = output
         target = segment.target(lang)
         target.origin = Origin.MEMORY if key in translator.from_memory else Origin.MT
@@ -99,7 +100,7 @@ def translate_bundles(
         if key in translator.scores:
             target.score(translator.scores[key])
         if glossary:
-            found = glossary.check(sources[index], output, lang)
+            found = glossary.check(sources[index], output, lang, lost)
             if found:
                 target.terms = [result.as_dict() for result in found]
         if key in translator.failed:
