@@ -413,7 +413,7 @@ def test_a_release_holding_a_placeholder_like_code_keeps_it_and_its_terms() -> N
     text = "Das Produkt ZXQA von IPRO ersetzt ZXQB."
     segment, engine = _translate(_Engine(), glossary, text)
     assert segment.text["en"] == text
-    assert segment.terms["en"] == [{"source": "IPRO", "target": "", "dnt": True, "found": True}]
+    assert segment.target("en").terms == [{"source": "IPRO", "target": "", "dnt": True, "found": True}]
     (sent,) = engine.calls[0]
     assert "IPRO" not in sent and sent.count("ZXQA") == 1  # the code, not a placeholder
 
@@ -423,7 +423,7 @@ def test_one_copy_of_a_term_dropped_is_a_term_missing() -> None:
     text = "IPRO und IPRO bieten Praktika an."
     segment, _ = _translate(_Engine(lambda o: o.replace("ZXQB ", "")), glossary, text)
     assert segment.text["en"] == "IPRO und bieten Praktika an."
-    flags = qa_flags(text, segment.text["en"], QAConfig(), "en", segment.terms["en"])
+    flags = qa_flags(text, segment.text["en"], QAConfig(), "en", segment.target("en").terms)
     assert {"code": "term_missing", "detail": "IPRO"} in flags
 
 
