@@ -20,6 +20,7 @@ from typing import Any
 
 from pipeline.core.errors import InputError
 from pipeline.readers.base import Document
+from pipeline.readers.charset import xml_as_utf8
 from pipeline.readers.html import extract
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ def root_element(raw: bytes) -> str | None:
 
     try:
         for _, element in etree.iterparse(
-            io.BytesIO(raw),
+            io.BytesIO(xml_as_utf8(raw).raw),
             events=("start",),
             recover=True,
             resolve_entities=False,
@@ -62,6 +63,11 @@ def read_feed(raw: bytes, name: str) -> list[Document]:
     """One Document per item that has any text; a feed with none is refused."""
     import feedparser  # imported here: a run without feeds never pays for it
 
+    # Its declared charset as browsers read it (feedparser would obey any Python codec).
+    decoded = xml_as_utf8(raw)
+    if decoded.refused:
+        raise InputError(name, decoded.refused)
+    raw = decoded.raw
     root = root_element(raw)
     if root not in FEED_ROOTS:
         what = f"its root element is <{root}>" if root else "it holds no XML element"
@@ -83,7 +89,7 @@ def read_feed(raw: bytes, name: str) -> list[Document]:
         if document is None:
             empty += 1
             continue
-        document.encoding = parsed.get("encoding") or "utf-8"
+        document.encoding = decoded.encoding or parsed.get("encoding") or "utf-8"
         key = document.key or ""
         seen[key] = seen.get(key, 0) + 1
         if seen[key] > 1:  # two items with one GUID: both kept, the later one numbered

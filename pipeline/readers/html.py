@@ -17,6 +17,7 @@ from typing import Any
 
 from pipeline.core.data import CONTROL_CHARS, Kind
 from pipeline.core.errors import InputError
+from pipeline.readers import charset
 from pipeline.readers.base import MAGIC_NUMBERS, Document, empty_meta
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,8 @@ SUFFIXES = (".html", ".htm")
 BLOCK_SEPARATOR = "\n\n"
 _BOMS = (
     (b"\xef\xbb\xbf", "utf-8-sig"),
+    # Not in the Encoding Standard (browsers read FF FE 00 00 as UTF-16LE and show such a
+    # page garbled): the characters a UTF-32 page holds are what its author wrote.
     (b"\xff\xfe\x00\x00", "utf-32"),
     (b"\x00\x00\xfe\xff", "utf-32"),
     (b"\xff\xfe", "utf-16"),
@@ -34,23 +37,6 @@ _BOMS = (
 # looked for in the first 4 KiB as the HTML standard's prescan does.
 _META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:-]+)", re.IGNORECASE)
 _PRESCAN_BYTES = 4096
-# Labels that browsers read as Windows-1252 (the HTML standard's encoding table): a page
-# that says Latin-1 and holds a euro sign or curly quotes means cp1252.
-_AS_CP1252 = frozenset(
-    {
-        "iso-8859-1",
-        "iso8859-1",
-        "latin1",
-        "latin-1",
-        "l1",
-        "us-ascii",
-        "ascii",
-        "iso-ir-100",
-        "cp819",
-        "ibm819",
-        "windows-1252",
-    }
-)
 # trafilatura's block elements and the segment kinds they become.
 # A table cell is a block of its own (a row's cells are not one sentence), and so is each
 # line of a block broken by <br> (trafilatura's <lb/>): "Pressekontakt:<br>Anna Meier".
@@ -156,59 +142,51 @@ def _has_main_text(blocks: list[tuple[str, str]]) -> bool:
 
 def decode_html(raw: bytes, name: str) -> tuple[str, str, int]:
     """(text, encoding, bytes replaced): by the byte-order mark, then the charset the page
-    declares in a meta tag, then detection (charset-normalizer). A BOM goes first, as in
-    browsers: it cannot be wrong, while a template's meta tag often is."""
+    declares in a meta tag (its label read as browsers read it: `pipeline.readers.charset`),
+    then detection (charset-normalizer). A BOM goes first, as in browsers: it cannot be
+    wrong, while a template's meta tag often is."""
     for magic, what in MAGIC_NUMBERS.items():
         if raw.startswith(magic):
             raise InputError(name, f"is {what}, not a web page; remove it from the corpus")
     for bom, encoding in _BOMS:
         if raw.startswith(bom):
             return _decode(raw, encoding)
-    declared = _declared_charset(raw)
-    utf8 = _strict_utf8(raw)
-    if declared and utf8 is not None and declared != "utf-8" and not raw.isascii():
-        # Valid multi-byte UTF-8 under a single-byte label is UTF-8 whose template says
-        # otherwise (read as declared, every umlaut would become two wrong characters).
-        log.warning("%s declares %s but its bytes are UTF-8; read as UTF-8", name, declared)
+    label, declared = _declared_charset(raw)
+    utf8 = charset.utf8_despite_label(raw, declared) if declared else None
+    if utf8 is not None:
+        # Valid multi-byte UTF-8 under another label is UTF-8 whose template says otherwise.
+        log.warning("%s declares %s but its bytes are UTF-8; read as UTF-8", name, label)
         return utf8, "utf-8", 0
+    if declared == charset.REPLACEMENT:
+        raise InputError(name, charset.replacement_reason(label))
     if declared:
         return _decode(raw, declared)
+    utf8 = charset.strict_utf8(raw)
     if utf8 is not None:
         return utf8, "utf-8", 0
     from charset_normalizer import from_bytes
 
     best = from_bytes(raw).best()
-    encoding = best.encoding if best is not None else "cp1252"
-    return _decode(raw, encoding)
+    guess = codecs.lookup(best.encoding).name if best is not None else charset.FALLBACK
+    # A guess no browser could make (cp850, UTF-7, EBCDIC) is the browsers' fallback.
+    return _decode(raw, guess if guess in charset.WEB_CODECS else charset.FALLBACK)
 
 
-def _strict_utf8(raw: bytes) -> str | None:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-
-
-def _declared_charset(raw: bytes) -> str | None:
-    match = _META_CHARSET.search(raw[:_PRESCAN_BYTES])
-    if not match:
-        return None
-    label = match.group(1).decode("ascii").lower()
-    if label in _AS_CP1252:
-        return "cp1252"
-    try:
-        name = codecs.lookup(label).name
-    except LookupError:  # a label Python does not know: detect instead
-        return None
-    # A meta tag cannot declare UTF-16 or UTF-32 (it could not be read to find it): the
-    # HTML standard reads such a page as UTF-8.
-    return "utf-8" if name.startswith(("utf-16", "utf-32")) else name
+def _declared_charset(raw: bytes) -> tuple[str, str | None]:
+    """(label, Python codec) of the first meta tag whose label browsers know, as the HTML
+    standard's prescan does: a label not in the Encoding Standard's table (`utf-7`) is
+    passed over. ("", None) when there is none."""
+    for match in _META_CHARSET.finditer(raw[:_PRESCAN_BYTES]):
+        label = match.group(1).decode("ascii")
+        codec = charset.web_codec(label)
+        if codec is not None:
+            return label, codec
+    return "", None
 
 
 def _decode(raw: bytes, encoding: str) -> tuple[str, str, int]:
-    text = raw.decode(encoding, errors="replace")
-    already = raw.decode(encoding, errors="ignore").count("\ufffd")
-    return text, encoding, text.count("\ufffd") - already
+    text, replaced = charset.decode(raw, encoding)
+    return text, encoding, replaced
 
 
 def _blocks(element: Any) -> list[tuple[str, str]]:
