@@ -79,9 +79,10 @@ def extract(html: str, name: str, *, title: str | None = None) -> Document | Non
     # name; the reason a page fails is reported by the pipeline, with the name.
     logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
 
+    page = _within_depth(html, name)
     try:
         result: Any = trafilatura.bare_extraction(
-            html,
+            page,
             with_metadata=True,
             include_comments=False,
             include_tables=True,
@@ -121,6 +122,85 @@ def extract(html: str, name: str, *, title: str | None = None) -> Document | Non
         blocks=spans,
         extractor=extractor_version(),
     )
+
+
+# libxml2's HTML parser stops at 256 nested elements (2048 with its "huge" option) and
+# drops whatever lies deeper: the text of a page built of nested wrappers would vanish and
+# the page be refused for the wrong reason. Such a page is parsed with the option (memory
+# stays bounded by the file's size, itself capped by corpus.max_release_mib); deeper still,
+# its wrappers are flattened; what is too deep even then is refused, saying so.
+_DEPTH_LIMIT = "Excessive depth"
+_WRAPPERS = "div|section|article|main|aside|blockquote|center"
+_WRAPPER_START = re.compile(rf"<(?:{_WRAPPERS})\b[^>]*>", re.IGNORECASE)
+_WRAPPER_END = re.compile(rf"</(?:{_WRAPPERS})\s*>", re.IGNORECASE)
+_INLINE = "span|font|b|i|u|em|strong|small|big|a|abbr|cite|mark|q|s"
+_INLINE_TAG = re.compile(rf"</?(?:{_INLINE})\b[^>]*>", re.IGNORECASE)
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:-]*)[^>]*?(/?)>")
+_VOID = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param"}
+    | {"source", "track", "wbr"}
+)
+
+
+def _within_depth(html: str, name: str) -> Any:
+    """`html` as trafilatura takes it: the text itself when the parser reads all of it,
+    else a tree parsed without the depth limit, from the page with its wrappers flattened
+    if need be. InputError when even that is too deep."""
+    if _parsed(html, huge=False)[1] is False:
+        return html
+    depth = _tag_depth(html)
+    log.warning("%s: the markup nests about %d elements deep; read without the limit", name, depth)
+    tree, too_deep = _parsed(html, huge=True)
+    if tree is not None and not too_deep:
+        return tree
+    # Flattened: a wrapper becomes a paragraph break (<p> never nests, so the blocks stay
+    # apart), inline formatting goes (the words stay as they are).
+    flat = _INLINE_TAG.sub("", _WRAPPER_END.sub("</p>", _WRAPPER_START.sub("<p>", html)))
+    tree, too_deep = _parsed(flat, huge=True)
+    if tree is not None and not too_deep:
+        return tree
+    raise InputError(
+        name,
+        f"its markup nests about {_tag_depth(flat)} elements deep even with its wrappers "
+        f"flattened ({depth} as saved), deeper than the HTML parser reads (2048); the text "
+        "inside would be lost. Re-save the page from a browser or an editor that closes its "
+        "elements",
+    )
+
+
+def _parsed(html: str, *, huge: bool) -> tuple[Any, bool]:
+    """(the page's tree, None when there is nothing to parse; whether the parser stopped at
+    its depth limit and dropped what lies deeper)."""
+    from lxml import etree
+    from lxml import html as lxml_html
+
+    parser = lxml_html.HTMLParser(
+        encoding="utf-8",  # the text is decoded already: a meta tag in it says nothing more
+        collect_ids=False,  # the rest as trafilatura parses, with the depth limit or not
+        default_doctype=False,
+        remove_comments=True,
+        remove_pis=True,
+        huge_tree=huge,
+    )
+    try:
+        tree = lxml_html.document_fromstring(html.encode("utf-8", "surrogatepass"), parser=parser)
+    except (etree.ParserError, ValueError):  # nothing to parse: trafilatura says what
+        tree = None
+    return tree, any(_DEPTH_LIMIT in error.message for error in parser.error_log)
+
+
+def _tag_depth(html: str) -> int:
+    """How deep the page's elements nest, counted from its tags (void elements and
+    self-closed tags do not nest; an end tag closes one level)."""
+    depth = deepest = 0
+    for match in _TAG.finditer(html):
+        closing, tag, self_closed = match.groups()
+        if closing:
+            depth = max(depth - 1, 0)
+        elif not self_closed and tag.lower() not in _VOID:
+            depth += 1
+            deepest = max(deepest, depth)
+    return deepest
 
 
 # A page's main text has sentences: when all the extractor found is a menu, a consent
