@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
+from hypothesis import settings
 from omegaconf import DictConfig
 
 from pipeline.config.schema import register_configs
@@ -29,6 +30,11 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 # where threads that wait for each other's cores cost more than they bring. A test that
 # needs more threads sets them in its config (engine.*.threads).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+# Property-based tests (hypothesis): the default budget keeps the suite fast; a long run
+# (HYPOTHESIS_PROFILE=long pytest -n 0 tests/test_fuzz_front.py) tries fifty times as many.
+settings.register_profile("long", max_examples=5000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(autouse=True)

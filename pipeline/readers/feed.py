@@ -68,6 +68,8 @@ def read_feed(raw: bytes, name: str) -> list[Document]:
     if decoded.refused:
         raise InputError(name, decoded.refused)
     raw = decoded.raw
+    shielded = _shield(raw)
+    raw = shielded or raw
     root = root_element(raw)
     if root not in FEED_ROOTS:
         what = f"its root element is <{root}>" if root else "it holds no XML element"
@@ -89,6 +91,8 @@ def read_feed(raw: bytes, name: str) -> list[Document]:
         if document is None:
             empty += 1
             continue
+        if shielded:
+            _unshield(document)
         document.encoding = decoded.encoding or parsed.get("encoding") or "utf-8"
         key = document.key or ""
         seen[key] = seen.get(key, 0) + 1
@@ -120,6 +124,58 @@ def read_feed(raw: bytes, name: str) -> list[Document]:
             "feed as the server sent it",
         )
     return documents
+
+
+# feedparser "repairs" what it reads: C1 characters become windows-1252's (U+0080 is `€`)
+# and Latin-1 text that spells UTF-8 is decoded again (`Ã¤` is `ä`), so the text a feed
+# holds would change. The characters it touches (U+0080 to U+00BF) are swapped with other
+# ones it leaves alone, and swapped back in what it gives (one for one: offsets hold). Those
+# are cuneiform signs: printable (trafilatura drops what is not: private use characters,
+# unassigned ones) and never in a press release (if they were, they would only be exposed
+# to feedparser's repairs as these characters are without the swap).
+_SHIELDED = range(0x80, 0xC0)
+_STAND_IN = 0x12000
+_SWAP = {char: _STAND_IN + char - 0x80 for char in _SHIELDED} | {
+    _STAND_IN + char - 0x80: char for char in _SHIELDED
+}
+
+
+def _shield(raw: bytes) -> bytes | None:
+    """A UTF-8 feed with the characters swapped; None when it is not UTF-8 (feedparser
+    then decodes it as it would) or has none of them."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    swapped = _swap_references(text.translate(_SWAP))
+    return swapped.encode("utf-8") if swapped != text else None
+
+
+# Character references in the XML (`&#128;` is U+0080 there) are swapped too; not those in
+# CDATA sections or comments, which are text (an HTML page's `&#128;`, which means `€`).
+_LITERAL = re.compile(r"<!\[CDATA\[.*?\]\]>|<!--.*?-->", re.DOTALL)
+_REFERENCE = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));")
+
+
+def _swap_references(text: str) -> str:
+    def swapped(match: re.Match[str]) -> str:
+        hexadecimal, decimal = match.groups()
+        code = int(hexadecimal, 16) if hexadecimal else int(decimal)
+        return f"&#{_SWAP[code]};" if code in _SWAP else match.group()
+
+    pieces, position = [], 0
+    for literal in _LITERAL.finditer(text):
+        pieces += [_REFERENCE.sub(swapped, text[position : literal.start()]), literal.group()]
+        position = literal.end()
+    return "".join([*pieces, _REFERENCE.sub(swapped, text[position:])])
+
+
+def _unshield(document: Document) -> None:
+    document.text = document.text.translate(_SWAP)
+    document.key = document.key.translate(_SWAP) if document.key else document.key
+    for field, value in document.meta.items():
+        if isinstance(value, str):
+            document.meta[field] = value.translate(_SWAP)
 
 
 def _item(entry: Any, site_name: str | None, label: str) -> Document | None:

@@ -73,6 +73,40 @@ def read_html(raw: bytes, name: str) -> list[Document]:
 def extract(html: str, name: str, *, title: str | None = None) -> Document | None:
     """The main text of `html` as a Document (None when it has none). `title`, when given
     (a feed item's), heads the text if the body does not already start with it."""
+    swap = invisible_swap(html + (title or ""))
+    if not swap:
+        return _extract(html, name, title=title)
+    document = _extract(html.translate(swap), name, title=title.translate(swap) if title else None)
+    if document is not None:
+        document.text = document.text.translate(swap)
+        document.control_chars = len(CONTROL_CHARS.findall(document.text))
+        for field, value in document.meta.items():
+            if isinstance(value, str):
+                document.meta[field] = value.translate(swap)
+    return document
+
+
+# trafilatura drops what is not printable (soft hyphens, joiners, direction marks, private
+# use and unassigned characters, controls), on some paths (table cells) and not on others:
+# the words would change (`Zwischen\u00adstand` is one word, shown as one). Such characters
+# are swapped one for one with printable stand-ins the page does not hold (cuneiform signs),
+# and back in what it gives, so that offsets hold.
+_STAND_INS = range(0x12000, 0x12400)
+
+
+def invisible_swap(text: str) -> dict[int, int]:
+    """The swap (both ways) of the characters in `text` that trafilatura would drop with
+    stand-ins; empty when it holds none (or more kinds than there are stand-ins)."""
+    present = set(text)
+    hidden = sorted(ord(char) for char in present if not char.isprintable() and not char.isspace())
+    free = [code for code in _STAND_INS if chr(code) not in present]
+    if not hidden or len(hidden) > len(free):
+        return {}
+    there = dict(zip(hidden, free, strict=False))
+    return there | {stand_in: code for code, stand_in in there.items()}
+
+
+def _extract(html: str, name: str, *, title: str | None = None) -> Document | None:
     import trafilatura  # imported here: a run with only .txt releases never pays for it
 
     # trafilatura logs its own findings ("empty HTML tree") as errors without the file's
