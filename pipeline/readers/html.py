@@ -15,9 +15,9 @@ import re
 from importlib import metadata
 from typing import Any
 
+import pipeline.readers.charset as charset
 from pipeline.core.data import CONTROL_CHARS, Kind
 from pipeline.core.errors import InputError
-from pipeline.readers import charset
 from pipeline.readers.base import MAGIC_NUMBERS, Document, empty_meta
 
 log = logging.getLogger(__name__)
