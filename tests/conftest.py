@@ -35,7 +35,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 # Property-based tests (hypothesis): a small budget by default, so that the suite stays fast;
 # HYPOTHESIS_PROFILE=long tries many more examples, for a run on purpose:
-#   HYPOTHESIS_PROFILE=long pytest -n 0 tests/test_terms.py -k property
+#   HYPOTHESIS_PROFILE=long pytest -n 0 tests/test_terms.py tests/test_fuzz_front.py
 # No deadline: the machine is shared, and a slow example is not a failure. The default run
 # is deterministic (the same examples every time, no replay database): a failure it shows
 # shows on every machine; the long run searches afresh.

@@ -413,7 +413,9 @@ def test_a_release_holding_a_placeholder_like_code_keeps_it_and_its_terms() -> N
     text = "Das Produkt ZXQA von IPRO ersetzt ZXQB."
     segment, engine = _translate(_Engine(), glossary, text)
     assert segment.text["en"] == text
-    assert segment.target("en").terms == [{"source": "IPRO", "target": "", "dnt": True, "found": True}]
+    assert segment.target("en").terms == [
+        {"source": "IPRO", "target": "", "dnt": True, "found": True}
+    ]
     (sent,) = engine.calls[0]
     assert "IPRO" not in sent and sent.count("ZXQA") == 1  # the code, not a placeholder
 

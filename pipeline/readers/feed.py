@@ -23,6 +23,7 @@ from typing import Any
 
 from pipeline.core.errors import InputError
 from pipeline.readers.base import Document
+from pipeline.readers.charset import xml_as_utf8
 from pipeline.readers.html import extract
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ def root_element(raw: bytes) -> str | None:
 
     try:
         for _, element in etree.iterparse(
-            io.BytesIO(raw),
+            io.BytesIO(xml_as_utf8(raw).raw),
             events=("start",),
             recover=True,
             resolve_entities=False,
@@ -197,6 +198,13 @@ def read_feed(raw: bytes, name: str) -> list[Document]:
     left out or changed is said in the documents' `warnings` and `file_warnings`."""
     import feedparser  # imported here: a run without feeds never pays for it
 
+    # Its declared charset as browsers read it (feedparser would obey any Python codec).
+    decoded = xml_as_utf8(raw)
+    if decoded.refused:
+        raise InputError(name, decoded.refused)
+    raw = decoded.raw
+    shielded = _shield(raw)
+    raw = shielded or raw
     root = root_element(raw)
     if root not in FEED_ROOTS:
         what = f"its root element is <{root}>" if root else "it holds no XML element"
@@ -227,12 +235,15 @@ def read_feed(raw: bytes, name: str) -> list[Document]:
     seen: dict[str, int] = {}
     for number, entry in enumerate(parsed.entries, start=1):
         label = _clean(entry.get("id")) or _clean(entry.get("link")) or f"item {number}"
+        label = label.translate(_SWAP) if shielded else label  # as the item's own text
         removed = scan.removed.get(number - 1, []) if in_step else []
         document = last_kept = _item(entry, site_name, f"{name} item {number}")
         if document is None:
             notes.add(label, "left out: the item has no text")
             continue
-        document.encoding = parsed.get("encoding") or "utf-8"
+        if shielded:
+            _unshield(document)
+        document.encoding = decoded.encoding or parsed.get("encoding") or "utf-8"
         if removed:
             document.warnings.append(
                 f"entity reference(s) {', '.join(dict.fromkeys(removed))} removed from the "
@@ -303,6 +314,58 @@ def _faults(scan: FeedScan, parsed: Any, last_kept: Document | None, notes: _Fee
 
 def _item_key(entry: Any) -> str | None:
     return _clean(entry.get("id")) or _clean(entry.get("link"))
+
+
+# feedparser "repairs" what it reads: C1 characters become windows-1252's (U+0080 is `€`)
+# and Latin-1 text that spells UTF-8 is decoded again (`Ã¤` is `ä`), so the text a feed
+# holds would change. The characters it touches (U+0080 to U+00BF) are swapped with other
+# ones it leaves alone, and swapped back in what it gives (one for one: offsets hold). Those
+# are cuneiform signs: printable (trafilatura drops what is not: private use characters,
+# unassigned ones) and never in a press release (if they were, they would only be exposed
+# to feedparser's repairs as these characters are without the swap).
+_SHIELDED = range(0x80, 0xC0)
+_STAND_IN = 0x12000
+_SWAP = {char: _STAND_IN + char - 0x80 for char in _SHIELDED} | {
+    _STAND_IN + char - 0x80: char for char in _SHIELDED
+}
+
+
+def _shield(raw: bytes) -> bytes | None:
+    """A UTF-8 feed with the characters swapped; None when it is not UTF-8 (feedparser
+    then decodes it as it would) or has none of them."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    swapped = _swap_references(text.translate(_SWAP))
+    return swapped.encode("utf-8") if swapped != text else None
+
+
+# Character references in the XML (`&#128;` is U+0080 there) are swapped too; not those in
+# CDATA sections or comments, which are text (an HTML page's `&#128;`, which means `€`).
+_LITERAL = re.compile(r"<!\[CDATA\[.*?\]\]>|<!--.*?-->", re.DOTALL)
+_REFERENCE = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));")
+
+
+def _swap_references(text: str) -> str:
+    def swapped(match: re.Match[str]) -> str:
+        hexadecimal, decimal = match.groups()
+        code = int(hexadecimal, 16) if hexadecimal else int(decimal)
+        return f"&#{_SWAP[code]};" if code in _SWAP else match.group()
+
+    pieces, position = [], 0
+    for literal in _LITERAL.finditer(text):
+        pieces += [_REFERENCE.sub(swapped, text[position : literal.start()]), literal.group()]
+        position = literal.end()
+    return "".join([*pieces, _REFERENCE.sub(swapped, text[position:])])
+
+
+def _unshield(document: Document) -> None:
+    document.text = document.text.translate(_SWAP)
+    document.key = document.key.translate(_SWAP) if document.key else document.key
+    for field, value in document.meta.items():
+        if isinstance(value, str):
+            document.meta[field] = value.translate(_SWAP)
 
 
 def _item(entry: Any, site_name: str | None, label: str) -> Document | None:

@@ -15,6 +15,7 @@ import re
 from importlib import metadata
 from typing import Any
 
+import pipeline.readers.charset as charset
 from pipeline.core.data import CONTROL_CHARS, Kind
 from pipeline.core.errors import InputError
 from pipeline.readers.base import MAGIC_NUMBERS, Document, empty_meta
@@ -25,6 +26,8 @@ SUFFIXES = (".html", ".htm")
 BLOCK_SEPARATOR = "\n\n"
 _BOMS = (
     (b"\xef\xbb\xbf", "utf-8-sig"),
+    # Not in the Encoding Standard (browsers read FF FE 00 00 as UTF-16LE and show such a
+    # page garbled): the characters a UTF-32 page holds are what its author wrote.
     (b"\xff\xfe\x00\x00", "utf-32"),
     (b"\x00\x00\xfe\xff", "utf-32"),
     (b"\xff\xfe", "utf-16"),
@@ -34,23 +37,6 @@ _BOMS = (
 # looked for in the first 4 KiB as the HTML standard's prescan does.
 _META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:-]+)", re.IGNORECASE)
 _PRESCAN_BYTES = 4096
-# Labels that browsers read as Windows-1252 (the HTML standard's encoding table): a page
-# that says Latin-1 and holds a euro sign or curly quotes means cp1252.
-_AS_CP1252 = frozenset(
-    {
-        "iso-8859-1",
-        "iso8859-1",
-        "latin1",
-        "latin-1",
-        "l1",
-        "us-ascii",
-        "ascii",
-        "iso-ir-100",
-        "cp819",
-        "ibm819",
-        "windows-1252",
-    }
-)
 # trafilatura's block elements and the segment kinds they become.
 # A table cell is a block of its own (a row's cells are not one sentence), and so is each
 # line of a block broken by <br> (trafilatura's <lb/>): "Pressekontakt:<br>Anna Meier".
@@ -87,15 +73,50 @@ def read_html(raw: bytes, name: str) -> list[Document]:
 def extract(html: str, name: str, *, title: str | None = None) -> Document | None:
     """The main text of `html` as a Document (None when it has none). `title`, when given
     (a feed item's), heads the text if the body does not already start with it."""
+    swap = invisible_swap(html + (title or ""))
+    if not swap:
+        return _extract(html, name, title=title)
+    document = _extract(html.translate(swap), name, title=title.translate(swap) if title else None)
+    if document is not None:
+        document.text = document.text.translate(swap)
+        document.control_chars = len(CONTROL_CHARS.findall(document.text))
+        for field, value in document.meta.items():
+            if isinstance(value, str):
+                document.meta[field] = value.translate(swap)
+    return document
+
+
+# trafilatura drops what is not printable (soft hyphens, joiners, direction marks, private
+# use and unassigned characters, controls), on some paths (table cells) and not on others:
+# the words would change (`Zwischen\u00adstand` is one word, shown as one). Such characters
+# are swapped one for one with printable stand-ins the page does not hold (cuneiform signs),
+# and back in what it gives, so that offsets hold.
+_STAND_INS = range(0x12000, 0x12400)
+
+
+def invisible_swap(text: str) -> dict[int, int]:
+    """The swap (both ways) of the characters in `text` that trafilatura would drop with
+    stand-ins; empty when it holds none (or more kinds than there are stand-ins)."""
+    present = set(text)
+    hidden = sorted(ord(char) for char in present if not char.isprintable() and not char.isspace())
+    free = [code for code in _STAND_INS if chr(code) not in present]
+    if not hidden or len(hidden) > len(free):
+        return {}
+    there = dict(zip(hidden, free, strict=False))
+    return there | {stand_in: code for code, stand_in in there.items()}
+
+
+def _extract(html: str, name: str, *, title: str | None = None) -> Document | None:
     import trafilatura  # imported here: a run with only .txt releases never pays for it
 
     # trafilatura logs its own findings ("empty HTML tree") as errors without the file's
     # name; the reason a page fails is reported by the pipeline, with the name.
     logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
 
+    page = _within_depth(html, name)
     try:
         result: Any = trafilatura.bare_extraction(
-            html,
+            page,
             with_metadata=True,
             include_comments=False,
             include_tables=True,
@@ -137,6 +158,85 @@ def extract(html: str, name: str, *, title: str | None = None) -> Document | Non
     )
 
 
+# libxml2's HTML parser stops at 256 nested elements (2048 with its "huge" option) and
+# drops whatever lies deeper: the text of a page built of nested wrappers would vanish and
+# the page be refused for the wrong reason. Such a page is parsed with the option (memory
+# stays bounded by the file's size, itself capped by corpus.max_release_mib); deeper still,
+# its wrappers are flattened; what is too deep even then is refused, saying so.
+_DEPTH_LIMIT = "Excessive depth"
+_WRAPPERS = "div|section|article|main|aside|blockquote|center"
+_WRAPPER_START = re.compile(rf"<(?:{_WRAPPERS})\b[^>]*>", re.IGNORECASE)
+_WRAPPER_END = re.compile(rf"</(?:{_WRAPPERS})\s*>", re.IGNORECASE)
+_INLINE = "span|font|b|i|u|em|strong|small|big|a|abbr|cite|mark|q|s"
+_INLINE_TAG = re.compile(rf"</?(?:{_INLINE})\b[^>]*>", re.IGNORECASE)
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:-]*)[^>]*?(/?)>")
+_VOID = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param"}
+    | {"source", "track", "wbr"}
+)
+
+
+def _within_depth(html: str, name: str) -> Any:
+    """`html` as trafilatura takes it: the text itself when the parser reads all of it,
+    else a tree parsed without the depth limit, from the page with its wrappers flattened
+    if need be. InputError when even that is too deep."""
+    if _parsed(html, huge=False)[1] is False:
+        return html
+    depth = _tag_depth(html)
+    log.warning("%s: the markup nests about %d elements deep; read without the limit", name, depth)
+    tree, too_deep = _parsed(html, huge=True)
+    if tree is not None and not too_deep:
+        return tree
+    # Flattened: a wrapper becomes a paragraph break (<p> never nests, so the blocks stay
+    # apart), inline formatting goes (the words stay as they are).
+    flat = _INLINE_TAG.sub("", _WRAPPER_END.sub("</p>", _WRAPPER_START.sub("<p>", html)))
+    tree, too_deep = _parsed(flat, huge=True)
+    if tree is not None and not too_deep:
+        return tree
+    raise InputError(
+        name,
+        f"its markup nests about {_tag_depth(flat)} elements deep even with its wrappers "
+        f"flattened ({depth} as saved), deeper than the HTML parser reads (2048); the text "
+        "inside would be lost. Re-save the page from a browser or an editor that closes its "
+        "elements",
+    )
+
+
+def _parsed(html: str, *, huge: bool) -> tuple[Any, bool]:
+    """(the page's tree, None when there is nothing to parse; whether the parser stopped at
+    its depth limit and dropped what lies deeper)."""
+    from lxml import etree
+    from lxml import html as lxml_html
+
+    parser = lxml_html.HTMLParser(
+        encoding="utf-8",  # the text is decoded already: a meta tag in it says nothing more
+        collect_ids=False,  # the rest as trafilatura parses, with the depth limit or not
+        default_doctype=False,
+        remove_comments=True,
+        remove_pis=True,
+        huge_tree=huge,
+    )
+    try:
+        tree = lxml_html.document_fromstring(html.encode("utf-8", "surrogatepass"), parser=parser)
+    except (etree.ParserError, ValueError):  # nothing to parse: trafilatura says what
+        tree = None
+    return tree, any(_DEPTH_LIMIT in error.message for error in parser.error_log)
+
+
+def _tag_depth(html: str) -> int:
+    """How deep the page's elements nest, counted from its tags (void elements and
+    self-closed tags do not nest; an end tag closes one level)."""
+    depth = deepest = 0
+    for match in _TAG.finditer(html):
+        closing, tag, self_closed = match.groups()
+        if closing:
+            depth = max(depth - 1, 0)
+        elif not self_closed and tag.lower() not in _VOID:
+            depth += 1
+            deepest = max(deepest, depth)
+    return deepest
+
+
 # A page's main text has sentences: when all the extractor found is a menu, a consent
 # banner or a "please enable JavaScript" notice (an index page, a page that loads its text
 # by script), it falls back to those, and they are not a release.
@@ -156,59 +256,51 @@ def _has_main_text(blocks: list[tuple[str, str]]) -> bool:
 
 def decode_html(raw: bytes, name: str) -> tuple[str, str, int]:
     """(text, encoding, bytes replaced): by the byte-order mark, then the charset the page
-    declares in a meta tag, then detection (charset-normalizer). A BOM goes first, as in
-    browsers: it cannot be wrong, while a template's meta tag often is."""
+    declares in a meta tag (its label read as browsers read it: `pipeline.readers.charset`),
+    then detection (charset-normalizer). A BOM goes first, as in browsers: it cannot be
+    wrong, while a template's meta tag often is."""
     for magic, what in MAGIC_NUMBERS.items():
         if raw.startswith(magic):
             raise InputError(name, f"is {what}, not a web page; remove it from the corpus")
     for bom, encoding in _BOMS:
         if raw.startswith(bom):
             return _decode(raw, encoding)
-    declared = _declared_charset(raw)
-    utf8 = _strict_utf8(raw)
-    if declared and utf8 is not None and declared != "utf-8" and not raw.isascii():
-        # Valid multi-byte UTF-8 under a single-byte label is UTF-8 whose template says
-        # otherwise (read as declared, every umlaut would become two wrong characters).
-        log.warning("%s declares %s but its bytes are UTF-8; read as UTF-8", name, declared)
+    label, declared = _declared_charset(raw)
+    utf8 = charset.utf8_despite_label(raw, declared) if declared else None
+    if utf8 is not None:
+        # Valid multi-byte UTF-8 under another label is UTF-8 whose template says otherwise.
+        log.warning("%s declares %s but its bytes are UTF-8; read as UTF-8", name, label)
         return utf8, "utf-8", 0
+    if declared == charset.REPLACEMENT:
+        raise InputError(name, charset.replacement_reason(label))
     if declared:
         return _decode(raw, declared)
+    utf8 = charset.strict_utf8(raw)
     if utf8 is not None:
         return utf8, "utf-8", 0
     from charset_normalizer import from_bytes
 
     best = from_bytes(raw).best()
-    encoding = best.encoding if best is not None else "cp1252"
-    return _decode(raw, encoding)
+    guess = codecs.lookup(best.encoding).name if best is not None else charset.FALLBACK
+    # A guess no browser could make (cp850, UTF-7, EBCDIC) is the browsers' fallback.
+    return _decode(raw, guess if guess in charset.WEB_CODECS else charset.FALLBACK)
 
 
-def _strict_utf8(raw: bytes) -> str | None:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-
-
-def _declared_charset(raw: bytes) -> str | None:
-    match = _META_CHARSET.search(raw[:_PRESCAN_BYTES])
-    if not match:
-        return None
-    label = match.group(1).decode("ascii").lower()
-    if label in _AS_CP1252:
-        return "cp1252"
-    try:
-        name = codecs.lookup(label).name
-    except LookupError:  # a label Python does not know: detect instead
-        return None
-    # A meta tag cannot declare UTF-16 or UTF-32 (it could not be read to find it): the
-    # HTML standard reads such a page as UTF-8.
-    return "utf-8" if name.startswith(("utf-16", "utf-32")) else name
+def _declared_charset(raw: bytes) -> tuple[str, str | None]:
+    """(label, Python codec) of the first meta tag whose label browsers know, as the HTML
+    standard's prescan does: a label not in the Encoding Standard's table (`utf-7`) is
+    passed over. ("", None) when there is none."""
+    for match in _META_CHARSET.finditer(raw[:_PRESCAN_BYTES]):
+        label = match.group(1).decode("ascii")
+        codec = charset.web_codec(label)
+        if codec is not None:
+            return label, codec
+    return "", None
 
 
 def _decode(raw: bytes, encoding: str) -> tuple[str, str, int]:
-    text = raw.decode(encoding, errors="replace")
-    already = raw.decode(encoding, errors="ignore").count("\ufffd")
-    return text, encoding, text.count("\ufffd") - already
+    text, replaced = charset.decode(raw, encoding)
+    return text, encoding, replaced
 
 
 def _blocks(element: Any) -> list[tuple[str, str]]:

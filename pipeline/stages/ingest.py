@@ -495,8 +495,8 @@ def _language_accepted(release: Release, ctx: RunContext) -> bool:
     if verdict.accepted:
         return True
     found = (
-        f"is in {verdict.name} ({verdict.detected}, confidence {verdict.confidence:.2f}), "
-        f"not in corpus.languages {list(cfg.corpus.languages)}; it was not translated"
+        f"{verdict.found()}, not in corpus.languages {list(cfg.corpus.languages)}; "
+        "it was not translated"
     )
     if verdict.detected in SOURCE_LANGUAGES:  # one the pipeline can translate from
         what = (

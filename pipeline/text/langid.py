@@ -37,6 +37,7 @@ LANGUAGE_NAMES = {
     "sv": "Swedish",
     "pt": "Portuguese",
     "lb": "Luxembourgish",
+    "zxx": "no language",  # ISO 639-2: no linguistic content
 }
 
 
@@ -94,13 +95,64 @@ class Verdict:
     def name(self) -> str:
         return language_name(self.detected or self.lang)
 
+    def found(self) -> str:
+        """What the detector found, in words, for a message: `is in French (fr, ...)`."""
+        confidence = f"confidence {self.confidence:.2f}" if self.confidence is not None else ""
+        if self.detected == NO_LANGUAGE:
+            return (
+                f"has words in no language the detector knows (zxx, no linguistic content, "
+                f"{confidence}): its words read as codes, abbreviations or random letters"
+            )
+        return f"is in {self.name} ({self.detected}, {confidence})"
+
+
+NO_LANGUAGE = "zxx"
+# What a release's language is judged on: its words, that is whitespace-separated tokens
+# that are mostly letters (not numbers, codes, table rules), each counted for at most
+# MAX_WORD_CHARS characters and MAX_SAME_WORD times, so that no one token (a 5000-letter
+# run, a code repeated down a table) decides for the words around it.
+MAX_WORD_CHARS = 40
+MAX_SAME_WORD = 5
+# Tokens end at whitespace, and at the punctuation of scripts written without spaces
+# (Chinese and Japanese clauses end at `，` and `。`).
+_TOKEN_END = re.compile(r"[\s\u3000-\u303f\uff01-\uff0f\uff1a-\uff20]+")
+
+
+def words_to_judge(text: str) -> tuple[str, int]:
+    """(the words of `text` the language is judged on, joined by spaces; how many letters
+    they hold)."""
+    words: list[str] = []
+    seen: dict[str, int] = {}
+    letters = 0
+    for token in _TOKEN_END.split(text[: MAX_DETECTION_CHARS * 5]):
+        word = token[:MAX_WORD_CHARS]
+        word_letters = sum(char.isalpha() for char in word)
+        if not word or 2 * word_letters < len(word):
+            continue
+        key = word.casefold()
+        seen[key] = seen.get(key, 0) + 1
+        if seen[key] > MAX_SAME_WORD:
+            continue
+        words.append(word)
+        letters += word_letters
+        if letters >= MAX_DETECTION_CHARS:
+            break
+    return " ".join(words), letters
+
 
 def check_release_language(text: str, languages: list[str], config: Any) -> Verdict:
-    """The language `text` is in, judged against the accepted `languages`."""
+    """The language `text` is in, judged on its words against the accepted `languages`."""
     default = languages[0]
-    if sum(char.isalpha() for char in text[:MAX_DETECTION_CHARS]) < config.min_release_letters:
-        return Verdict(default, None, True)
-    lang, confidence = detector(config.detector).identify(text)
+    words, letters = words_to_judge(text)
+    if letters < config.min_release_letters:
+        note = None
+        if sum(char.isalpha() for char in text[:MAX_DETECTION_CHARS]) >= config.min_release_letters:
+            note = (
+                f"too few words to judge the language by ({letters} letters in words; the rest "
+                f"is numbers, codes or long tokens); handled as {language_name(default)}"
+            )
+        return Verdict(default, None, True, note=note)
+    lang, confidence = detector(config.detector).identify(words)
     if lang in languages:
         return Verdict(lang, round(confidence, 4), True, lang)
     if confidence < config.min_release_confidence:
