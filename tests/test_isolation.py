@@ -251,7 +251,7 @@ def test_a_hostile_corpus_is_processed_where_it_can_be_and_refused_with_reasons(
 
     # Every release got its page, and the index is still the index.
     pages = {path.stem for path in (output / "site").glob("*.html")}
-    assert pages == {*ids, "index"}
+    assert pages == {*ids, "index", "least-confident"}
     assert "<h1>Releases</h1>" in (output / "site" / "index.html").read_text(encoding="utf-8")
     # Nothing outside the corpus folder is published.
     for path in output.rglob("*"):
