@@ -129,7 +129,8 @@ def repair_bundles(
     if not todo:
         return record
     log.info(
-        "translate de->%s: %d segments flagged; decoding them again (%s)",
+        "translate de->%s: %d segments flagged; a second decoding for them (%s), from the "
+        "memory where it has one",
         lang,
         len(todo),
         repair_method(judge.config),

@@ -81,7 +81,7 @@ def summarise_bundles(
             lang,
             len(bundles) - len(todo),
             len(bundles),
-            "" if todo else "; nothing for the model, not loaded",
+            "" if todo else "; nothing for the model",
         )
     made: dict[int, str] = {}
     failed: dict[int, str] = {}
