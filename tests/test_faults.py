@@ -161,7 +161,10 @@ def assert_complete_run(output: Path, reference: Path) -> None:
     manifest = json.loads((output / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["status"] == "ok" and manifest["counts"]["failed"] == 0
     ids = set(load_bundles(reference))
-    assert {path.stem for path in (output / "site").glob("*.html")} == ids | {"index", "least-confident"}
+    assert {path.stem for path in (output / "site").glob("*.html")} == ids | {
+        "index",
+        "least-confident",
+    }
     run_tmx = ET.parse(output / "tmx" / "_run.tmx").getroot()
     releases = {prop.text for prop in run_tmx.iter("prop") if prop.get("type") == "x-release"}
     assert releases == ids
