@@ -12,7 +12,8 @@ import pytest
 
 from pipeline.core.errors import ConfigError, InputError
 from pipeline.readers.text import decode
-from pipeline.stages.ingest import display_path, find_releases, read_release, release_id, unique_ids
+from pipeline.stages.corpus import display_path, find_releases, release_id, unique_ids
+from pipeline.stages.ingest import read_release
 
 GERMAN = "Die Wirtschaftsförderung lädt ein. Größe: 5 m². Übermorgen beginnt die Messe in Köln."
 

@@ -234,7 +234,7 @@ def test_a_hostile_corpus_is_processed_where_it_can_be_and_refused_with_reasons(
     assert run(smoke(corpus, output, model_cache, tmp_path / "tm.sqlite")) == EXIT_SOME_FAILED
 
     report = manifest(output)
-    from pipeline.stages.ingest import display_path
+    from pipeline.stages.corpus import display_path
 
     shown = {display_path(name): name for name in expected}
     failed = {

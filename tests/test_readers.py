@@ -11,7 +11,8 @@ from pipeline.core.errors import InputError
 from pipeline.readers import READERS, reader_for
 from pipeline.readers.feed import is_feed, read_feed
 from pipeline.readers.html import decode_html, read_html
-from pipeline.stages.ingest import find_releases, item_id
+from pipeline.stages.corpus import find_releases
+from pipeline.stages.ingest import item_id
 
 PAGE = """<!DOCTYPE html>
 <html lang="de"><head>{charset}

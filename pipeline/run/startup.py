@@ -17,7 +17,7 @@ from pipeline.engines.choice import AUTO, EngineChoice, choose_engine
 from pipeline.engines.models import ModelRef
 from pipeline.quality.terms import glossary_for
 from pipeline.readers import FORMATS, READERS, accepted_files
-from pipeline.stages.ingest import CorpusListing, corpus_listing
+from pipeline.stages.corpus import CorpusListing, corpus_listing
 
 log = logging.getLogger(__name__)
 
