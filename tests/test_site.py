@@ -491,7 +491,8 @@ def test_browser_renders_hostile_page_as_text(tmp_path: Path) -> None:
 
 
 def test_a_release_s_metadata_is_shown_and_cannot_inject_markup() -> None:
-    from pipeline.writers.site import index_page, release_page
+    from pipeline.writers.site import release_page
+    from pipeline.writers.site_run import index_page
 
     bundle = {
         "release": {
@@ -863,7 +864,7 @@ def test_index_rows_carry_what_the_filter_reads_and_link_the_confidence_views(
 
 
 def test_the_run_s_least_confident_segments_across_releases(tmp_path: Path) -> None:
-    from pipeline.writers.site import least_confident_page
+    from pipeline.writers.site_run import least_confident_page
 
     bundles = typed(
         *(_dated(f"r{n}", "2026-06-01", -0.5 * n) for n in range(5)), _dated("none", None)

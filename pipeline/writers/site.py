@@ -1,40 +1,44 @@
 """Static review site: one HTML page per release (source and translations side by side,
-segment by segment, QA flags highlighted) and an index of the run.
+segment by segment, QA flags highlighted), its segments least confident first, and the
+pages over the whole run (pipeline/writers/site_run.py: the index, the run's least
+confident segments).
 
 The pages are opened by reviewers straight from disk or a file share, and the text in them
 comes from press releases and machine translation, so they are built to be harmless whatever
-that text contains: the markup is in Jinja2 templates (`pipeline/templates/`) with
+that text contains: the markup is in Jinja2 templates (`pipeline/writers/templates/`) with
 autoescape on, so every value from a bundle is HTML-escaped on its way into a page, and a
 Content-Security-Policy forbids scripts and every network load, so even markup that slipped
-through could neither run nor phone home. No JavaScript, fonts or other assets: each page is
+through could neither run nor phone home. The index alone carries one script, its filter,
+which its CSP allows by the hash of its exact text. No fonts or other assets: each page is
 one self-contained file that also prints.
 
-This module decides what the pages say (facts, order, confidence buckets, ids, links); the
-templates decide how it is marked up.
+This module writes the pages and decides what a release's pages say; what a segment's row
+and cells say is in site_rows.py; the templates decide how it is marked up.
 """
 
 from __future__ import annotations
 
-import heapq
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from markupsafe import Markup
-
-from pipeline.core.data import SOURCE_LANG, Bundle, Kind, Origin, Segment, Summary, Target
+from pipeline.core.data import SOURCE_LANG, Bundle
 from pipeline.core.io import open_atomic, write_atomic
-from pipeline.writers.pages import CSP, filter_script, html_id, lang_name, render, script_hash
+from pipeline.writers.pages import html_id, lang_name, render
+from pipeline.writers.site_rows import (
+    BY_CONFIDENCE,
+    Facts,
+    Row,
+    gather_facts,
+    least_sure,
+    segment_cells,
+    segment_rows,
+)
+from pipeline.writers.site_run import LEAST_CONFIDENT, index_page, least_confident_page
 
 INDEX = "index.html"
-LEAST_CONFIDENT = "least-confident.html"  # the run's least confident segments
-LEAST_CONFIDENT_ROWS = 200
-# Targets in this order first (the pipeline's own), any others after them alphabetically.
-_TARGET_ORDER = ("en", "ru")
-_SNIPPET_CHARS = 160
 
 
 def write_site(
@@ -63,7 +67,7 @@ def write_release_page(bundle: Bundle, folder: Path) -> list[Path]:
     rid = str(bundle.release.id)
     _check_page_name(rid)
     path = Path(folder) / f"{rid}.html"
-    facts = _facts(bundle)
+    facts = gather_facts(bundle)
     # A page is written as it is made: a long release's page is tens of megabytes.
     with open_atomic(path) as handle:
         handle.writelines(_release_page(bundle, facts))
@@ -110,120 +114,12 @@ def _check_page_name(rid: str) -> None:
 # --- release page ---------------------------------------------------------------------
 
 
-@dataclass
-class _Facts:
-    """What a release's page header and its index row say about its segments, gathered
-    in one pass over them (a bundle's segments may be read from disk on each pass)."""
-
-    source_lang: str
-    segments: int = 0
-    texts: Counter[str] = field(default_factory=Counter)  # lang -> segments with a text
-    flagged: Counter[str] = field(default_factory=Counter)  # lang -> segments with flags
-    scored: int = 0  # segments with a confidence in some target
-    approved: int = 0  # segments with a reviewer's approved translation in some target
-    codes: dict[str, Counter[str]] = field(default_factory=dict)  # lang -> code -> flags
-    boilerplate: int = 0  # segments of kind boilerplate (collapsed on the page)
-    lowest: float | None = None  # the lowest confidence of any target of any segment
-    unsure: int = 0  # segments whose least sure target is in the two lowest buckets
-
-    @property
-    def languages(self) -> list[str]:
-        """`page_languages` of the segments."""
-        return _ordered_languages(set(self.texts), self.source_lang)
-
-
-def _facts(bundle: Bundle) -> _Facts:
-    facts = _Facts(SOURCE_LANG)  # the source column's key, whatever language it is in
-    for segment in bundle.segments:
-        facts.segments += 1
-        facts.texts.update(segment.text.keys())
-        targets = segment.targets.values()
-        if segment.kind == Kind.BOILERPLATE:
-            facts.boilerplate += 1
-        score = least_sure(segment)
-        if score is not None:
-            facts.scored += 1
-            facts.lowest = score if facts.lowest is None else min(facts.lowest, score)
-            facts.unsure += _confidence_bucket(score) <= UNSURE_BUCKET
-        if any(target.approval is not None for target in targets):
-            facts.approved += 1
-        for lang, target in segment.targets.items():
-            flags = target.qa
-            if flags:
-                facts.flagged[lang] += 1
-                codes = facts.codes.setdefault(lang, Counter())
-                codes.update(str(flag.get("code", "?")) for flag in flags)
-    return facts
-
-
-@dataclass
-class _Cell:
-    """What one language's cell of a segment's row shows (`text_cell` in _macros.html.j2);
-    the strings are tooltips, empty where that badge is not shown."""
-
-    lang: str
-    text: object  # None: no text in this language
-    copied: bool = False
-    original: bool = False
-    flagged: bool = False
-    approved: str = ""
-    bucket: int = 0  # confidence bucket (1 to 5), 0: not scored
-    confidence: str = ""
-    score: str = ""  # the confidence as a number, where the page shows it
-    repaired: str = ""
-    terms: str = ""  # the glossary's terms found in the text
-    term_count: int = 0
-    qa_codes: str = ""
-    qa_details: str = ""
-    details: tuple[str, object] | None = None  # ("approved" or "repair", the text replaced)
-
-
-@dataclass
-class _Row:
-    """A segment's row: on the release page with its anchor, on the confidence page with a
-    link to that anchor."""
-
-    number: int
-    kind: object
-    cells: list[_Cell]
-    anchor: str = ""
-    sid: str = ""
-    block_start: bool = False
-    copied: bool = False
-    link: str = ""
-
-
 def release_page(bundle: Bundle) -> str:
     """The review page of one release: summaries, then every segment in every language."""
-    return "".join(_release_page(bundle, _facts(bundle)))
+    return "".join(_release_page(bundle, gather_facts(bundle)))
 
 
-# Confidence buckets (mean log-probability per token): below -2 is bucket 1, ... from -0.3
-# bucket 5. Trained OPUS-MT models give good translations mostly -0.1 to -0.7.
-_CONFIDENCE_BUCKETS = (-2.0, -1.2, -0.7, -0.3)
-BY_CONFIDENCE = "by-confidence"  # the folder of the pages sorted least confident first
-
-
-# Buckets up to this one are "unsure": their score is shown as a number on the release page
-# and counted on the index.
-UNSURE_BUCKET = 2
-
-
-def _confidence_bucket(score: float) -> int:
-    return 1 + sum(score >= edge for edge in _CONFIDENCE_BUCKETS)
-
-
-def least_sure(segment: Segment) -> float | None:
-    """The confidence of a segment's least sure target; None when no target is scored."""
-    scores = [
-        float(target.confidence)
-        for target in segment.targets.values()
-        if isinstance(target.confidence, int | float)
-    ]
-    return min(scores) if scores else None
-
-
-def _release_page(bundle: Bundle, facts: _Facts) -> Iterator[str]:
+def _release_page(bundle: Bundle, facts: Facts) -> Iterator[str]:
     """`release_page`, piece by piece."""
     release = bundle.release
     rid = str(release.id)
@@ -266,11 +162,11 @@ def _release_page(bundle: Bundle, facts: _Facts) -> Iterator[str]:
         columns=[
             (code, (code == facts.source_lang and source) or lang_name(code)) for code in langs
         ],
-        rows=_rows(bundle.segments, langs, facts.source_lang),
+        rows=segment_rows(bundle.segments, langs, facts.source_lang),
     )
 
 
-def _confidence_page(bundle: Bundle, facts: _Facts) -> Iterator[str]:
+def _confidence_page(bundle: Bundle, facts: Facts) -> Iterator[str]:
     """The translated segments of a release, least confident first (by the lowest score of
     any target), each linked to its row on the release page."""
     rid = str(bundle.release.id)
@@ -286,10 +182,10 @@ def _confidence_page(bundle: Bundle, facts: _Facts) -> Iterator[str]:
     order.sort()
     page = f"../{quote(rid)}.html"
     rows = (
-        _Row(
+        Row(
             position + 1,
             segments[position].kind,
-            _cells(segments[position], langs),
+            segment_cells(segments[position], langs),
             link=f"{page}#{anchors[position]}",
         )
         for _, position in order
@@ -304,271 +200,10 @@ def _confidence_page(bundle: Bundle, facts: _Facts) -> Iterator[str]:
     )
 
 
-def least_confident_page(bundles: Sequence[Bundle], limit: int = LEAST_CONFIDENT_ROWS) -> str:
-    """The `limit` least confident translated segments of all `bundles`, least sure first,
-    each linked to its row on its release's page. One pass over each bundle's segments,
-    keeping only the `limit` lowest (a night may hold a million segments)."""
-    kept: list[tuple[float, int, str, int, str, Segment]] = []  # a max-heap by score
-    scored = releases = 0
-    for order, bundle in enumerate(bundles):
-        rid = str(bundle.release.id)
-        used: set[str] = set()
-        seen = False
-        for position, segment in enumerate(bundle.segments):
-            anchor = html_id(str(segment.id), used)  # as the release page gives them out
-            score = least_sure(segment)
-            if score is None:
-                continue
-            scored += 1
-            seen = True
-            item = (-score, -(order * 1_000_000_000 + position), rid, position, anchor, segment)
-            if len(kept) < limit:
-                heapq.heappush(kept, item)
-            elif item > kept[0]:
-                heapq.heapreplace(kept, item)
-        releases += seen
-    chosen = sorted(kept, reverse=True)  # least sure first; ties in release and page order
-    langs = _ordered_languages(
-        {lang for *_, segment in chosen for lang in segment.text}, SOURCE_LANG
-    )
-    rows = [
-        _Row(
-            position + 1,
-            segment.kind,
-            _cells(segment, langs),
-            sid=rid,
-            link=f"{quote(rid, safe='')}.html#{anchor}",
-        )
-        for _, _, rid, position, anchor, segment in chosen
-    ]
-    return "".join(
-        render(
-            "least_confident.html.j2",
-            count=len(rows),
-            releases=releases,
-            scored=scored,
-            columns=[(lang, lang_name(lang)) for lang in langs],
-            rows=rows,
-        )
-    )
-
-
-def page_languages(segments: Iterable[Segment], source_lang: str = SOURCE_LANG) -> list[str]:
-    """The source language, then every target that any segment has text for: a bundle of
-    a segmentation-only run gets one text column, not two empty ones."""
-    present = {lang for segment in segments for lang in segment.text}
-    return _ordered_languages(present, source_lang)
-
-
-def _ordered_languages(present: set[str], source_lang: str) -> list[str]:
-    present = present - {source_lang}
-    ordered = [lang for lang in _TARGET_ORDER if lang in present]
-    ordered += sorted(present - set(ordered))
-    return [source_lang, *ordered]
-
-
-def _rows(segments: Iterable[Segment], langs: list[str], source_lang: str) -> Iterator[_Row]:
-    """The release page's rows, one at a time."""
-    used_ids: set[str] = set()
-    previous_block: object = None
-    for number, segment in enumerate(segments, start=1):
-        sid = str(segment.id)
-        block = segment.block
-        # A thicker rule where a new source line starts: sentences of one paragraph stay
-        # visibly together, so a reviewer can judge them as the paragraph they are.
-        block_start = number > 1 and block != previous_block
-        previous_block = block
-        cells = _cells(segment, langs, source_lang)
-        copied = not segment.translate
-        kind = str(segment.kind)
-        yield _Row(number, kind, cells, html_id(sid, used_ids), sid, block_start, copied)
-
-
-def _cells(segment: Segment, langs: list[str], source_lang: str | None = None) -> list[_Cell]:
-    """A segment's text cells. With `source_lang` (the release page, not the confidence
-    pages) targets copied untranslated, or already in their language, say so, and only
-    unsure confidences are shown as numbers (the confidence pages show every one)."""
-    copied = source_lang is not None and not segment.translate
-    cells = []
-    for lang in langs:
-        target = segment.targets.get(lang) or Target()
-        flags = target.qa or []
-        cell = _Cell(
-            lang,
-            segment.text.get(lang),
-            copied and lang != source_lang,
-            source_lang is not None and target.origin == Origin.ORIGINAL,
-            bool(flags),
-        )
-        approval, score, repair = target.approval, target.confidence, target.repair
-        if approval:  # a reviewer's text: the model's confidence and repair were not about it
-            who, when = approval.get("reviewer") or "unknown", approval.get("approved_at", "")
-            cell.approved = f"approved by {who} at {when} (from {approval.get('file', '')})"
-            if approval.get("replaced") is not None:
-                cell.details = ("approved", approval["replaced"])
-        if isinstance(score, int | float):
-            cell.bucket = _confidence_bucket(float(score))
-            cell.confidence = (
-                f"model confidence {score:.2f} (mean log-probability per token; 0 is sure)"
-            )
-            if source_lang is None or cell.bucket <= UNSURE_BUCKET:
-                cell.score = f"{score:.2f}"
-        if repair and repair.get("kept") == "repair":
-            reasons = ", ".join(str(code) for code in repair.get("reasons") or [])
-            cell.repaired = f"decoded again ({repair.get('method', '')}) for: {reasons}"
-            cell.details = ("repair", repair.get("first", ""))
-        kept = [term for term in target.terms or [] if term.get("found")]
-        cell.term_count = len(kept)  # quiet: the misses are QA flags (term_missing)
-        cell.terms = "; ".join(
-            str(term.get("source", ""))
-            + ("" if term.get("dnt") else f" → {term.get('target', '')}")
-            for term in kept
-        )
-        cell.qa_codes = " ".join(str(flag.get("code", "?")) for flag in flags)
-        cell.qa_details = "\n".join(
-            f"{flag.get('code', '?')}: {flag.get('detail', '')}" for flag in flags
-        )
-        cells.append(cell)
-    return cells
-
-
 # --- index ---------------------------------------------------------------------------
 
 
-def index_page(bundles: Sequence[Bundle], run_info: dict[str, Any]) -> str:
-    """The table of releases (newest first, then by id) with links to their pages, a filter
-    over them, and the releases that failed."""
-    ordered = sorted(sorted(bundles, key=lambda b: str(b.release.id)), key=_date, reverse=True)
-    facts = [_facts(bundle) for bundle in ordered]
-    targets = _run_targets(facts)
-    skipped = {str(item.get("id")): item for item in run_info.get("skipped") or []}
-    refreshed = {str(rid) for rid in run_info.get("refreshed") or []}
-    unchanged = sum(item.get("reason") == "unchanged" for item in skipped.values())
-    known = {str(bundle.release.id) for bundle in bundles}
-    rows = [
-        _index_row(bundle, fact, targets, _since(str(bundle.release.id), skipped, refreshed))
-        for bundle, fact in zip(ordered, facts, strict=True)
-    ]
-    script = filter_script()
-    return "".join(
-        render(
-            "index.html.j2",
-            page_csp=f"{CSP}; script-src 'sha256-{script_hash(script)}'",
-            script=Markup(script),  # our own file, not data: written as it is
-            rows=rows,
-            statuses=sorted({row["status"] for row in rows}),
-            flag_codes=sorted({code for row in rows for code in row["flags"].split()}),
-            least_confident_href=LEAST_CONFIDENT if any(f.scored for f in facts) else "",
-            targets=targets,
-            unchanged=unchanged,
-            skipped=len(skipped) - unchanged,
-            started_at=run_info.get("started_at"),
-            failed=[
-                (
-                    item.get("path", ""),
-                    item.get("id") or "",
-                    item.get("stage") or "",
-                    item.get("reason", ""),
-                )
-                for item in run_info.get("failed") or []
-            ],
-            # Skipped releases whose bundles were not handed to us: listed so none goes missing.
-            orphans=[
-                (
-                    item.get("path", ""),
-                    item.get("id") or "",
-                    item.get("detail") or item.get("reason", ""),
-                )
-                for rid, item in skipped.items()
-                if rid not in known
-            ],
-        )
-    )
-
-
-def _date(bundle: Bundle) -> str:
-    """The release's date (YYYY-MM-DD) for the index's order; "" (last) when unknown."""
-    return str((bundle.release.meta or {}).get("date") or "")
-
-
-def _since(rid: str, skipped: dict[str, Any], refreshed: set[str]) -> str:
-    """What happened to a release in this run besides being made: "" (made now),
-    "unchanged" (its bundle is an earlier run's) or "refreshed" (approvals put in)."""
-    if rid in refreshed:
-        return "refreshed"
-    return "unchanged" if rid in skipped else ""
-
-
-def _index_row(bundle: Bundle, facts: _Facts, targets: list[str], since: str) -> dict[str, Any]:
-    release = bundle.release
-    rid = str(release.id)
-    meta = release.meta or {}
-    qa = []  # per target: segments flagged, and "code: count, ..." of their flags
-    for lang in targets:
-        codes = facts.codes.get(lang, Counter())
-        qa.append(
-            (
-                facts.flagged.get(lang, 0),
-                ", ".join(f"{code}: {n}" for code, n in sorted(codes.items())),
-            )
-        )
-    summary = _snippet(bundle.summaries, targets)
-    title = meta.get("title")
-    searched = [rid, str(title or ""), str(release.path)]
-    searched += [summary.text for summary in bundle.summaries.values()]
-    return {
-        "rid": rid,
-        "href": quote(rid, safe="") + ".html",
-        "title": title,
-        "date": meta.get("date") or "",
-        "path": release.path,
-        "status": _status(facts, targets) + (f" ({since})" if since else ""),
-        "segments": facts.segments,
-        "approved": facts.approved,
-        "qa": qa,
-        "flags": " ".join(sorted({code for codes in facts.codes.values() for code in codes})),
-        "lowest": "" if facts.lowest is None else f"{facts.lowest:.2f}",
-        "unsure": facts.unsure,
-        "confidence_href": f"{BY_CONFIDENCE}/{quote(rid, safe='')}.html",
-        # What the filter's text box searches, lower-cased as the script lower-cases.
-        "haystack": " ".join(" ".join(searched).split()).lower(),
-        "summary": summary,
-    }
-
-
-def _status(facts: _Facts, targets: list[str]) -> str:
-    """What the bundle holds: a reviewer should not open a page expecting translations
-    that a segmentation-only run never made."""
-    if not facts.segments:
-        return "no segments"
-    have = [lang for lang in targets if facts.texts.get(lang)]
-    if not have:
-        return "segmented only"
-    complete = all(facts.texts[lang] == facts.segments for lang in have)
-    return "translated" if complete else "incomplete"
-
-
-def _snippet(summaries: dict[str, Summary], targets: list[str]) -> tuple[str, str] | None:
-    """The start of the first summary in the run's target order: (language, text)."""
-    order = [lang for lang in (*targets, *sorted(summaries)) if lang in summaries]
-    if not order:
-        return None
-    lang = order[0]
-    text = " ".join(summaries[lang].text.split())
-    if len(text) > _SNIPPET_CHARS:  # cut as text: the page escapes it afterwards
-        text = text[:_SNIPPET_CHARS].rsplit(" ", 1)[0] + "…"
-    return lang, text
-
-
 # --- shared --------------------------------------------------------------------------
-
-
-def _run_targets(facts: list[_Facts]) -> list[str]:
-    """Every target language of any bundle, for the index's QA columns."""
-    langs: set[str] = set()
-    for fact in facts:
-        langs.update(fact.languages[1:])
-    return [lang for lang in _TARGET_ORDER if lang in langs] + sorted(langs - set(_TARGET_ORDER))
 
 
 class SiteWriter:
