@@ -3,6 +3,8 @@ what they should."""
 
 from __future__ import annotations
 
+import copy
+import functools
 import os
 import re
 import subprocess
@@ -10,6 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
+from omegaconf import DictConfig, OmegaConf
 
 from pipeline.config.checks import ALIASES, RANGES, validate
 from pipeline.config.plan import effective_stages
@@ -149,6 +153,32 @@ def test_config_hash_tracks_output_relevant_settings_only() -> None:
     )
 
 
+@functools.cache
+def _base_config() -> DictConfig:
+    return make_config(BASE)
+
+
+def with_values(values: dict[str, str]) -> DictConfig:
+    """The composed BASE config with `values` set as a command-line override would set them
+    (YAML scalars: `null`, numbers), without composing it again for each of the hundreds of
+    range cases (0.1 s each). How an override is parsed is tested on its own (the CLI tests);
+    these cases test the ranges."""
+    cfg = copy.deepcopy(_base_config())
+    for key, value in values.items():
+        OmegaConf.update(cfg, key, yaml.safe_load(value), merge=False)
+    return cfg
+
+
+def test_with_values_sets_what_an_override_sets() -> None:
+    values = {
+        "translate.num_beams": "3",
+        "qa.min_confidence": "-1.5",
+        "translate.max_input_tokens": "null",
+    }
+    expected = make_config([*BASE, *(f"{key}={value}" for key, value in values.items())])
+    assert with_values(values) == expected
+
+
 def _outside(low: float, high: float) -> list[str]:
     """Values just outside [low, high] (high may be unbounded)."""
     values = [low - 1 if float(low).is_integer() else low / 2]
@@ -167,7 +197,7 @@ RANGE_CASES = [
 @pytest.mark.parametrize(("key", "value"), RANGE_CASES)
 def test_every_numeric_setting_is_range_checked(key: str, value: str) -> None:
     with pytest.raises(ConfigError, match=rf"^{re.escape(key)}={re.escape(value)}.*allowed: from"):
-        validate(make_config([*BASE, f"{key}={value}"]))
+        validate(with_values({key: value}))
 
 
 @pytest.mark.parametrize(("key", "low", "high", "nullable"), RANGES, ids=[r[0] for r in RANGES])
@@ -183,9 +213,10 @@ def test_the_edges_of_every_range_are_accepted(
     }
     for edge in edges:
         value = str(int(edge)) if float(edge).is_integer() else str(edge)
-        validate(make_config([*BASE, f"{key}={value}", *([pairs[key]] if key in pairs else [])]))
+        paired = dict([pairs[key].split("=")]) if key in pairs else {}
+        validate(with_values({key: value, **paired}))
     if nullable:
-        validate(make_config([*BASE, f"{key}=null"]))
+        validate(with_values({key: "null"}))
 
 
 @pytest.mark.parametrize(

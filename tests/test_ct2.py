@@ -57,6 +57,7 @@ def test_float32_outputs_equal_the_transformers_backend(
     assert engine.generate(texts, max_new_tokens=12, num_beams=num_beams) == expected
 
 
+@pytest.mark.slow
 def test_int8_is_the_cpu_default_and_runs(ct2_cache: Path) -> None:
     engine = CTranslate2Engine(smoke("opus-mt-de-en-tiny", ct2_cache), "auto", {}, ct2_cache)
     assert (engine.device, engine.compute_type) == ("cpu", "int8")

@@ -237,6 +237,7 @@ def test_cfg_job_prints_the_resolved_config() -> None:
     assert result.stdout.count("engine: auto") == 2
 
 
+@pytest.mark.slow
 def test_sweep_from_another_directory_writes_one_output_per_job(tmp_path: Path) -> None:
     result = run_cli(
         [

@@ -106,6 +106,7 @@ def _segment_ids(bundle: dict[str, Any], german: str) -> list[str]:
     return [s["id"] for s in bundle["segments"] if s["text"]["de"].strip() == german]
 
 
+@pytest.mark.slow
 def test_round_trip_from_a_cat_tool(
     first_run: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -238,6 +239,7 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_broken_and_foreign_files_are_refused_whole(
     first_run: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -301,6 +303,7 @@ def test_broken_and_foreign_files_are_refused_whole(
     assert len(rows) == len(before) + 1 and rows[0][2] == "Good."
 
 
+@pytest.mark.slow
 def test_a_command_that_cannot_work_is_refused_before_anything_is_imported(
     first_run: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -352,6 +355,7 @@ def test_a_command_that_cannot_work_is_refused_before_anything_is_imported(
     assert "1 approved translations" in out and "not checked against a run" in err
 
 
+@pytest.mark.slow
 def test_a_cat_tools_tmx_and_the_pipelines_own(first_run: dict[str, Path], tmp_path: Path) -> None:
     paths = _copy_run(first_run, tmp_path)
     out = paths["out"]
@@ -435,6 +439,7 @@ def test_a_reviewed_file_with_entities_is_refused_whole(
     assert _memory_rows(memory) == []  # nothing of it, not even the unit without entities
 
 
+@pytest.mark.slow
 def test_tsv_by_segment_id_and_by_source(first_run: dict[str, Path], tmp_path: Path) -> None:
     paths = _copy_run(first_run, tmp_path)
     bundle = _bundles(paths["out"])[EDITED_RELEASE]
@@ -560,6 +565,7 @@ def test_the_command_explains_itself(tmp_path: Path) -> None:
     assert "absent.xlf: not imported" in absent.stderr and "cannot be read" in absent.stderr
 
 
+@pytest.mark.slow
 def test_a_unit_the_cat_tool_split_into_segments_is_joined(
     first_run: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -589,6 +595,7 @@ def test_a_unit_the_cat_tool_split_into_segments_is_joined(
     assert approval.source == source.strip()
 
 
+@pytest.mark.slow
 def test_a_damaged_bundle_is_made_again_not_a_crash(
     first_run: dict[str, Path], tmp_path: Path
 ) -> None:
