@@ -24,10 +24,12 @@ from pipeline.config.schema import (
     ENGLISH_SOURCES,
     EXECUTOR_NAMES,
     INPUT_FORMATS,
+    MODEL_STAGES,
     OUTPUT_FORMATS,
     POLICIES,
     SOURCE_LANGUAGES,
     SUMMARY_METHODS,
+    StageName,
 )
 from pipeline.core.errors import ConfigError
 
@@ -179,7 +181,11 @@ def validate(cfg: DictConfig) -> None:
     if unknown:
         raise ConfigError(f"stages: unknown {unknown}; choose from {list(ALL_STAGES)}")
     stages = effective_stages(cfg)
-    if "summarise" in stages and "translate" not in stages and cfg.summarise.lang != "de":
+    if (
+        StageName.SUMMARISE in stages
+        and StageName.TRANSLATE not in stages
+        and cfg.summarise.lang != "de"
+    ):
         raise ConfigError(
             f"stages: summarise reads the {cfg.summarise.lang!r} translation, so it needs "
             "translate (add it to `stages`, or set summarise.lang=de with a German summariser)"
@@ -198,7 +204,7 @@ def validate(cfg: DictConfig) -> None:
         )
     if cfg.executor not in EXECUTOR_NAMES:
         raise ConfigError(f"executor={cfg.executor!r}: choose from {list(EXECUTOR_NAMES)}")
-    for stage in ("translate", "summarise"):
+    for stage in MODEL_STAGES:
         if cfg[stage].engine not in ENGINE_CHOICES:
             raise ConfigError(
                 f"{stage}.engine={cfg[stage].engine!r}: choose from {list(ENGINE_CHOICES)}"
@@ -223,7 +229,7 @@ def validate(cfg: DictConfig) -> None:
                 f"targets: no model for {lang!r}; set translate.models.{lang}=<hub id or folder>"
             )
     _validate_languages(cfg, stages)
-    if "summarise" in stages:
+    if StageName.SUMMARISE in stages:
         _validate_summarise(cfg)
 
 
@@ -257,7 +263,7 @@ def _validate_languages(cfg: DictConfig, stages: list[str]) -> None:
                 f"translate.pivot.{lang}=en: en must come before {lang} in targets "
                 f"{targets} (the {lang} translation is made from the English one)"
             )
-    if "translate" in stages:
+    if StageName.TRANSLATE in stages:
         for lang in english_targets(cfg):
             if not cfg.translate.from_en.get(lang):
                 raise ConfigError(

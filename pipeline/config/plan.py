@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 from omegaconf import DictConfig
 
-from pipeline.config.schema import ALL_STAGES
+from pipeline.config.schema import ALL_STAGES, StageName
 
 # What every run does: read the releases, cut them into segments (a bundle accounts for
 # every character of its release through its segments), write the bundles.
-ALWAYS = ("ingest", "segment", "bundle")
+ALWAYS = (StageName.INGEST, StageName.SEGMENT, StageName.BUNDLE)
 
 
 def effective_stages(cfg: DictConfig) -> list[str]:
@@ -34,7 +34,7 @@ class ModelNeed:
 def model_needs(cfg: DictConfig, stages: list[str]) -> list[ModelNeed]:
     """Every model this run needs, translation models first."""
     needs: list[ModelNeed] = []
-    if "translate" in stages:
+    if StageName.TRANSLATE in stages:
         for lang in cfg.targets:
             needs.append(
                 ModelNeed(
@@ -53,7 +53,7 @@ def model_needs(cfg: DictConfig, stages: list[str]) -> list[ModelNeed]:
                     "translate",
                 )
             )
-    if "summarise" in stages:
+    if StageName.SUMMARISE in stages:
         lang = cfg.summarise.lang
         needs.append(
             ModelNeed(f"summarise.{lang}", "summarise.model", cfg.summarise.model, "summarise")
@@ -63,7 +63,9 @@ def model_needs(cfg: DictConfig, stages: list[str]) -> list[ModelNeed]:
                 settings = cfg.summarise.by_target[target]
                 # A summary translated from the summariser's language runs on the translate
                 # engine; one made by a summariser of its own, on the summarise engine.
-                engine = "translate" if settings.method == "translate" else "summarise"
+                engine = (
+                    StageName.TRANSLATE if settings.method == "translate" else StageName.SUMMARISE
+                )
                 needs.append(
                     ModelNeed(
                         f"summarise.{target}",

@@ -11,6 +11,8 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from pipeline.core.data import Choice
+
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -228,7 +230,22 @@ class TranslateConfig:
     threads: int | None = None
 
 
-ALL_STAGES = ("ingest", "segment", "translate", "summarise", "bundle", "evaluate")
+class StageName(Choice):
+    """The pipeline's stages, in their order (pipeline/stages/<name>.py)."""
+
+    INGEST = "ingest"
+    SEGMENT = "segment"
+    TRANSLATE = "translate"
+    QA = "qa"  # runs whenever translate runs; `stages` does not name it
+    SUMMARISE = "summarise"
+    BUNDLE = "bundle"
+    EVALUATE = "evaluate"
+
+
+# What `stages` may list (plain strings: the config holds them as such).
+ALL_STAGES = tuple(stage.value for stage in StageName if stage is not StageName.QA)
+# The stages whose models run on an engine (`<stage>.engine`).
+MODEL_STAGES = (StageName.TRANSLATE, StageName.SUMMARISE)
 
 
 @dataclass

@@ -10,6 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from pipeline.config.checks import ALIASES
 from pipeline.config.plan import effective_stages
+from pipeline.config.schema import MODEL_STAGES, StageName
 from pipeline.quality.terms import glossary_for
 
 
@@ -40,14 +41,14 @@ def config_hash(cfg: DictConfig, revisions: dict[str, str] | None = None) -> str
         cfg.corpus.other_languages,
         OmegaConf.to_container(cfg.language, resolve=True),
     ]
-    if "translate" in stages:
+    if StageName.TRANSLATE in stages:
         relevant["targets"] = list(cfg.targets)
         relevant["qa"] = OmegaConf.to_container(cfg.qa, resolve=True)
-    for stage in ("translate", "summarise"):
+    for stage in MODEL_STAGES:
         if stage in stages:
             for key in (*_ALIAS_KEYS, "memory"):  # where results are cached, old key names
                 relevant[stage].pop(key, None)
-        if stage == "translate" and stage in stages:
+        if stage == StageName.TRANSLATE and stage in stages:
             # The terms count, not where their files are.
             relevant[stage].pop("glossary", None)
             glossary = glossary_for(cfg)

@@ -37,6 +37,7 @@ from omegaconf import DictConfig
 from pipeline.approvals.apply import needs_refresh, refresh_bundles
 from pipeline.config.checks import validate
 from pipeline.config.plan import effective_stages
+from pipeline.config.schema import StageName
 from pipeline.core.bundles import read_bundle
 from pipeline.core.data import Bundle
 from pipeline.core.errors import (
@@ -105,12 +106,12 @@ class Stage:
 # After ingest, in this order. The bundle stage always runs: the site and the exports
 # cover the releases skipped as unchanged too.
 STAGES = (
-    Stage("segment", "pipeline.stages.segment"),
-    Stage("translate", "pipeline.stages.translate"),
-    Stage("qa", "pipeline.stages.qa", runs_with="translate"),
-    Stage("summarise", "pipeline.stages.summarise"),
-    Stage("bundle", "pipeline.stages.bundle", needs_bundles=False, takes_refreshed=True),
-    Stage("evaluate", "pipeline.stages.evaluate", needs_bundles=False),
+    Stage(StageName.SEGMENT, "pipeline.stages.segment"),
+    Stage(StageName.TRANSLATE, "pipeline.stages.translate"),
+    Stage(StageName.QA, "pipeline.stages.qa", runs_with=StageName.TRANSLATE),
+    Stage(StageName.SUMMARISE, "pipeline.stages.summarise"),
+    Stage(StageName.BUNDLE, "pipeline.stages.bundle", needs_bundles=False, takes_refreshed=True),
+    Stage(StageName.EVALUATE, "pipeline.stages.evaluate", needs_bundles=False),
 )
 
 

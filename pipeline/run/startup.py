@@ -11,6 +11,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from pipeline.config.plan import effective_stages, model_needs
+from pipeline.config.schema import MODEL_STAGES, StageName
 from pipeline.core.errors import ConfigError, MachineError
 from pipeline.engines import engine_spec
 from pipeline.engines.choice import AUTO, EngineChoice, choose_engine
@@ -103,7 +104,7 @@ def check_engines(cfg: DictConfig, stages: list[str]) -> None:
     """The device and numeric type of every engine a model stage uses, decided now: a
     device or type this machine cannot run (device=cuda without a GPU, float16 on a CPU)
     stops the run before any work, not when its first model loads."""
-    for stage in ("translate", "summarise"):
+    for stage in MODEL_STAGES:
         if stage in stages:
             engine_spec(cfg, stage).describe()
 
@@ -117,7 +118,7 @@ def choose_engines(
     Says which and why, once per stage; an engine named in the config is kept as it is."""
     choices: dict[str, EngineChoice] = {}
     needs = model_needs(cfg, stages)
-    for stage in ("translate", "summarise"):
+    for stage in MODEL_STAGES:
         requested = str(cfg[stage].engine)
         if requested != AUTO:
             choices[stage] = EngineChoice(stage, requested, requested, "set in the config")
@@ -150,5 +151,5 @@ def _read_only(path: Path) -> bool:
 def check_glossary(cfg: DictConfig) -> None:
     """A missing or malformed glossary stops the run (or the prefetch) here, before any
     work, with the file and the line."""
-    if "translate" in effective_stages(cfg):
+    if StageName.TRANSLATE in effective_stages(cfg):
         glossary_for(cfg)
