@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sacrebleu.metrics import BLEU, CHRF, TER
 
-from pipeline.core.data import Bundle
+from pipeline.core.data import Bundle, Summary
 from pipeline.stages.evaluate import evaluate
 
 
@@ -201,6 +201,25 @@ def test_reference_named_after_the_file_not_the_id(tmp_path: Path) -> None:
     write(tmp_path / "Pressemitteilung 7.en.txt", EN_B)
     result = evaluate([bundle], tmp_path, ["en"])
     assert result["releases"]["safe_id"]["translation"]["en"]["bleu"] == 100.0
+
+
+def test_releases_in_subfolders_with_one_file_name_have_references_of_their_own(
+    tmp_path: Path,
+) -> None:
+    """`2026/x.txt` and `2027/x.txt` (ids `2026_x`, `2027_x`): their references are named
+    after the ids, so neither is scored against the other's."""
+    first, second = bundle_from("2026_x", EN_A[:1]), bundle_from("2027_x", EN_B)
+    first.release.path, second.release.path = "corpus/2026/x.txt", "corpus/2027/x.txt"
+    write(tmp_path / "2026_x.en.txt", EN_A[:1])
+    write(tmp_path / "2027_x.en.txt", EN_B)
+    write(tmp_path / "x.en.txt", ["A reference that fits neither."])
+    write(tmp_path / "2027_x.summary.en.txt", ["Firefighters at a barn fire."])
+    second.summaries["en"] = Summary("Firefighters at a barn fire.", "m", "summarise")
+    result = evaluate([first, second], tmp_path, ["en"])
+    assert result["releases"]["2026_x"]["translation"]["en"]["bleu"] == 100.0
+    assert result["releases"]["2027_x"]["translation"]["en"]["bleu"] == 100.0
+    assert result["releases"]["2027_x"]["summaries"]["en"]["rouge1"] == 1.0
+    assert result["errors"] == []
 
 
 def test_signatures(tmp_path: Path) -> None:

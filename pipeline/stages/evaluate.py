@@ -1,8 +1,10 @@
 """evaluate: score the bundles' translations and summaries against human references.
 
 Reference files live in one folder (`references_dir`) and are named after the release's
-input file (`release.path`), not its id, so a translator can name them by looking at the
-corpus:
+input file (`release.path`), so a translator can name them by looking at the corpus; a
+release in a subfolder (`2026/06/x.txt`) may have them named after its id instead
+(`2026_06_x.en.txt`), which wins, so that two `x.txt` in different subfolders each have
+their own:
 
 - `<stem>.<lang>.txt`: the translation of `<stem>.txt` into `<lang>`, **line-aligned**:
   one line per non-blank line of the release file, in order, so reference line i
@@ -102,13 +104,24 @@ def _translation_scores(
     return scores, signatures
 
 
+def reference_file(references_dir: Path, bundle: Bundle, kind: str) -> Path:
+    """The reference file of `bundle` of `kind` (`en`, `summary.en`): named after the
+    release's id (`2026_06_x.en.txt` for `2026/06/x.txt` in a subfolder, so that two `x.txt`
+    in different subfolders have references of their own), else after its file name's stem
+    (`x.en.txt`, as for a release at the top of the corpus, whose id is usually its stem)."""
+    by_id = Path(references_dir) / f"{bundle.release.id}.{kind}.txt"
+    if by_id.is_file():
+        return by_id
+    return Path(references_dir) / f"{Path(bundle.release.path).stem}.{kind}.txt"
+
+
 def aligned_lines(
     bundle: Bundle, references_dir: Path, lang: str, blocks: int | None = None
 ) -> tuple[list[str], list[str]] | None:
     """(hypotheses, references) of `bundle` into `lang`, one pair per non-blank line of the
     release; None when there is no reference file or no `lang` text; ValueError (saying
     why) when the reference cannot be used. The report's significance tests use it too."""
-    ref_path = Path(references_dir) / f"{Path(bundle.release.path).stem}.{lang}.txt"
+    ref_path = reference_file(references_dir, bundle, lang)
     if not ref_path.is_file():
         return None
     blocks = _block_count(bundle) if blocks is None else blocks
@@ -147,12 +160,11 @@ def evaluate(bundles: list[Bundle], references_dir: Path, targets: list[str]) ->
 
     for bundle in bundles:
         rid = str(bundle.release.id)
-        stem = Path(bundle.release.path).stem
         blocks = _block_count(bundle)
         entry: dict[str, Any] = {"translation": {}, "summaries": {}}
 
         for lang in targets:
-            ref_path = references_dir / f"{stem}.{lang}.txt"
+            ref_path = reference_file(references_dir, bundle, lang)
             try:
                 lines = aligned_lines(bundle, references_dir, lang, blocks)
             except ValueError as exc:
@@ -170,7 +182,7 @@ def evaluate(bundles: list[Bundle], references_dir: Path, targets: list[str]) ->
 
         summaries = bundle.summaries
         for lang in targets:
-            ref_path = references_dir / f"{stem}.summary.{lang}.txt"
+            ref_path = reference_file(references_dir, bundle, f"summary.{lang}")
             summary = summaries.get(lang)
             if not ref_path.is_file() or not summary:
                 continue
