@@ -73,6 +73,24 @@ def test_a_corpus_without_releases_stops_at_start_up_and_writes_nothing(tmp_path
     assert _done_ids(output) == []
 
 
+def test_a_corpus_of_xml_that_is_no_feed_stops_at_start_up(tmp_path: Path) -> None:
+    """An `.xml` is a release only when it is a feed: a folder of other XML has none."""
+    corpus, output = tmp_path / "corpus", tmp_path / "out"
+    corpus.mkdir()
+    (corpus / "sitemap.xml").write_text('<?xml version="1.0"?><urlset/>', encoding="utf-8")
+    cfg = make_config([f"corpus.dir={corpus}", f"output.dir={output}", SEGMENT_ONLY])
+    with pytest.raises(ConfigError, match=r"1 \.xml file\(s\) that are no RSS or Atom feed"):
+        run(cfg)
+    assert not output.exists()
+    (corpus / "presse.xml").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel><title>P</title>'
+        "<item><guid>pm-1</guid><title>Neue Messe</title><description>Die Stadt teilt mit, "
+        "dass die neue Messe am Montag beginnt.</description></item></channel></rss>\n",
+        encoding="utf-8",
+    )
+    assert run(make_config([f"corpus.dir={corpus}", f"output.dir={output}", SEGMENT_ONLY])) == 0
+
+
 def test_a_corpus_that_lost_every_release_stops_the_next_run(tmp_path: Path) -> None:
     corpus, output = tmp_path / "corpus", tmp_path / "out"
     _write(corpus, ["a.txt"])

@@ -167,6 +167,18 @@ ATOM = """<?xml version="1.0" encoding="utf-8"?>
 Studiengang an.&lt;/p&gt;</content></entry></feed>"""
 
 
+def test_a_short_item_without_a_title_is_kept_whole() -> None:
+    """RSS 2.0 items may have a description alone: one sentence is a release, never "no
+    text" (it was judged as a web page's main text, 20 words at least, and dropped)."""
+    feed = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>P</title>'
+        "<item><guid>pm-1</guid><description>Ein Satz über die Stadt.</description></item>"
+        "</channel></rss>"
+    )
+    [item] = read_feed(feed.encode(), "presse.xml")
+    assert item.text == "Ein Satz über die Stadt." and item.key == "pm-1"
+
+
 def test_an_rss_item_is_a_release_with_its_full_content_and_metadata() -> None:
     items = read_feed(RSS.encode(), "presse.rss")
     assert len(items) == 2  # the item without text is left out

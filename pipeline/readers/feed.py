@@ -377,7 +377,11 @@ def _item(entry: Any, site_name: str | None, label: str) -> Document | None:
     if not key:  # neither GUID nor link: the item's own words are all there is to know it by
         key = "sha256:" + hashlib.sha256(f"{title}\n{content}".encode()).hexdigest()
     html = content if "html" in content_type else _as_html(content)
-    document = extract(f"<html><body><article>{html}</article></body></html>", label, title=title)
+    # The item's content is its text, however short: a title ("" when it has none) tells
+    # `extract` not to judge it as a page's main text (a one-line item would be dropped).
+    document = extract(
+        f"<html><body><article>{html}</article></body></html>", label, title=title or ""
+    )
     if document is None:
         return None
     link = _clean(entry.get("link"))

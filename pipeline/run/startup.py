@@ -18,7 +18,7 @@ from pipeline.engines.choice import AUTO, EngineChoice, choose_engine
 from pipeline.engines.models import ModelRef
 from pipeline.quality.terms import glossary_for
 from pipeline.readers import FORMATS, READERS, accepted_files
-from pipeline.stages.corpus import CorpusListing, corpus_listing
+from pipeline.stages.corpus import CorpusEntry, CorpusListing, corpus_listing
 
 log = logging.getLogger(__name__)
 
@@ -45,15 +45,34 @@ def check_corpus_has_releases(cfg: DictConfig) -> None:
     if cfg.corpus.allow_empty:
         return
     listing = corpus_listing(cfg)
-    if listing.entries:
+    not_releases = [entry for entry in listing.entries if not _may_be_release(entry)]
+    if len(not_releases) < len(listing.entries):
         return
     folder = Path(cfg.corpus.dir)
+    holds = _what_it_holds(listing, list(cfg.corpus.formats))
+    if not_releases:  # `.xml` files that are no feed: read by no reader
+        holds += f"; {len(not_releases)} .xml file(s) that are no RSS or Atom feed"
     raise ConfigError(
         f"corpus.dir={cfg.corpus.dir}: no release in {folder.resolve()}: "
-        f"{_what_it_holds(listing, list(cfg.corpus.formats))}. Put the releases there (or in "
+        f"{holds}. Put the releases there (or in "
         "subfolders), point corpus.dir to the folder that holds them, or set "
         "corpus.allow_empty=true to run with none (it then reports 0 releases)"
     )
+
+
+def _may_be_release(entry: CorpusEntry) -> bool:
+    """Whether ingest will read `entry` as a release (or refuse it as one, saying why): not
+    so for a file its reader does not accept, such as an `.xml` that is no feed. Reads the
+    file's head only (a feed's root element comes first)."""
+    accepts = READERS[entry.format].accepts
+    if entry.refused or accepts is None:
+        return True
+    try:
+        with open(entry.target or entry.path, "rb") as handle:
+            head = handle.read(1 << 20)
+    except OSError:
+        return True  # ingest says why it cannot be read
+    return accepts(head, entry.path.suffix)
 
 
 def _what_it_holds(listing: CorpusListing, formats: list[str]) -> str:
