@@ -102,13 +102,8 @@ def test_typo_in_an_override_fails_at_compose_time() -> None:
     [
         (["stages=[ingest,tokenise]"], "unknown"),
         (["stages=[segment,summarise]"], "needs translate"),
-        (["device=tpu"], "device"),
         (["translate.backend=marian"], "translate.engine='marian'"),  # the old name works
-        (["translate.engine=marian"], "translate.engine"),
-        (["summarise.engine=onnx"], "summarise.engine"),
         (["translate.compute_type=int4"], "engine.ctranslate2.compute_type"),
-        (["engine.ctranslate2.compute_type=int4"], "engine.ctranslate2.compute_type"),
-        (["engine.transformers.dtype=int3"], "engine.transformers.dtype"),
         (["translate.threads=-1"], "translate.threads"),
         (["executor=ray", "ray.actors=0"], "ray.actors"),
         (["targets=[en,fr]"], "translate.models.fr"),
@@ -118,13 +113,50 @@ def test_typo_in_an_override_fails_at_compose_time() -> None:
         (["summarise.by_target.ru.method=paraphrase"], "method"),
         (["summarise.by_target.ru.max_new_tokens=0"], "by_target.ru.max_new_tokens"),
         (["translate.dtype=int3"], "dtype"),
-        (["segment.translate_boilerplate=some"], "segment.translate_boilerplate"),
-        (["output.formats=[site,pdf]"], "output.formats"),
     ],
 )
 def test_conflicts_are_rejected_with_the_key_to_fix(overrides: list[str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         validate(make_config(BASE + overrides))
+
+
+CHOICES_OUTSIDE = [
+    ("device=tpu", "device", "[auto, cpu, cuda]"),
+    ("translate.engine=marian", "translate.engine", "[auto, transformers, ctranslate2]"),
+    ("summarise.engine=onnx", "summarise.engine", "ctranslate2]"),
+    ("engine.ctranslate2.compute_type=int4", "engine.ctranslate2.compute_type", "int8_float16"),
+    ("engine.transformers.dtype=int3", "engine.transformers.dtype", "bfloat16]"),
+    (
+        "segment.translate_boilerplate=some",
+        "segment.translate_boilerplate",
+        "[language, all, none]",
+    ),
+    ("output.formats=[site,pdf]", "output.formats", "[site, tmx, xliff, dataset]"),
+    ("corpus.formats=[txt,pdf]", "corpus.formats", "[txt, html, feed]"),
+    ("corpus.other_languages=translate", "corpus.other_languages", "[fail, skip]"),
+    ("executor=spark", "executor", ""),
+    ("language.detector=lingua", "language.detector", "[py3langid]"),
+]
+
+
+@pytest.mark.parametrize(("override", "key", "choices"), CHOICES_OUTSIDE)
+def test_a_choice_outside_its_values_is_refused_when_the_config_is_composed(
+    override: str,
+    key: str,
+    choices: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Choice fields are Enums (config/schema.py): OmegaConf refuses the value before any
+    run, and the command line says the key and the choices (pipeline/config/overrides.py)."""
+    with pytest.raises(Exception, match=re.escape(key.split(".")[-1])):
+        make_config([*BASE, override])
+    from pipeline.cli.main import cli
+
+    monkeypatch.setattr(sys, "argv", ["pipeline", "--cfg", "job", override])
+    assert cli() == EXIT_CANNOT_RUN
+    err = capsys.readouterr().err
+    assert key in err and choices in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize("stages", ["[]", "[ingest]", "[segment]", "[bundle]"])

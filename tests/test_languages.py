@@ -83,8 +83,6 @@ def test_unknown_language_settings_are_refused_at_start_up(tmp_path: Path) -> No
     base = [f"corpus.dir={CORPUS}", f"output.dir={tmp_path / 'out'}", "preset=smoke"]
     for override, message in [
         ("corpus.languages=[de,fr]", "corpus.languages"),
-        ("corpus.other_languages=translate", "corpus.other_languages"),
-        ("corpus.formats=[txt,pdf]", "corpus.formats"),
         ("language.english_sentences_from=ru", "english_sentences_from"),
         ("language.min_sentence_confidence=2", "language.min_sentence_confidence"),
     ]:

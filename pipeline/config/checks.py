@@ -10,6 +10,7 @@ import math
 import os
 
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import ValidationError
 
 from pipeline.config.overrides import compose_config
 from pipeline.config.plan import effective_stages, english_targets
@@ -126,7 +127,11 @@ def apply_aliases(cfg: DictConfig) -> None:
         if value is not None:
             if value != OmegaConf.select(cfg, new):
                 log.warning("%s is now %s; using %s=%s", old, new, new, value)
-            OmegaConf.update(cfg, new, value)
+            try:
+                OmegaConf.update(cfg, new, value)
+            except ValidationError as err:  # a choice the new key does not offer
+                reason = str(err).splitlines()[0]
+                raise ConfigError(f"{new}={value!r} (from {old}): {reason}") from None
 
 
 def without_unset_old_names(cfg: DictConfig) -> DictConfig:

@@ -124,6 +124,8 @@ def _wrong_type(key: str, value: str | None, reason: str) -> str:
     if isinstance(current, dict):
         children = ", ".join(f"{key}.{child}" for child in current) or f"{key}.<name>"
         return f"{given}: {key} is a group of keys, not one value; set one of them: {children}"
+    if "expected one of" in reason:  # a choice (an Enum of config/schema.py)
+        return f"{given}: {reason.replace('Invalid value', 'no such choice')}"
     return f"{given}: {reason}; give a value of the same kind as now ({key}={_shown(current)})"
 
 

@@ -13,7 +13,84 @@ from omegaconf import MISSING
 
 from pipeline.core.data import Choice
 
-DEVICES = ("auto", "cpu", "cuda")
+# Choice fields are Enums, so that OmegaConf refuses a value outside them when the config is
+# composed (a misspelt `device=gpu` never reaches a run); pipeline/config/overrides.py tells
+# the user the key and its choices. Member names are the values themselves, so a config
+# prints (`--cfg job`, .hydra/), hashes and serialises exactly as with plain strings, and a
+# member equals its string (`cfg.device == "cpu"`). The tuples below list the values.
+
+
+class Device(Choice):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class EngineName(Choice):
+    """`translate.engine`, `summarise.engine`: an engine of pipeline/engines, or auto."""
+
+    auto = "auto"
+    transformers = "transformers"
+    ctranslate2 = "ctranslate2"
+
+
+class ExecutorName(Choice):
+    local = "local"
+    ray = "ray"
+
+
+class DetectorName(Choice):
+    py3langid = "py3langid"
+
+
+class BoilerplatePolicy(Choice):
+    language = "language"
+    all = "all"
+    none = "none"
+
+
+class OtherLanguagePolicy(Choice):
+    fail = "fail"
+    skip = "skip"
+
+
+class DType(Choice):
+    auto = "auto"
+    float32 = "float32"
+    float16 = "float16"
+    bfloat16 = "bfloat16"
+
+
+class ComputeType(Choice):
+    auto = "auto"
+    int8 = "int8"
+    int8_float32 = "int8_float32"
+    int8_float16 = "int8_float16"
+    int8_bfloat16 = "int8_bfloat16"
+    float16 = "float16"
+    bfloat16 = "bfloat16"
+    float32 = "float32"
+
+
+class InputFormat(Choice):
+    txt = "txt"
+    html = "html"
+    feed = "feed"
+
+
+class OutputFormat(Choice):
+    site = "site"
+    tmx = "tmx"
+    xliff = "xliff"
+    dataset = "dataset"
+
+
+def values(choice: type[Choice]) -> tuple[str, ...]:
+    """The values of a choice, in order."""
+    return tuple(member.value for member in choice)
+
+
+DEVICES = values(Device)
 
 
 SUMMARY_METHODS = ("translate", "summarise")
@@ -43,18 +120,18 @@ class CorpusConfig:
     # this is true; then the run reports 0 releases.
     allow_empty: bool = False
     # Which files are read (pipeline/readers): *.txt; *.html and *.htm; RSS/Atom feeds.
-    formats: list[str] = field(default_factory=lambda: ["txt", "html", "feed"])
+    formats: list[InputFormat] = field(default_factory=lambda: list(InputFormat))
     # Languages releases are accepted in: de is translated; en goes straight into the
     # English column, its other targets translated by translate.from_en.
     languages: list[str] = field(default_factory=lambda: ["de"])
-    other_languages: str = "fail"  # a release in another language: fail | skip
+    other_languages: OtherLanguagePolicy = OtherLanguagePolicy.fail  # fail | skip
 
 
 @dataclass
 class OutputConfig:
     dir: str = MISSING
     # Besides the bundles: review site, TMX, XLIFF, Parquet/JSONL datasets.
-    formats: list[str] = field(default_factory=lambda: ["site", "tmx", "xliff", "dataset"])
+    formats: list[OutputFormat] = field(default_factory=lambda: list(OutputFormat))
 
 
 @dataclass
@@ -63,26 +140,17 @@ class PathsConfig:
 
 
 # Numeric types each engine knows ("auto": decided by the device).
-DTYPES = ("auto", "float32", "float16", "bfloat16")
+DTYPES = values(DType)
 
 
-COMPUTE_TYPES = (
-    "auto",
-    "int8",
-    "int8_float32",
-    "int8_float16",
-    "int8_bfloat16",
-    "float16",
-    "bfloat16",
-    "float32",
-)
+COMPUTE_TYPES = values(ComputeType)
 
 
 @dataclass
 class TransformersEngineConfig:
     """`engine.transformers` (configs/engine/transformers/)."""
 
-    dtype: str = "auto"  # auto: float16 on CUDA, float32 on CPU
+    dtype: DType = DType.auto  # auto: float16 on CUDA, float32 on CPU
     threads: int = 0  # torch's CPU threads; 0: the cores this worker may use
 
 
@@ -90,7 +158,7 @@ class TransformersEngineConfig:
 class CTranslate2EngineConfig:
     """`engine.ctranslate2` (configs/engine/ctranslate2/)."""
 
-    compute_type: str = "auto"  # auto: int8 on CPU, float16 on CUDA
+    compute_type: ComputeType = ComputeType.auto  # auto: int8 on CPU, float16 on CUDA
     threads: int = 0  # CPU threads; 0: the cores this worker may use
 
 
@@ -100,7 +168,7 @@ class EngineConfigs:
     ctranslate2: CTranslate2EngineConfig = field(default_factory=CTranslate2EngineConfig)
 
 
-POLICIES = ("fail", "skip")  # corpus.other_languages
+POLICIES = values(OtherLanguagePolicy)  # corpus.other_languages
 
 
 # Languages a release may be in (corpus.languages): German, and English (copied into its
@@ -113,7 +181,7 @@ ENGLISH_SOURCES = ("de", "en")  # language.english_sentences_from: what Russian 
 
 @dataclass
 class LanguageConfig:
-    detector: str = "py3langid"  # DETECTORS
+    detector: DetectorName = DetectorName.py3langid  # DETECTORS
     # A release is judged only with this many letters, and only a confident verdict
     # (probability) outside corpus.languages fails or skips it; otherwise it is read as
     # the first of corpus.languages, with a warning in the manifest.
@@ -156,7 +224,7 @@ class QAConfig:
     repair_no_repeat_ngram_size: int = 3
 
 
-BOILERPLATE_POLICIES = ("language", "all", "none")
+BOILERPLATE_POLICIES = values(BoilerplatePolicy)
 
 
 @dataclass
@@ -165,7 +233,7 @@ class SegmentConfig:
     # Which boilerplate goes to the translator: "language" (navigation, link labels,
     # credits, bylines: words a reader of the translation wants to understand), "all", or
     # "none". Sign-offs ("pm/red"), dates, icon labels and symbols are never language.
-    translate_boilerplate: str = "language"
+    translate_boilerplate: BoilerplatePolicy = BoilerplatePolicy.language
     extra_abbreviations: list[str] = field(default_factory=list)
 
 
@@ -185,7 +253,7 @@ class SummariseConfig:
     """`summarise.*` (values in configs/summarise/)."""
 
     model: str = MISSING
-    engine: str = "auto"  # auto, or an engine of pipeline/engines (settings: engine.<name>)
+    engine: EngineName = EngineName.auto  # auto, or an engine of pipeline/engines (engine.<name>)
     lang: str = "en"
     by_target: dict[str, SummaryTargetConfig] = field(default_factory=dict)
     num_beams: int = 4
@@ -205,7 +273,7 @@ class SummariseConfig:
 class TranslateConfig:
     """`translate.*` (values in configs/translate/)."""
 
-    engine: str = "auto"  # auto, or an engine of pipeline/engines (settings: engine.<name>)
+    engine: EngineName = EngineName.auto  # auto, or an engine of pipeline/engines (engine.<name>)
     backend: str | None = None  # the old name of `engine`; when set, it wins
     models: dict[str, str] = field(default_factory=dict)
     # English -> target models, for English releases (corpus.languages has en) and, with
@@ -255,8 +323,8 @@ class PipelineConfig:
     paths: PathsConfig = field(default_factory=PathsConfig)
     stages: list[str] = field(default_factory=lambda: list(ALL_STAGES))
     targets: list[str] = field(default_factory=lambda: ["en", "ru"])
-    device: str = "auto"
-    executor: str = "local"  # configs/executor/: local, or ray
+    device: Device = Device.auto
+    executor: ExecutorName = ExecutorName.local  # configs/executor/: local, or ray
     # Redo releases whose bundle in output.dir is up to date (same input bytes, same config
     # hash); by default they are skipped.
     force: bool = False
@@ -278,14 +346,14 @@ def register_configs() -> None:
 # The implementations a config may choose. Each registry keys its implementations by these
 # names (pipeline/readers, pipeline/writers, pipeline/engines, pipeline/text/langid.py); a
 # test checks that the two agree.
-INPUT_FORMATS = ("txt", "html", "feed")  # corpus.formats
-OUTPUT_FORMATS = ("site", "tmx", "xliff", "dataset")  # output.formats
+INPUT_FORMATS = values(InputFormat)  # corpus.formats
+OUTPUT_FORMATS = values(OutputFormat)  # output.formats
 ENGINE_NAMES = ("transformers", "ctranslate2")  # translate.engine, summarise.engine
 # ... or "auto": CTranslate2 where the stage's models convert, else transformers, decided at
 # start-up (pipeline/engines/choice.py).
-ENGINE_CHOICES = ("auto", *ENGINE_NAMES)
-DETECTOR_NAMES = ("py3langid",)  # language.detector
-EXECUTOR_NAMES = ("local", "ray")  # executor
+ENGINE_CHOICES = values(EngineName)
+DETECTOR_NAMES = values(DetectorName)  # language.detector
+EXECUTOR_NAMES = values(ExecutorName)  # executor
 
 
 # The YAML half of the config (configs/ beside the package, as in a source checkout).
